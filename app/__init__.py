@@ -1,0 +1,1 @@
+"""studentgraph: a GraphQL API and DartAPI-compatible REST routes over student records."""

@@ -1,0 +1,101 @@
+"""serve, migrate, token, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from app.auth.scopes import ALL_SCOPES
+from app.auth.tokens import mint
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker, transaction
+from app.migrate import upgrade
+from app.repositories.reference import seed_missing_reference_data
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _settings()  # refuse bad settings before binding the port
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_config=None,
+    )
+    return 0
+
+
+async def _seed(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await seed_missing_reference_data(session)
+    finally:
+        await engine.dispose()
+
+
+def migrate(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    asyncio.run(_seed(settings))
+    print("database is at the newest schema, with reference data")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    scopes = args.scope.replace(",", " ").split() if args.scope else list(ALL_SCOPES)
+    print(
+        mint(
+            _settings(),
+            sub=args.sub,
+            scopes=scopes,
+            name=args.name,
+            email=args.email,
+            lifetime_seconds=args.lifetime,
+        )
+    )
+    return 0
+
+
+def export_schema(args: argparse.Namespace) -> int:
+    from app.graphql.schema import build_schema
+
+    text = build_schema().as_str() + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("serve", help="serve the API (and, on SQLite, an in-process worker)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.set_defaults(handler=serve)
+
+    p = commands.add_parser("migrate", help="create or upgrade the schema; add reference data")
+    p.set_defaults(handler=migrate)
+
+    p = commands.add_parser("token", help="mint a development JWT (HS256, not in production)")
+    p.add_argument("--sub", required=True, help="the subject (a netid)")
+    p.add_argument("--scope", default=None, help="scopes, space- or comma-separated (default all)")
+    p.add_argument("--name", default=None, help="the `name` claim")
+    p.add_argument("--email", default=None, help="the `email` claim")
+    p.add_argument("--lifetime", type=int, default=None, help="seconds until it expires")
+    p.set_defaults(handler=token)
+
+    p = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    p.add_argument("--output", "-o", default=None, help="write to this file instead")
+    p.set_defaults(handler=export_schema)

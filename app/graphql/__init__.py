@@ -1,0 +1,1 @@
+"""The GraphQL adapter: types translate rows, resolvers call services, loaders batch reads."""

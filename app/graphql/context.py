@@ -1,0 +1,51 @@
+"""The typed context of one GraphQL operation."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info as StrawberryInfo
+
+from app.auth import Principal
+from app.auth.scopes import sees_protected
+from app.config import Settings
+from app.graphql.loaders import Loaders
+from app.services import reference as reference_service
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    principal: Principal
+    settings: Settings
+    now: datetime  # one instant per operation, so every computed field agrees
+    loaders: Loaders
+    request_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    _current_term: asyncio.Task[str | None] | None = None
+
+    async def current_term_id(self) -> str | None:
+        """The quarterly term holding `now`, looked up once per operation."""
+        if self._current_term is None:
+            self._current_term = asyncio.ensure_future(
+                reference_service.current_term_id(self.session, self.now)
+            )
+        return await self._current_term
+
+
+def build_context(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    now: datetime,
+    request_id: str = "",
+) -> Context:
+    loaders = Loaders(session, include_protected=sees_protected(principal))
+    return Context(session, principal, settings, now, loaders, request_id)
+
+
+Info = StrawberryInfo[Context, None]

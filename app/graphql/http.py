@@ -1,0 +1,128 @@
+"""The GraphQL-over-HTTP adapter at /graphql.
+
+Written on FastAPI directly rather than Strawberry's router: authentication must answer 401 before
+any GraphQL runs, the unit of work must commit (or roll back a failed mutation) before the answer
+leaves, and responses are encoded with orjson. GET serves GraphiQL (development) or runs queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from app.auth.principal import Principal
+from app.db import transaction
+from app.errors import BadRequest, DomainError
+from app.graphql.context import build_context
+from app.graphql.errors import format_errors, graphql_error
+from app.state import AppState, authenticate, request_id_of
+
+STATIC = Path(__file__).resolve().parent / "static"
+GRAPHQL_CONTENT_TYPE = "application/json"
+
+
+class _RollBack(Exception):
+    """Raised inside the unit of work to undo a mutation that reported errors."""
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type=GRAPHQL_CONTENT_TYPE)
+
+
+def _read_params(raw: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    query, variables, operation = raw.get("query"), raw.get("variables"), raw.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("the request has no `query` string")
+    if isinstance(variables, str) and variables:
+        try:
+            variables = orjson.loads(variables)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest("`variables` is not valid JSON") from exc
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("`variables` must be a JSON object")
+    if operation is not None and not isinstance(operation, str):
+        raise BadRequest("`operationName` must be a string")
+    return query, variables or None, operation or None
+
+
+async def _execute(
+    request: Request,
+    principal: Principal,
+    params: tuple[str, dict[str, Any] | None, str | None],
+    allowed: frozenset[OperationType],
+) -> Response:
+    state: AppState = request.app.state.studentgraph
+    query, variables, operation = params
+    request_id = request_id_of(request)
+    result = None
+    try:
+        async with transaction(state.sessions) as session:
+            context = build_context(
+                session, principal, state.settings, state.clock.now(), request_id
+            )
+            result = await state.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation,
+                allowed_operation_types=allowed,
+            )
+            if result.errors:
+                raise _RollBack  # never a partial write: an operation with errors changes nothing
+    except _RollBack:
+        pass
+    except InvalidOperationTypeError as exc:
+        # GraphQL over HTTP: GET may only read; a mutation must be POSTed.
+        reason = exc.as_http_error_reason(request.method)
+        return _json(
+            {"errors": [graphql_error(reason, "METHOD_NOT_ALLOWED")]}, 405, {"Allow": "POST"}
+        )
+    assert result is not None
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = format_errors(list(result.errors), request_id)
+    return _json(body)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/graphql", include_in_schema=False)
+    async def graphql_post(request: Request) -> Response:
+        principal = authenticate(request)
+        try:
+            raw = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise BadRequest("the body must be a JSON object with a `query`")
+        everything = frozenset(OperationType)
+        return await _execute(request, principal, _read_params(raw), everything)
+
+    @router.get("/graphql", include_in_schema=False)
+    async def graphql_get(request: Request) -> Response:
+        state: AppState = request.app.state.studentgraph
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if wants_html and state.settings.graphiql_enabled and "query" not in request.query_params:
+            return HTMLResponse((STATIC / "graphiql.html").read_text())
+        principal = authenticate(request)
+        params = _read_params(dict(request.query_params))
+        return await _execute(request, principal, params, frozenset({OperationType.QUERY}))
+
+    return router
+
+
+def mount_static(app: Any) -> None:
+    app.mount("/graphql/static", StaticFiles(directory=STATIC), name="graphiql-static")
+
+
+def graphql_error_response(exc: DomainError, headers: dict[str, str] | None = None) -> Response:
+    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
+    body = {"errors": [graphql_error(exc.message, exc.code, **extra)]}
+    return _json(body, exc.http_status, headers)

@@ -1,0 +1,146 @@
+"""The schema: root fields translate arguments, call a service, and wrap rows in types."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import strawberry
+from strawberry import relay
+from strawberry.schema.config import StrawberryConfig
+
+from app.graphql.context import Info
+from app.graphql.limits import schema_extensions
+from app.graphql.scalars import SCALAR_MAP
+from app.graphql.types.connections import (
+    AcademicPlanConnection,
+    Edge,
+    StudentConnection,
+    decode_cursor,
+    encode_cursor,
+    page_info,
+)
+from app.graphql.types.filters import (
+    PLAN_FIELDS,
+    SIS_TERM_FIELDS,
+    STUDENT_FIELDS,
+    PlanFilter,
+    SisTermFilter,
+    StudentFilter,
+    conditions_of,
+)
+from app.graphql.types.plan import AcademicPlan
+from app.graphql.types.reference import DplanCode, DplanSource, SisTerm
+from app.graphql.types.student import Student
+from app.services import plans as plans_service
+from app.services import reference as reference_service
+from app.services import students as students_service
+
+PAGE_DEFAULT = 20
+
+
+@strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
+class Query:
+    node: relay.Node | None = relay.node(description="Any object by its global `id`.")
+
+    @strawberry.field(description="One student by netid; null when unknown or not visible to you.")
+    async def student(self, info: Info, netid: str) -> Student | None:
+        ctx = info.context
+        row = await students_service.find_student(ctx.session, ctx.principal, netid)
+        return Student.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Students in netid order, a page at a time (at most 100).")
+    async def students(
+        self,
+        info: Info,
+        filter: StudentFilter | None = None,
+        first: int = PAGE_DEFAULT,
+        after: str | None = None,
+    ) -> StudentConnection:
+        ctx = info.context
+        conditions = conditions_of(filter, STUDENT_FIELDS)
+        page = await students_service.students_page(
+            ctx.session,
+            ctx.principal,
+            conditions,
+            first=first,
+            after=decode_cursor("student", after),
+            max_page_size=ctx.settings.page_size_max,
+        )
+        edges = [
+            Edge(cursor=encode_cursor("student", r.netid), node=Student.from_row(r))
+            for r in page.rows
+        ]
+        return StudentConnection(
+            edges=edges,
+            page_info=page_info([e.cursor for e in edges], page.has_next, after is not None),
+            _count=lambda: students_service.count_students(ctx.session, ctx.principal, conditions),
+        )
+
+    @strawberry.field(description="One academic plan by id; null when unknown or not visible.")
+    async def plan(self, info: Info, id: str) -> AcademicPlan | None:
+        ctx = info.context
+        row = await plans_service.find_plan(ctx.session, ctx.principal, id)
+        return AcademicPlan.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Academic plans in id order, a page at a time (at most 100).")
+    async def plans(
+        self,
+        info: Info,
+        filter: PlanFilter | None = None,
+        first: int = PAGE_DEFAULT,
+        after: str | None = None,
+    ) -> AcademicPlanConnection:
+        ctx = info.context
+        conditions = conditions_of(filter, PLAN_FIELDS)
+        after_key = decode_cursor("plan", after)
+        page = await plans_service.plans_page(
+            ctx.session,
+            ctx.principal,
+            conditions,
+            first=first,
+            after=plans_service.parse_plan_id(after_key) if after_key else None,
+            max_page_size=ctx.settings.page_size_max,
+        )
+        edges = [
+            Edge(cursor=encode_cursor("plan", str(r.id)), node=AcademicPlan.from_row(r))
+            for r in page.rows
+        ]
+        return AcademicPlanConnection(
+            edges=edges,
+            page_info=page_info([e.cursor for e in edges], page.has_next, after is not None),
+            _count=lambda: plans_service.count_plans(ctx.session, ctx.principal, conditions),
+        )
+
+    @strawberry.field(description="The SIS quarterly term calendar, oldest first.")
+    async def sis_terms(self, info: Info, filter: SisTermFilter | None = None) -> list[SisTerm]:
+        ctx = info.context
+        current = await ctx.current_term_id()
+        rows = await reference_service.sis_terms(
+            ctx.session,
+            ctx.principal,
+            conditions_of(filter, SIS_TERM_FIELDS),
+            current_term_id=current,
+        )
+        return [SisTerm.from_row(r, current) for r in rows]
+
+    @strawberry.field(description="Every D-plan code.")
+    async def dplan_codes(self, info: Info) -> list[DplanCode]:
+        rows = await reference_service.dplan_codes(info.context.session, info.context.principal)
+        return [DplanCode(id=r.id, description=r.description) for r in rows]
+
+    @strawberry.field(description="Every D-plan source.")
+    async def dplan_sources(self, info: Info) -> list[DplanSource]:
+        rows = await reference_service.dplan_sources(info.context.session, info.context.principal)
+        return [DplanSource(id=r.id, description=r.description) for r in rows]
+
+
+@lru_cache(maxsize=4)
+def build_schema(
+    max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
+) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        types=[Student, AcademicPlan],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=schema_extensions(max_depth, max_aliases, max_tokens),
+    )

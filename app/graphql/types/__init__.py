@@ -1,0 +1,1 @@
+"""GraphQL object and input types, built from repository rows."""

@@ -1,0 +1,68 @@
+"""Relay connections with `totalCount`, keyset-paged by primary key behind opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+from strawberry.relay import PageInfo
+
+from app.errors import Invalid, Problem
+from app.graphql.types.plan import AcademicPlan
+from app.graphql.types.student import Student
+
+T = TypeVar("T")
+
+
+def encode_cursor(kind: str, key: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        prefix, key = "", ""
+    if prefix != kind or not key:
+        raise Invalid("bad cursor", [Problem("after", "is not a cursor from this connection")])
+    return key
+
+
+@strawberry.type(description="An edge: a cursor and the item it points at.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type
+class _Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items match the filter, over all pages.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+def page_info(cursors: Sequence[str], has_next: bool, has_previous: bool) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
+@strawberry.type(description="A page of students.")
+class StudentConnection(_Connection[Student]):
+    pass
+
+
+@strawberry.type(description="A page of academic plans.")
+class AcademicPlanConnection(_Connection[AcademicPlan]):
+    pass

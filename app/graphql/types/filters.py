@@ -1,0 +1,107 @@
+"""Typed filter inputs; each becomes a list of `Condition`s for the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from app.domain.filters import OPS, Condition
+
+
+@strawberry.input(description="Match a string: exactly, one of a list, or by prefix.")
+class StringFilter:
+    eq: str | None = strawberry.field(default=strawberry.UNSET, description="Equal to this.")
+    in_: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, name="in", description="Equal to one of these."
+    )
+    starts_with: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Starts with this (case-sensitive)."
+    )
+
+
+@strawberry.input(description="Match a string exactly or as one of a list.")
+class KeywordFilter:
+    eq: str | None = strawberry.field(default=strawberry.UNSET, description="Equal to this.")
+    in_: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, name="in", description="Equal to one of these."
+    )
+
+
+@strawberry.input(description="Match a string by prefix, ignoring case.")
+class PrefixFilter:
+    starts_with: str = strawberry.field(description="The prefix; case is ignored.")
+
+
+@strawberry.input(description="Compare an integer; bounds are combined with AND.")
+class IntFilter:
+    eq: int | None = strawberry.field(default=strawberry.UNSET, description="Equal to this.")
+    in_: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, name="in", description="Equal to one of these."
+    )
+    lt: int | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: int | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: int | None = strawberry.field(default=strawberry.UNSET, description="Greater than.")
+    gte: int | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+
+
+@strawberry.input(description="Which students to list.")
+class StudentFilter:
+    netid: StringFilter | None = strawberry.field(default=None, description="By netid.")
+    name: PrefixFilter | None = strawberry.field(
+        default=None, description="Given or family name starts with this (any case)."
+    )
+    class_year: IntFilter | None = strawberry.field(default=None, description="By class year.")
+    school_code: KeywordFilter | None = strawberry.field(default=None, description="By school.")
+
+
+@strawberry.input(description="Which academic plans to list.")
+class PlanFilter:
+    student_netid: KeywordFilter | None = strawberry.field(default=None, description="By student.")
+    department: StringFilter | None = strawberry.field(default=None, description="By department.")
+    type: KeywordFilter | None = strawberry.field(default=None, description="`Major`, `Minor`...")
+    state: KeywordFilter | None = strawberry.field(default=None, description="`declared`, ...")
+
+
+@strawberry.input(description="Which SIS terms to list.")
+class SisTermFilter:
+    current_term_offset: IntFilter | None = strawberry.field(
+        default=None, description="By distance from today's term (`{gte: -4, lte: 0}`)."
+    )
+    year: IntFilter | None = strawberry.field(default=None, description="By calendar year.")
+
+
+_OP_OF = {"in_": "in", "starts_with": "prefix"}
+
+
+def conditions_of(filter_input: Any, fields: dict[str, str]) -> list[Condition]:
+    """Conditions from a filter input; `fields` maps input attributes to service field names."""
+    if filter_input is None:
+        return []
+    out: list[Condition] = []
+    for attr, field_name in fields.items():
+        sub = getattr(filter_input, attr, None)
+        if sub is None or sub is strawberry.UNSET:
+            continue
+        for op_attr, value in vars(sub).items():
+            if value is None or value is strawberry.UNSET:
+                continue
+            op = _OP_OF.get(op_attr, op_attr)
+            assert op in OPS
+            out.append(Condition(field_name, op, value))
+    return out
+
+
+STUDENT_FIELDS = {
+    "netid": "netid",
+    "name": "name",
+    "class_year": "class_year",
+    "school_code": "school_code",
+}
+PLAN_FIELDS = {
+    "student_netid": "student_netid",
+    "department": "department",
+    "type": "type",
+    "state": "state",
+}
+SIS_TERM_FIELDS = {"current_term_offset": "current_term_offset", "year": "year"}

@@ -1,0 +1,114 @@
+"""create_app(): lifespan, middleware, /graphql and /api, health and metrics. No logic."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.clock import Clock
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import DomainError, Unauthenticated
+from app.graphql import http as graphql_http
+from app.graphql.schema import build_schema
+from app.observability import RequestContextMiddleware, configure_logging
+from app.rest import errors as rest_errors
+from app.rest.router import build_router as build_rest_router
+from app.state import AppState
+
+log = logging.getLogger("app")
+
+
+def _auth_headers(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if exc.http_status == 403:
+        return {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+    return {}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        headers = _auth_headers(exc)
+        if request.url.path.startswith("/graphql"):
+            return graphql_http.graphql_error_response(exc, headers)
+        return rest_errors.error_response(exc, headers)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        return JSONResponse(
+            {"status": 500, "code": "INTERNAL", "message": "Unexpected error."}, 500
+        )
+
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, rest_errors.validation_error)
+    app.add_exception_handler(StarletteHTTPException, rest_errors.http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        schema = build_schema(
+            settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens
+        )
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            schema=schema,
+            clock=clock or Clock(settings.clock_now),
+            extra={},
+        )
+        app.state.studentgraph = state
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="studentgraph",
+        summary="GraphQL over student records, with DartAPI-compatible REST routes.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    _install_error_handlers(app)
+    app.include_router(graphql_http.build_router())
+    graphql_http.mount_static(app)
+    app.include_router(build_rest_router(), prefix="/api")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        state: AppState = request.app.state.studentgraph
+        try:
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable"}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

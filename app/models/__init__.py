@@ -1,0 +1,23 @@
+"""SQLAlchemy ORM classes only. Relationships are `lazy="raise"`: related rows come from a
+dataloader or an explicit load, never a hidden query."""
+
+from app.models.base import Base, UtcDateTime
+from app.models.reference import DplanCode, DplanSource, LmsTerm, SisTerm, TermDescription
+from app.models.student import AcademicPlan, Student, StudentDplan, StudentTerm
+from app.models.task import FoundSet, Task
+
+__all__ = [
+    "AcademicPlan",
+    "Base",
+    "DplanCode",
+    "DplanSource",
+    "FoundSet",
+    "LmsTerm",
+    "SisTerm",
+    "Student",
+    "StudentDplan",
+    "StudentTerm",
+    "Task",
+    "TermDescription",
+    "UtcDateTime",
+]

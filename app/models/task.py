@@ -1,0 +1,54 @@
+"""Tasks: the durable record of an accepted write, claimed and applied by workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UtcDateTime
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("requester_sub", "idempotency_key", name="uq_tasks_requester_idempotency"),
+        Index("ix_tasks_claimable", "status", "available_at"),
+        Index("ix_tasks_resource_order", "resource_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requester: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requester_sub: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    request_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_date: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    path: Mapped[str | None] = mapped_column(String(256))
+    worker_data: Mapped[Any | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class FoundSet(Base):
+    """A REST collection's found set, kept so `continuation_key` pages through it unchanged."""
+
+    __tablename__ = "found_sets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_sub: Mapped[str] = mapped_column(String(128))
+    scopes_key: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(256))
+    keys: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -1,0 +1,89 @@
+"""Turn `Condition`s into SQL over a map of allowed fields. Values only ever become bound
+parameters; a field not in the map is reported back, never interpolated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, literal
+from sqlalchemy.orm import QueryableAttribute
+
+from app.domain.filters import Condition, escape_like
+from app.errors import Invalid, Problem
+
+Coerce = Callable[[Any], Any]
+
+
+def to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    return int(value)
+
+
+def to_flag(value: Any) -> bool:
+    """`Y`/`N` as the REST API shows flags; true/false as GraphQL and JSON do."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("y", "yes", "true", "1"):
+        return True
+    if text in ("n", "no", "false", "0"):
+        return False
+    raise ValueError("expected Y or N")
+
+
+def to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Field:
+    column: QueryableAttribute[Any] | ColumnElement[Any]
+    coerce: Coerce = str
+    prefixable: bool = False
+
+
+def _clause(field: Field, cond: Condition) -> ColumnElement[bool]:
+    col = field.column
+    if cond.op == "prefix":
+        if not field.prefixable:
+            raise ValueError("does not support a prefix match")
+        return col.like(literal(escape_like(str(cond.value))) + "%", escape="\\")
+    if cond.op == "in":
+        values = [field.coerce(v) for v in cond.value]
+        return col.in_(values) if values else false()
+    value = field.coerce(cond.value)
+    ops: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+        "eq": col.__eq__,
+        "lt": col.__lt__,
+        "lte": col.__le__,
+        "gt": col.__gt__,
+        "gte": col.__ge__,
+    }
+    return ops[cond.op](value)
+
+
+def compile_conditions(
+    fields: Mapping[str, Field], conditions: Sequence[Condition]
+) -> tuple[list[ColumnElement[bool]], list[str]]:
+    """SQL clauses for the known fields, and the names of the unknown ones (ignored)."""
+    clauses: list[ColumnElement[bool]] = []
+    unknown: list[str] = []
+    problems: list[Problem] = []
+    for cond in conditions:
+        field = fields.get(cond.field)
+        if field is None:
+            unknown.append(cond.field)
+            continue
+        try:
+            clauses.append(_clause(field, cond))
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem(cond.field, f"{cond.value!r} is not valid here: {exc}"))
+    if problems:
+        raise Invalid("the filter has values that cannot be used", problems)
+    return clauses, unknown

@@ -1,0 +1,104 @@
+"""Academic plan reads. Plans of FERPA-protected students are hidden with their student."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.filters import Condition
+from app.models import AcademicPlan, Student
+from app.repositories import AnySelect, Record
+from app.repositories.filtering import Field, compile_conditions, to_datetime, to_flag, to_int
+
+PlanRow = Record
+
+PLAN_COLUMNS = tuple(AcademicPlan.__table__.columns)
+FIELDS = {
+    "id": Field(AcademicPlan.id, to_int),
+    "type": Field(AcademicPlan.type, prefixable=True),
+    "state": Field(AcademicPlan.state, prefixable=True),
+    "name": Field(AcademicPlan.name, prefixable=True),
+    "parent_id": Field(AcademicPlan.parent_id, to_int),
+    "updated": Field(AcademicPlan.updated, to_flag),
+    "dropped": Field(AcademicPlan.dropped, to_flag),
+    "department": Field(AcademicPlan.department, prefixable=True),
+    "student_netid": Field(AcademicPlan.student_netid, prefixable=True),
+    "faculty_netid": Field(AcademicPlan.faculty_netid, prefixable=True),
+    "db_name": Field(AcademicPlan.db_name),
+    "updated_at": Field(AcademicPlan.updated_at, to_datetime),
+}
+# A prefix match on an id compares its digits as text.
+FIELDS["id_text"] = Field(cast(AcademicPlan.id, String), prefixable=True)
+
+
+def _visible(stmt: AnySelect, include_protected: bool) -> AnySelect:
+    if include_protected:
+        return stmt
+    return stmt.join(Student, Student.netid == AcademicPlan.student_netid).where(
+        Student.ferpa_protected.is_(False)
+    )
+
+
+def _id_prefix_as_text(conditions: Sequence[Condition]) -> list[Condition]:
+    return [
+        Condition("id_text", "prefix", c.value) if c.field == "id" and c.op == "prefix" else c
+        for c in conditions
+    ]
+
+
+class PlanRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _select(
+        self,
+        stmt: AnySelect,
+        conditions: Sequence[Condition],
+        include_protected: bool,
+    ) -> tuple[AnySelect, list[str]]:
+        clauses, unknown = compile_conditions(FIELDS, _id_prefix_as_text(conditions))
+        return _visible(stmt, include_protected).where(*clauses), unknown
+
+    async def by_ids(self, ids: Sequence[int], *, include_protected: bool) -> list[PlanRow]:
+        stmt = _visible(select(*PLAN_COLUMNS), include_protected)
+        return list((await self.session.execute(stmt.where(AcademicPlan.id.in_(ids)))).all())
+
+    async def by_netids(self, netids: Sequence[str]) -> list[PlanRow]:
+        """Plans of students already known to be visible to the caller."""
+        stmt = (
+            select(*PLAN_COLUMNS)
+            .where(AcademicPlan.student_netid.in_(list(netids)))
+            .order_by(AcademicPlan.id)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def by_parent_ids(self, ids: Sequence[int]) -> list[PlanRow]:
+        """Children of plans already known to be visible (a child has its parent's student)."""
+        stmt = select(*PLAN_COLUMNS).where(AcademicPlan.parent_id.in_(ids))
+        return list((await self.session.execute(stmt.order_by(AcademicPlan.id))).all())
+
+    async def page(
+        self,
+        conditions: Sequence[Condition],
+        *,
+        include_protected: bool,
+        after: int | None,
+        limit: int,
+    ) -> list[PlanRow]:
+        stmt, _ = self._select(select(*PLAN_COLUMNS), conditions, include_protected)
+        if after is not None:
+            stmt = stmt.where(AcademicPlan.id > after)
+        stmt = stmt.order_by(AcademicPlan.id).limit(limit)
+        return list((await self.session.execute(stmt)).all())
+
+    async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
+        stmt, _ = self._select(
+            select(func.count()).select_from(AcademicPlan), conditions, include_protected
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    @staticmethod
+    def unknown_fields(conditions: Sequence[Condition]) -> list[str]:
+        return [c.field for c in conditions if c.field not in FIELDS]

@@ -1,0 +1,96 @@
+"""Student reads. `include_protected=False` makes FERPA-protected rows simply not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.filters import Condition, escape_like
+from app.models import Student
+from app.repositories import AnySelect, Record
+from app.repositories.filtering import Field, compile_conditions, to_int
+
+StudentRow = Record
+
+STUDENT_COLUMNS = (
+    Student.netid,
+    Student.first_name,
+    Student.middle_name,
+    Student.last_name,
+    Student.class_year,
+    Student.school_code,
+    Student.ferpa_protected,
+)
+FIELDS = {
+    "netid": Field(Student.netid, prefixable=True),
+    "first_name": Field(Student.first_name, prefixable=True),
+    "last_name": Field(Student.last_name, prefixable=True),
+    "class_year": Field(Student.class_year, to_int),
+    "school_code": Field(Student.school_code, prefixable=True),
+}
+
+
+def _name_prefix(prefix: str) -> ColumnElement[bool]:
+    pattern = literal(escape_like(prefix.lower())) + "%"
+    return or_(
+        func.lower(Student.last_name).like(pattern, escape="\\"),
+        func.lower(Student.first_name).like(pattern, escape="\\"),
+    )
+
+
+def visible(include_protected: bool) -> list[ColumnElement[bool]]:
+    return [] if include_protected else [Student.ferpa_protected.is_(False)]
+
+
+class StudentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _filtered(
+        self,
+        stmt: AnySelect,
+        conditions: Sequence[Condition],
+        include_protected: bool,
+    ) -> tuple[AnySelect, list[str]]:
+        named = [c for c in conditions if c.field == "name"]
+        clauses, unknown = compile_conditions(FIELDS, [c for c in conditions if c.field != "name"])
+        clauses += [_name_prefix(str(c.value)) for c in named]
+        return stmt.where(*clauses, *visible(include_protected)), unknown
+
+    async def by_netids(
+        self, netids: Sequence[str], *, include_protected: bool
+    ) -> list[StudentRow]:
+        stmt = select(*STUDENT_COLUMNS).where(
+            Student.netid.in_(list(netids)), *visible(include_protected)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def by_netid(self, netid: str, *, include_protected: bool) -> StudentRow | None:
+        rows = await self.by_netids([netid], include_protected=include_protected)
+        return rows[0] if rows else None
+
+    async def page(
+        self,
+        conditions: Sequence[Condition],
+        *,
+        include_protected: bool,
+        after: str | None,
+        limit: int,
+    ) -> list[StudentRow]:
+        """Up to `limit` students in netid order, after the netid `after` (keyset paging)."""
+        stmt, _ = self._filtered(select(*STUDENT_COLUMNS), conditions, include_protected)
+        if after is not None:
+            stmt = stmt.where(Student.netid > after)
+        stmt = stmt.order_by(Student.netid).limit(limit)
+        return list((await self.session.execute(stmt)).all())
+
+    async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
+        stmt, _ = self._filtered(
+            select(func.count()).select_from(Student), conditions, include_protected
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def exists(self, netid: str, *, include_protected: bool) -> bool:
+        return await self.by_netid(netid, include_protected=include_protected) is not None

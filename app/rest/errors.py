@@ -1,0 +1,57 @@
+"""REST's edge of the error hierarchy: one JSON shape for every 4xx/5xx.
+
+{"status": 404, "code": "NOT_FOUND", "message": "no student with netid 'x'", "problems": []}
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import DomainError
+
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "BAD_USER_INPUT",
+}
+
+
+def error_body(
+    status: int, code: str, message: str, problems: list[dict[str, str]]
+) -> dict[str, object]:
+    return {"status": status, "code": code, "message": message, "problems": problems}
+
+
+def error_response(exc: DomainError, headers: dict[str, str] | None = None) -> Response:
+    problems = [p.as_dict() for p in exc.problems]
+    return JSONResponse(
+        error_body(exc.http_status, exc.code, exc.message, problems), exc.http_status, headers
+    )
+
+
+async def validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"loc": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        error_body(422, "BAD_USER_INPUT", "the request is not valid", problems), 422
+    )
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "ERROR")
+    return JSONResponse(
+        error_body(exc.status_code, code, str(exc.detail), []), exc.status_code, exc.headers
+    )

@@ -1,0 +1,189 @@
+"""Test wiring: every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is
+set (CI sets it). PostgreSQL tests use a database of their own per run, so parallel runs (and the
+`test` database itself) never collide."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.auth.scopes import ALL_SCOPES
+from app.auth.tokens import mint
+from app.clock import Clock
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker, transaction
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Base
+from app.repositories.reference import seed_missing_reference_data
+
+SEED_DAY = datetime(2019, 7, 1, 12, 0, tzinfo=UTC)  # the day the seed samples' offsets hold
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def _settings(url: str) -> Settings:
+    return Settings(database_url=url, environment="test", log_level="WARNING")
+
+
+async def _seed(url: str) -> None:
+    engine = create_engine(_settings(url))
+    async with transaction(create_sessionmaker(engine)) as session:
+        await seed_missing_reference_data(session)
+    await engine.dispose()
+
+
+def _admin_url() -> str:
+    url = os.environ["TEST_DATABASE_URL"]
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return url
+
+
+async def _admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    conn = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    asyncio.run(_seed(url))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin = _admin_url()
+    name = f"sg_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database with reference data and nothing else, fresh for each test."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+
+    async def reset() -> None:
+        engine = create_engine(_settings(url))
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        await engine.dispose()
+        await _seed(url)
+
+    asyncio.run(reset())
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return _settings(database_url)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for building data; commit what the app must see."""
+    async with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(SEED_DAY)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def sql_counter(app: Any) -> Iterator[StatementCounter]:
+    """Counts the SQL statements the app's engine runs."""
+    counter = StatementCounter()
+    engine = app.state.studentgraph.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+def bearer(settings: Settings, *scopes: str, sub: str = "f003ghc", **claims: Any) -> dict[str, str]:
+    token = mint(settings, sub=sub, scopes=list(scopes), **claims)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth(settings: Settings) -> Any:
+    """`auth(*scopes, sub=...)` -> headers; `auth()` with no scopes gives every scope."""
+
+    def headers(*scopes: str, sub: str = "f003ghc", **claims: Any) -> dict[str, str]:
+        return bearer(settings, *(scopes or ALL_SCOPES), sub=sub, **claims)
+
+    return headers
