@@ -1,0 +1,106 @@
+"""GraphiQL at GET /graphql (development): the page, its vendored assets, no internet."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from app.config import Settings
+from tests.factories import make_dplan, make_plan, make_student, make_term
+from tests.graphql_client import gql_data
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The test settings with GraphiQL on, as development has it."""
+    return Settings(
+        database_url=database_url, environment="test", log_level="WARNING", graphiql=True
+    )
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"script": "src", "link": "href", "img": "src"}.get(tag)
+        self.urls += [value for name, value in attrs if name == wanted and value]
+
+
+def assets_of(page: str) -> list[str]:
+    parser = _Assets()
+    parser.feed(page)
+    return parser.urls
+
+
+def default_query_of(page: str) -> str:
+    match = re.search(r"const defaultQuery = `(.*?)`;", page, re.DOTALL)
+    assert match, "graphiql.html has no defaultQuery"
+    return match.group(1).replace("\\`", "`")
+
+
+class TestGraphiQL:
+    async def test_page_is_served_without_a_token(self, client):
+        response = await client.get("/graphql", headers=HTML)
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert "GraphiQL.createFetcher" in response.text
+        assert '{ url: "/graphql" }' in response.text
+        assert "Bearer <paste the token make run printed>" in response.text
+
+    async def test_every_asset_is_served_by_the_app(self, client):
+        page = (await client.get("/graphql", headers=HTML)).text
+        urls = assets_of(page)
+
+        assert len(urls) == 4  # react, react-dom, graphiql js and css
+        for url in urls:
+            assert url.startswith("/graphql/static/"), url
+            response = await client.get(url)
+            assert response.status_code == 200, url
+            assert len(response.content) > 1000, url
+
+    async def test_nothing_is_loaded_from_another_host(self, client):
+        page = (await client.get("/graphql", headers=HTML)).text
+
+        assert re.findall(r"https?://[^\s\"'<>]+", page) == []
+        assert "//unpkg" not in page and "//cdn" not in page
+
+    async def test_the_default_query_answers(self, client, session, auth):
+        await make_student(session, netid="f000abc")
+        await make_term(session, "f000abc", "201801")
+        await make_plan(session, "f000abc")
+        await make_dplan(session, "f000abc", "201909")
+        await session.commit()
+        page = (await client.get("/graphql", headers=HTML)).text
+
+        data = await gql_data(client, default_query_of(page), auth())
+
+        student = data["student"]
+        assert student["netid"] == "f000abc"
+        assert len(student["terms"]) == len(student["plans"]) == len(student["dplans"]) == 1
+
+    async def test_a_query_in_the_url_still_runs_as_graphql(self, client, auth):
+        response = await client.get(
+            "/graphql", params={"query": "{ dplanCodes { id } }"}, headers={**HTML, **auth()}
+        )
+
+        assert response.status_code == 200
+        assert response.json()["data"]["dplanCodes"]
+
+
+class TestGraphiQLOff:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return Settings(database_url=database_url, environment="test", log_level="WARNING")
+
+    async def test_not_served_outside_development(self, client):
+        response = await client.get("/graphql", headers=HTML)
+
+        assert response.status_code == 401
+        assert "GraphiQL" not in response.text
