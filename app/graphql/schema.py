@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import strawberry
 from strawberry import relay
@@ -36,11 +37,19 @@ from app.services import reference as reference_service
 from app.services import students as students_service
 
 PAGE_DEFAULT = 20
+# Types `node(id:)` can fetch, by GraphQL type name (a global id names its type).
+NODE_TYPES: dict[str, Any] = {"Student": Student, "AcademicPlan": AcademicPlan}
 
 
 @strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
 class Query:
-    node: relay.Node | None = relay.node(description="Any object by its global `id`.")
+    @strawberry.field(description="Any object by its global `id`; null when unknown or hidden.")
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        node_type = NODE_TYPES.get(id.type_name)
+        if node_type is None:
+            return None
+        nodes = await node_type.resolve_nodes(info=info, node_ids=[id.node_id])
+        return next(iter(nodes), None)
 
     @strawberry.field(description="One student by netid; null when unknown or not visible to you.")
     async def student(self, info: Info, netid: str) -> Student | None:
@@ -134,11 +143,16 @@ class Query:
         return [DplanSource(id=r.id, description=r.description) for r in rows]
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Errors are formatted (and unexpected ones logged) once, by app.graphql.errors."""
+
+
 @lru_cache(maxsize=4)
 def build_schema(
     max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
 ) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         types=[Student, AcademicPlan],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),

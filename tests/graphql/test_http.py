@@ -1,0 +1,83 @@
+"""GraphQL over HTTP: request shapes, limits, and error codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.graphql_client import gql
+
+
+class TestRequests:
+    async def test_get_runs_queries(self, client, auth):
+        response = await client.get(
+            "/graphql", params={"query": "{ dplanSources { id } }"}, headers=auth()
+        )
+        assert response.status_code == 200
+        assert {"id": "PHL"} in response.json()["data"]["dplanSources"]
+
+    async def test_variables_as_a_json_string_on_get(self, client, auth):
+        response = await client.get(
+            "/graphql",
+            params={
+                "query": "query($y: Int!) { sisTerms(filter: {year: {eq: $y}}) { id } }",
+                "variables": '{"y": 2001}',
+            },
+            headers=auth(),
+        )
+        assert len(response.json()["data"]["sisTerms"]) == 4
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            (b"{not json", "not valid JSON"),
+            (b"[1, 2]", "JSON object"),
+            (b'{"variables": {}}', "no `query`"),
+            (b'{"query": "{ dplanCodes { id } }", "variables": [1]}', "`variables`"),
+        ],
+    )
+    async def test_malformed_requests_are_400(self, client, auth, body, message):
+        headers = {**auth(), "Content-Type": "application/json"}
+        response = await client.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 400
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+        assert message in error["message"]
+
+    async def test_syntax_error(self, client, auth):
+        body = await gql(client, "{ student(netid: ", auth())
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+    async def test_unknown_field(self, client, auth):
+        body = await gql(client, "{ nope }", auth())
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+class TestLimits:
+    async def test_depth(self, client, auth):
+        deep = "plans { " * 14 + "planId" + " }" * 14
+        query = f'{{ plan(id: "1") {{ parent {{ {deep.replace("plans", "children")} }} }} }}'
+        body = await gql(client, query, auth())
+        assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+    async def test_aliases(self, client, auth):
+        query = "{ " + " ".join(f"a{i}: dplanCodes {{ id }}" for i in range(40)) + " }"
+        body = await gql(client, query, auth())
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert "aliases" in body["errors"][0]["message"]
+
+    async def test_tokens(self, client, auth):
+        query = "{ " + " ".join("dplanCodes { id }" for _ in range(2000)) + " }"
+        body = await gql(client, query, auth())
+        assert "more than 5000 tokens" in body["errors"][0]["message"]
+
+
+class TestMasking:
+    async def test_unexpected_errors_are_masked(self, client, auth, monkeypatch):
+        async def boom(*_args, **_kwargs):
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setattr("app.services.reference.dplan_codes", boom)
+        body = await gql(client, "{ dplanCodes { id } }", auth())
+        assert body["errors"][0]["message"] == "Unexpected error."
+        assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+        assert "secret" not in str(body)
