@@ -1,16 +1,19 @@
 """REST's edge of the error hierarchy: one JSON shape for every 4xx/5xx.
 
-{"status": 404, "code": "NOT_FOUND", "message": "no student with netid 'x'", "problems": []}
-"""
+{"status": 404, "code": "NOT_FOUND", "message": "Not found.", "problems": []}
+
+A 404 never echoes what was asked for: an unknown netid and a FERPA-hidden one must answer with
+the same bytes, so the body cannot depend on the netid (or plan id, or task id)."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
+from app.rest.responses import OrjsonResponse
 
 HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -23,6 +26,7 @@ HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "BAD_USER_INPUT",
 }
+NOT_FOUND_MESSAGE = "Not found."
 
 
 def error_body(
@@ -33,8 +37,9 @@ def error_body(
 
 def error_response(exc: DomainError, headers: dict[str, str] | None = None) -> Response:
     problems = [p.as_dict() for p in exc.problems]
-    return JSONResponse(
-        error_body(exc.http_status, exc.code, exc.message, problems), exc.http_status, headers
+    message = NOT_FOUND_MESSAGE if isinstance(exc, NotFound) else exc.message
+    return OrjsonResponse(
+        error_body(exc.http_status, exc.code, message, problems), exc.http_status, headers
     )
 
 
@@ -44,7 +49,7 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
         {"loc": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
         for e in exc.errors()
     ]
-    return JSONResponse(
+    return OrjsonResponse(
         error_body(422, "BAD_USER_INPUT", "the request is not valid", problems), 422
     )
 
@@ -52,6 +57,7 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
 async def http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "ERROR")
-    return JSONResponse(
-        error_body(exc.status_code, code, str(exc.detail), []), exc.status_code, exc.headers
+    message = NOT_FOUND_MESSAGE if exc.status_code == 404 else str(exc.detail)
+    return OrjsonResponse(
+        error_body(exc.status_code, code, message, []), exc.status_code, exc.headers
     )

@@ -1,9 +1,14 @@
-"""The /api router: compat routes are added by their own modules."""
+"""The /api router: each compat module brings its own sub-router, included here."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.rest import routes_plans, routes_students
+
 
 def build_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter()
+    router.include_router(routes_students.router)
+    router.include_router(routes_plans.router)
+    return router

@@ -1,0 +1,69 @@
+"""Found sets: the keys a REST collection query matched, kept so later pages come from the same
+set; and the keys-only queries that build them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.filters import Condition
+from app.models import AcademicPlan, FoundSet
+from app.repositories import Record
+from app.repositories.plans import PlanRepository
+
+FoundSetRow = Record
+
+
+class FoundSetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        set_id: str,
+        owner_sub: str,
+        scopes_key: str,
+        resource: str,
+        keys: Sequence[Any],
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        values = {
+            "id": set_id,
+            "owner_sub": owner_sub,
+            "scopes_key": scopes_key,
+            "resource": resource,
+            "keys": list(keys),
+            "created_at": created_at,
+            "expires_at": expires_at,
+        }
+        await self.session.execute(insert(FoundSet).values(**values))
+
+    async def by_id(self, set_id: str) -> FoundSetRow | None:
+        stmt = select(
+            FoundSet.id,
+            FoundSet.owner_sub,
+            FoundSet.scopes_key,
+            FoundSet.resource,
+            FoundSet.keys,
+            FoundSet.expires_at,
+        ).where(FoundSet.id == set_id)
+        return (await self.session.execute(stmt)).first()
+
+    async def purge_expired(self, now: datetime) -> None:
+        await self.session.execute(delete(FoundSet).where(FoundSet.expires_at <= now))
+
+    async def plan_ids(
+        self, conditions: Sequence[Condition], *, include_protected: bool
+    ) -> list[int]:
+        """Ids of the plans matching `conditions`, in id order: the same filter and visibility
+        as `PlanRepository.page`, selecting only the key."""
+        stmt, _ = PlanRepository(self.session)._select(
+            select(AcademicPlan.id), conditions, include_protected
+        )
+        return list((await self.session.execute(stmt.order_by(AcademicPlan.id))).scalars())

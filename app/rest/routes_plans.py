@@ -1,0 +1,117 @@
+"""`GET /api/academic/plans[/{id}]`: declared major and minor plans (seed 003)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.db import transaction
+from app.rest import serializers, sources
+from app.rest.collections import collect, collection_headers
+from app.rest.examples import PLANS_SAMPLE
+from app.rest.query import ContinuationKey, PageNumber, PageSize, collection_query
+from app.rest.responses import PLANS_MAX_AGE, cached_json
+from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, ErrorOut, ok
+from app.services import plans as plans_service
+from app.state import authenticate, state_of
+
+router = APIRouter(tags=["academic plans"])
+
+_COLLECTION_DOC = """Every declared major and minor plan the caller may see, filtered by the
+query string: `attr=value` pairs ANDed (`?netid=f0027k4` is `student_netid`), `=<` / `=>` value
+prefixes for inclusive ranges (`?parent_id==>20000`), a trailing `*` for a prefix match
+(`?department=GO*`). Unknown attributes are ignored and named in `X-Ignored-Filters`.
+
+Paged by `pagesize` (default 100, at most 1000). When there is more than one page the found set
+is kept 12 hours: pass this response's `X-Request-ID` as `continuation_key` with `page=2`, ...
+(`Link: rel="next"` gives the URL). Plans of FERPA-protected students need
+`urn:dartmouth:people:private`; without it they are simply absent. Needs
+`urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
+
+
+async def _plans(
+    request: Request,
+    pagesize: int | None,
+    page: int | None,
+    continuation_key: str | None,
+) -> Response:
+    principal = authenticate(request)
+    state = state_of(request)
+    query = collection_query(
+        request,
+        state.settings,
+        pagesize=pagesize,
+        page=page,
+        continuation_key=continuation_key,
+        aliases=sources.PLAN_ALIASES,
+    )
+    async with transaction(state.sessions) as session:
+        collected = await collect(
+            session, request, principal, query, sources.plans(principal, query.conditions)
+        )
+    body = [serializers.plan(row) for row in collected.rows]
+    headers = collection_headers(request, query, collected)
+    return cached_json(request, body, max_age=PLANS_MAX_AGE, headers=headers)
+
+
+@router.get(
+    "/academic/plans",
+    response_model=list[AcademicPlanOut],
+    summary="Academic plans (a filtered collection)",
+    description=_COLLECTION_DOC,
+    responses={
+        **ok("The matching plans, in id order; `[]` when none.", PLANS_SAMPLE),
+        **COLLECTION_ERRORS,
+    },
+)
+async def list_plans(
+    request: Request,
+    pagesize: PageSize = None,
+    page: PageNumber = None,
+    continuation_key: ContinuationKey = None,
+    netid: str | None = None,
+) -> Response:
+    """Academic plans, filtered (see the description)."""
+    return await _plans(request, pagesize, page, continuation_key)
+
+
+@router.get(
+    "/academic/plans/",
+    response_model=list[AcademicPlanOut],
+    summary="Academic plans (a filtered collection; trailing slash)",
+    description=_COLLECTION_DOC,
+    responses={
+        **ok("The matching plans, in id order; `[]` when none.", PLANS_SAMPLE),
+        **COLLECTION_ERRORS,
+    },
+)
+async def list_plans_slash(
+    request: Request,
+    pagesize: PageSize = None,
+    page: PageNumber = None,
+    continuation_key: ContinuationKey = None,
+    netid: str | None = None,
+) -> Response:
+    """The same collection as `/api/academic/plans` (the seed's sample request has the slash)."""
+    return await _plans(request, pagesize, page, continuation_key)
+
+
+@router.get(
+    "/academic/plans/{plan_id}",
+    response_model=AcademicPlanOut,
+    summary="One academic plan",
+    responses={
+        **ok("The plan.", PLANS_SAMPLE[0]),
+        **COMMON_ERRORS,
+        404: {"model": ErrorOut, "description": "No such plan, or its student is FERPA-hidden."},
+    },
+)
+async def get_plan(request: Request, plan_id: str) -> Response:
+    """One plan by id. 404 when no plan has that id, or when the plan's student is
+    FERPA-protected and the token lacks `urn:dartmouth:people:private` (the same answer).
+    Needs `urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
+    principal = authenticate(request)
+    state = state_of(request)
+    async with transaction(state.sessions) as session:
+        row = await plans_service.visible_plan(session, principal, plan_id)
+    return cached_json(request, serializers.plan(row), max_age=PLANS_MAX_AGE)

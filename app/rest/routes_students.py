@@ -1,0 +1,134 @@
+"""`GET /api/students/{netid}[/terms|/plans]`: a student, its terms (seed 004), its plans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.db import transaction
+from app.rest import serializers, sources
+from app.rest.collections import collect, collection_headers
+from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
+from app.rest.query import ContinuationKey, PageNumber, PageSize, collection_query
+from app.rest.responses import PLANS_MAX_AGE, STUDENT_MAX_AGE, TERMS_MAX_AGE, cached_json
+from app.rest.schemas import (
+    COLLECTION_ERRORS,
+    COMMON_ERRORS,
+    AcademicPlanOut,
+    ErrorOut,
+    StudentOut,
+    StudentTermOut,
+    ok,
+)
+from app.services import reference as reference_service
+from app.services import students as students_service
+from app.state import authenticate, state_of
+
+router = APIRouter(tags=["students"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {
+        "model": ErrorOut,
+        "description": "The netid is not valid, or is FERPA-protected and the token lacks "
+        "`urn:dartmouth:people:private` (the same answer).",
+    }
+}
+_PAGING_DOC = """Filters: `attr=value` pairs ANDed, dotted names for nested fields, `=<` / `=>`
+value prefixes for inclusive ranges, a trailing `*` for a prefix match; unknown attributes are
+ignored and named in `X-Ignored-Filters`. Paging: `pagesize` (default 100, at most 1000),
+then `continuation_key` (the first response's `X-Request-ID`) with `page`."""
+
+
+@router.get(
+    "/students/{netid}/terms",
+    response_model=list[StudentTermOut],
+    summary="A student's academic terms",
+    description=f"""The terms the student holds, oldest first; `200 []` when none. `is_active`
+and `quarterly_term.current_term_offset` are computed when the request is answered.
+Filter e.g. `?quarterly_term.current_term_offset=0`, `?lms_term.id=WI18`,
+`?quarterly_term.id==>201801`. {_PAGING_DOC}
+
+Needs `urn:dartmouth:students:read.sensitive` (and `urn:dartmouth:people:private` for a
+FERPA-protected student). `Cache-Control: private, max-age=86400` (refreshed every 24 hours).""",
+    responses={**ok("The student's terms.", TERMS_SAMPLE), **COLLECTION_ERRORS, **NOT_FOUND},
+)
+async def get_student_terms(
+    request: Request,
+    netid: str,
+    pagesize: PageSize = None,
+    page: PageNumber = None,
+    continuation_key: ContinuationKey = None,
+) -> Response:
+    """A student's terms (see the description)."""
+    principal = authenticate(request)
+    state = state_of(request)
+    query = collection_query(
+        request, state.settings, pagesize=pagesize, page=page, continuation_key=continuation_key
+    )
+    async with transaction(state.sessions) as session:
+        current = await reference_service.current_term_id(session, state.clock.now())
+        source = sources.student_terms(principal, netid, query.conditions, current)
+        collected = await collect(session, request, principal, query, source)
+    body = [serializers.term(row, current) for row in collected.rows]
+    headers = collection_headers(request, query, collected)
+    return cached_json(request, body, max_age=TERMS_MAX_AGE, headers=headers)
+
+
+@router.get(
+    "/students/{netid}/plans",
+    response_model=list[AcademicPlanOut],
+    summary="A student's academic plans",
+    description=f"""The student's declared major and minor plans, in id order; `200 []` when
+none. {_PAGING_DOC}
+
+Needs `urn:dartmouth:students:read.sensitive` (and `urn:dartmouth:people:private` for a
+FERPA-protected student). `Cache-Control: private, max-age=3600` (refreshed every hour).""",
+    responses={**ok("The student's plans.", PLANS_SAMPLE), **COLLECTION_ERRORS, **NOT_FOUND},
+)
+async def get_student_plans(
+    request: Request,
+    netid: str,
+    pagesize: PageSize = None,
+    page: PageNumber = None,
+    continuation_key: ContinuationKey = None,
+) -> Response:
+    """A student's plans (see the description)."""
+    principal = authenticate(request)
+    state = state_of(request)
+    query = collection_query(
+        request,
+        state.settings,
+        pagesize=pagesize,
+        page=page,
+        continuation_key=continuation_key,
+        aliases=sources.PLAN_ALIASES,
+    )
+    async with transaction(state.sessions) as session:
+        source = sources.student_plans(principal, netid, query.conditions)
+        collected = await collect(session, request, principal, query, source)
+    body = [serializers.plan(row) for row in collected.rows]
+    headers = collection_headers(request, query, collected)
+    return cached_json(request, body, max_age=PLANS_MAX_AGE, headers=headers)
+
+
+@router.get(
+    "/students/{netid}",
+    response_model=StudentOut,
+    summary="A student, with its D-plans",
+    responses={**ok("The student.", STUDENT_EXAMPLE), **COMMON_ERRORS, **NOT_FOUND},
+)
+async def get_student(request: Request, netid: str) -> Response:
+    """The student and its D-plans (keyed as in the PATCH payload), in term order.
+
+    Needs `urn:dartmouth:students:read.sensitive` (and `urn:dartmouth:people:private` for a
+    FERPA-protected student). `Cache-Control: private, max-age=0`: D-plans change through
+    `PATCH /api/students/{netid}`, so callers revalidate each time (`If-None-Match` -> 304)."""
+    principal = authenticate(request)
+    state = state_of(request)
+    async with transaction(state.sessions) as session:
+        student = await students_service.visible_student(session, principal, netid)
+        dplans = await students_service.dplans_of(session, principal, netid)
+    body = serializers.student(student, dplans)
+    return cached_json(request, body, max_age=STUDENT_MAX_AGE)
