@@ -1,0 +1,264 @@
+"""The demo data set: a `load`-format document built from every sample in the seed documents,
+with the samples' own ids and values, plus ~40 other students so the API has something to show.
+
+`f000abc` holds exactly the two terms of the terms sample (seed 004), `f0027k4` exactly the four
+plans of the plans sample (seed 003) and the two D-plans of the successful-task sample (seed 000),
+and `f00000x` is the student the PATCH sample is sent to (seed 000), with no D-plans yet so that
+the sample request visibly adds them. The others are built from a fixed random seed: the same
+document every time.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from app.domain.reference_data import DPLAN_CODES, DPLAN_SOURCES
+from app.domain.synthetic import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    StudentLife,
+    class_period,
+    iso,
+    life_of,
+    plans_of,
+    quarterly,
+)
+
+Json = dict[str, Any]
+
+_RATIONALE = "<p>The modified major will best allow me to explore international relations</p>"
+_PREREQUISITES = (
+    "<p>MATH 3: Pre-College&nbsp;</p>\r\n<p>MATH 10: Pre-College</p>\r\n<p>ECON 1: 20W&nbsp;</p>"
+)
+_CULMINATING = (
+    "<p>GOVT 92: Economics Statecraft and International Relations&nbsp;</p>\r\n"
+    "<p>GOVT 86.27: Ethics of the Family</p>"
+)
+
+
+def _sample_plan(plan_id: str, **values: Any) -> Json:
+    """A plan of the plans sample (seed 003); its four plans differ only in `values`."""
+    plan: Json = {
+        "id": plan_id,
+        "type": "Major",
+        "state": "declared",
+        "name": None,
+        "parent_id": None,
+        "updated": "N",
+        "dropped": "N",
+        "department": None,
+        "student_netid": "f0027k4",
+        "faculty_netid": None,
+        "internal_comment": None,
+        "student_rationale": _RATIONALE,
+        "denial_reason": None,
+        "prerequisites": _PREREQUISITES,
+        "culminating_experience": _CULMINATING,
+        "approval_comment": None,
+        "student_comments": None,
+        "db_name": "iron",
+        "updated_at": "2021-01-29T23:07:02Z",
+    }
+    plan.update(values)
+    return plan
+
+
+SAMPLE_PLANS = [
+    _sample_plan(
+        "20109", name="GOVT-GOVT:ECON", parent_id=20111, department="GOVT", faculty_netid="f003736"
+    ),
+    _sample_plan(
+        "20110", name="ECON-GOVT:ECON", parent_id=20111, department="ECON", faculty_netid="d22062k"
+    ),
+    _sample_plan("20111", type="Modified", name="GOVT:ECON"),
+    _sample_plan(
+        "22191",
+        name="ASCL-MAJOR",
+        department="ASCL",
+        faculty_netid="d34486s",
+        student_rationale=None,
+        prerequisites="<p>All prerequisites have been satisfied</p>",
+        culminating_experience="",
+        updated_at="2021-04-23T16:12:20Z",
+    ),
+]
+
+
+def _sample_term(year: int, lms_id: str, term_id: str, offset: int) -> Json:
+    """A term of the terms sample (seed 004), computed fields as the sample shows them."""
+    q = f"{year}01"
+    return {
+        "netid": "f000abc",
+        "term_id": f"{q}-U",
+        "school_id": "UG",
+        "is_active": False,
+        "start_date": f"{year}-01-03T05:00:00Z",
+        "end_date": f"{year}-03-13T04:00:00Z",
+        "lms_term": {
+            "id": lms_id,
+            "name": f"Winter Term {year} (A&S)",
+            "is_course_send_enabled": False,
+            "is_enroll_send_enabled": False,
+        },
+        "quarterly_term": {
+            "id": q,
+            "name": f"Winter Term {year}",
+            "start_date": f"{year - 1}-12-16T05:00:00Z",
+            "end_date": f"{year}-03-15T04:00:00Z",
+            "current_term_offset": offset,
+        },
+        "term_description": {"id": "U", "name": "Undergraduate full term"},
+        "id": term_id,
+    }
+
+
+SAMPLE_TERMS = [
+    _sample_term(2018, "WI18", "5d72b52ddeaaa38d5c98b5cf", -6),
+    _sample_term(2019, "WI19", "5d72b5a6deaaa38d5c9bb429", -2),
+]
+# The successful task's payload (seed 000), as f0027k4's D-plans, dated when the task completed.
+SAMPLE_DPLANS = [
+    {
+        "netid": "f0027k4",
+        "dplan_description": "Resident",
+        "dplan_source_id": "PHL",
+        "dplan_id": "R",
+        "dplan_source_description": "Registrar Action",
+        "term_code": term_code,
+        "updated_at": "2023-02-20T14:34:11Z",
+    }
+    for term_code in ("202501", "202503")
+]
+
+
+def _student(netid: str, first: str, middle: str | None, last: str, year: int | None) -> Json:
+    return {
+        "netid": netid,
+        "first_name": first,
+        "middle_name": middle,
+        "last_name": last,
+        "class_year": year,
+        "school_code": "UG" if year else "GR",
+        "ferpa_protected": False,
+    }
+
+
+SAMPLE_STUDENTS = [
+    _student("f000abc", "Avery", "J", "Abbott", 2021),
+    _student("f0027k4", "Kiran", None, "Kapoor", 2025),
+    _student("f00000x", "Xavier", "T", "Xiong", 2024),
+]
+
+
+def _term_record(life: StudentLife, term: str, term_id: str) -> Json:
+    q = quarterly(term)
+    start, end = class_period(term)
+    part = "G" if life.graduate else "U"
+    return {
+        "netid": life.netid,
+        "term_id": f"{term}-{part}",
+        "school_id": "GR" if life.graduate else "UG",
+        "start_date": iso(start),
+        "end_date": iso(end),
+        "lms_term": {
+            "id": q["lms_id"],
+            "name": f"{q['name']} (A&S)",
+            "is_course_send_enabled": False,
+            "is_enroll_send_enabled": False,
+        },
+        "quarterly_term": {k: q[k] for k in ("id", "name", "start_date", "end_date")},
+        "term_description": {
+            "id": part,
+            "name": "Graduate full term" if life.graduate else "Undergraduate full term",
+        },
+        "id": term_id,
+    }
+
+
+def _plan_record(plan: dict[str, Any]) -> Json:
+    """A column-shaped plan as the REST record shows it."""
+    flags = {k: "Y" if plan[k] else "N" for k in ("updated", "dropped")}
+    return {**plan, **flags, "id": str(plan["id"]), "updated_at": iso(plan["updated_at"])}
+
+
+_NETID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _netid(rng: random.Random, taken: set[str]) -> str:
+    """A fresh netid shaped like the samples' (`f0027k4`)."""
+    while True:
+        netid = "f00" + "".join(rng.choice(_NETID_CHARS) for _ in range(4))
+        if netid not in taken:
+            taken.add(netid)
+            return netid
+
+
+def _documented(life: StudentLife, record: Json, rng: random.Random, n: int) -> list[Json]:
+    """The student's D-plans nested in `record`; returns their term records."""
+    record["dplans"] = [
+        {"term_code": t, "dplan_id": code, "dplan_source_id": source, "updated_at": iso(at)}
+        for t, code, source, at in life.dplans
+    ]
+    return [
+        _term_record(life, t, f"5d73{n:04x}{i:04x}{rng.randrange(16**12):012x}")
+        for i, t in enumerate(life.terms)
+    ]
+
+
+def _others(count: int, rng: random.Random) -> tuple[list[Json], list[Json], list[Json]]:
+    """`count` students (with their D-plans nested), their terms and their plans."""
+    students, terms, plans = [], [], []
+    taken = {s["netid"] for s in SAMPLE_STUDENTS}
+    names = rng.sample([(f, last) for f in FIRST_NAMES for last in LAST_NAMES], count)
+    for n, (first, last) in enumerate(names, start=1):
+        life = life_of(rng, _netid(rng, taken), graduate=n % 12 == 0)
+        record = _student(life.netid, first, rng.choice([None, "A", "M", "R"]), last, life.year)
+        record["ferpa_protected"] = n % 10 == 4  # four of forty
+        students.append(record)
+        terms += _documented(life, record, rng, n)
+        plans += [_plan_record(p) for p in plans_of(rng, life, 21000 + 10 * n)]
+    return students, terms, plans
+
+
+def _sample_students(rng: random.Random) -> tuple[list[Json], list[Json], list[Json]]:
+    """The seed samples' students. Besides the sample rows: f0027k4 and f00000x hold terms
+    (drawn, class years fixed), f000abc and f00000x a plan; nothing more (see module doc)."""
+    abc, k4, x = (dict(s) for s in SAMPLE_STUDENTS)
+    k4_life = life_of(rng, "f0027k4", years=(2025, 2025))
+    x_life = life_of(rng, "f00000x", years=(2024, 2024))
+    k4_terms = [_term_record(k4_life, t, f"5d730000{i:04x}{rng.randrange(16**12):012x}")
+                for i, t in enumerate(k4_life.terms)]  # fmt: skip
+    x_terms = [_term_record(x_life, t, f"5d73ffff{i:04x}{rng.randrange(16**12):012x}")
+               for i, t in enumerate(x_life.terms)]  # fmt: skip
+    abc_life = life_of(rng, "f000abc", years=(2021, 2021))
+    plans = [_plan_record(p) for p in plans_of(rng, abc_life, 21000)[:1]]
+    plans += [_plan_record(p) for p in plans_of(rng, x_life, 21005)[:1]]
+    return [abc, k4, x], SAMPLE_TERMS + k4_terms + x_terms, SAMPLE_PLANS + plans
+
+
+def _sis_terms(student_terms: list[Json], dplans: list[Json]) -> list[Json]:
+    """Every quarterly term the document names: the samples' as they show them, others from the
+    calendar, so the demo loads even where `sis_terms` were replaced."""
+    used = {t["quarterly_term"]["id"] for t in student_terms} | {d["term_code"] for d in dplans}
+    records = {t["quarterly_term"]["id"]: t["quarterly_term"] for t in SAMPLE_TERMS}
+    for term in sorted(used - set(records)):
+        records[term] = {k: v for k, v in quarterly(term).items() if k != "lms_id"}
+    return [records[t] for t in sorted(records)]
+
+
+def demo_document(others: int = 40) -> Json:
+    """The demo set as a `load` document: the seed samples plus `others` made-up students."""
+    rng = random.Random(2019)  # noqa: S311 (made-up data; fixed so the demo never changes)
+    students, terms, plans = _sample_students(rng)
+    more_students, more_terms, more_plans = _others(others, rng)
+    nested = [dict(d, netid=s["netid"]) for s in more_students for d in s["dplans"]]
+    return {
+        "sis_terms": _sis_terms(terms + more_terms, SAMPLE_DPLANS + nested),
+        "dplan_codes": DPLAN_CODES,
+        "dplan_sources": DPLAN_SOURCES,
+        "students": students + more_students,
+        "student_terms": terms + more_terms,
+        "plans": plans + more_plans,
+        "dplans": SAMPLE_DPLANS,
+    }
