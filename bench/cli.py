@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,11 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.auth.scopes import ALL_SCOPES
 from app.auth.tokens import mint
 from app.config import Settings
-from app.db import create_engine
 from app.main import create_app
 from bench import data, scenarios
 from bench.floor import Floor
@@ -110,21 +110,12 @@ async def run_scenario(
     sql = await statements_per_call(engine, s.app, calls) if engine is not None else None
     floor_sql = await statements_per_call(floor_engine, s.floor, calls)
     warm = max(1, args.warmup // 3) if s.key == "d" else args.warmup
-    halves: list[tuple[Measurement, Measurement]] = []
+    app_parts: list[Measurement] = []
+    floor_parts: list[Measurement] = []
     for _ in range(2):
-        app_m = await measure(s.app, args.duration / 2, warm)
-        floor_m = await measure(s.floor, args.duration / 2, warm)
-        halves.append((app_m, floor_m))
-    app_m = Measurement(
-        sum(h[0].requests for h in halves),
-        sum(h[0].seconds for h in halves),
-        [x for h in halves for x in h[0].latencies_ms],
-    )
-    floor_m = Measurement(
-        sum(h[1].requests for h in halves),
-        sum(h[1].seconds for h in halves),
-        [x for h in halves for x in h[1].latencies_ms],
-    )
+        app_parts.append(await measure(s.app, args.duration / 2, warm))
+        floor_parts.append(await measure(s.floor, args.duration / 2, warm))
+    app_m, floor_m = Measurement.merged(app_parts), Measurement.merged(floor_parts)
     result = {
         "app": app_m.as_dict(),
         "floor": floor_m.as_dict(),
@@ -135,7 +126,7 @@ async def run_scenario(
     }
     print(
         f"  {s.key}: {app_m.rps:8.1f} req/s vs floor {floor_m.rps:8.1f}  "
-        f"ratio {result['ratio_to_floor']}  SQL/req {sql}",
+        f"ratio {result['ratio_to_floor']}  SQL/req {'-' if sql is None else f'{sql:.1f}'}",
         flush=True,
     )
     return result
@@ -201,50 +192,73 @@ async def _rest_plans_exist(client: httpx.AsyncClient, headers: dict[str, str]) 
     return response.status_code == 200
 
 
+@dataclass
+class Context:
+    args: argparse.Namespace
+    url: str
+    settings: Settings
+    dataset: data.Dataset
+    headers: dict[str, str]
+    floor_engine: AsyncEngine
+    floor: Floor
+
+
+async def run_reads(ctx: Context) -> list[dict[str, Any]]:
+    """Scenarios a, b, c and c-rest on one in-process app (no task worker running)."""
+    results = []
+    async with in_process(ctx.settings) as (app, client):
+        engine = app.state.studentgraph.engine
+        gql = GraphQL(client, ctx.headers)
+        rest = scenarios.rest_plan_pages(client, ctx.headers, ctx.floor)
+        if not await _rest_plans_exist(client, ctx.headers):
+            rest.skip = "GET /api/academic/plans does not exist yet"
+        for s in [
+            scenarios.one_student(gql, ctx.floor, ctx.dataset.sample_netid),
+            scenarios.hundred_students(gql, ctx.floor),
+            scenarios.student_pages(gql, ctx.floor),
+            rest,
+        ]:
+            if s.key in ctx.args.scenarios:
+                result = await run_scenario(s, engine, ctx.floor_engine, ctx.args)
+                results.append(_row(s, "in-process", result))
+    return results
+
+
+async def run_task_loop(ctx: Context) -> dict[str, Any]:
+    """Scenario d on an app with its in-process task worker on (on PostgreSQL too)."""
+    async with in_process(bench_settings(ctx.url, worker=True)) as (app, client):
+        gql = GraphQL(client, ctx.headers)
+        netid = ctx.dataset.sample_netid
+        s = await scenarios.task_loop(gql, ctx.floor, netid, await _a_term_of(gql, netid))
+        engine = app.state.studentgraph.engine
+        return _row(s, "in-process", await run_scenario(s, engine, ctx.floor_engine, ctx.args))
+
+
+async def run_over_http(ctx: Context) -> dict[str, Any]:
+    """Scenario a again, over a real socket to uvicorn in a subprocess."""
+    async with uvicorn_server(ctx.settings) as base, httpx.AsyncClient(base_url=base) as client:
+        gql = GraphQL(client, ctx.headers)
+        s = scenarios.one_student(gql, ctx.floor, ctx.dataset.sample_netid)
+        s.notes.append("SQL/req is counted in-process (scenario a); uvicorn runs apart")
+        return _row(s, "HTTP (uvicorn)", await run_scenario(s, None, ctx.floor_engine, ctx.args))
+
+
 async def run_all(args: argparse.Namespace, url: str) -> dict[str, Any]:
     settings = bench_settings(url)
     started = time.perf_counter()
     dataset = await data.fill(settings, args.students, args.seed, args.builder)
     print(f"data: {dataset.source}: {dataset.counts} ({time.perf_counter() - started:.1f}s)")
     headers = {"Authorization": f"Bearer {mint(settings, sub='f003ghc', scopes=ALL_SCOPES)}"}
-    floor_engine = create_engine(settings)
-    floor = Floor(floor_engine)
+    # The floor's engine is plain (no pre-ping, no session): only what one statement needs.
+    floor_engine = create_async_engine(url)
+    ctx = Context(args, url, settings, dataset, headers, floor_engine, Floor(floor_engine))
     results: list[dict[str, Any]] = []
-    wanted = set(args.scenarios)
     try:
-        async with in_process(settings) as (app, client):
-            engine = app.state.studentgraph.engine
-            gql = GraphQL(client, headers)
-            todo = [
-                scenarios.one_student(gql, floor, dataset.sample_netid),
-                scenarios.hundred_students(gql, floor),
-                scenarios.student_pages(gql, floor),
-            ]
-            rest = scenarios.rest_plan_pages(client, headers, floor)
-            if not await _rest_plans_exist(client, headers):
-                rest.skip = "GET /api/academic/plans does not exist yet"
-            todo.append(rest)
-            for s in todo:
-                if s.key in wanted:
-                    results.append(
-                        _row(s, "in-process", await run_scenario(s, engine, floor_engine, args))
-                    )
-        if "d" in wanted:
-            async with in_process(bench_settings(url, worker=True)) as (app, client):
-                gql = GraphQL(client, headers)
-                term = await _a_term_of(gql, dataset.sample_netid)
-                s = await scenarios.task_loop(gql, floor, dataset.sample_netid, term)
-                engine = app.state.studentgraph.engine
-                results.append(
-                    _row(s, "in-process", await run_scenario(s, engine, floor_engine, args))
-                )
-        if "http" in wanted:
-            async with uvicorn_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
-                s = scenarios.one_student(GraphQL(client, headers), floor, dataset.sample_netid)
-                s.notes.append("SQL/req is counted in-process (scenario a); uvicorn runs apart")
-                results.append(
-                    _row(s, "HTTP (uvicorn)", await run_scenario(s, None, floor_engine, args))
-                )
+        results += await run_reads(ctx)
+        if "d" in args.scenarios:
+            results.append(await run_task_loop(ctx))
+        if "http" in args.scenarios:
+            results.append(await run_over_http(ctx))
     finally:
         await floor_engine.dispose()
     return {"dataset": vars(dataset), "scenarios": results}
@@ -258,55 +272,39 @@ async def _a_term_of(gql: GraphQL, netid: str) -> str:
     return term
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    head = (
-        "scenario",
-        "via",
-        "req/s",
-        "p50 ms",
-        "p95 ms",
-        "SQL/req",
-        "floor req/s",
-        "floor p50",
-        "x floor",
+HEAD = ("scenario", "via", "req/s", "p50 ms", "p95 ms", "SQL/req", "floor req/s", "floor p50")
+
+
+def _cells(r: dict[str, Any]) -> tuple[str, ...]:
+    sql = r["sql_per_request"]
+    return (
+        f"{r['key']} {r['title']}",
+        r["via"],
+        f"{r['app']['rps']:.1f}",
+        f"{r['app']['p50_ms']:.2f}",
+        f"{r['app']['p95_ms']:.2f}",
+        "-" if sql is None else f"{sql:.1f}",
+        f"{r['floor']['rps']:.1f}",
+        f"{r['floor']['p50_ms']:.2f}",
+        f"{r['ratio_to_floor']:.2f}",
     )
-    lines = [head]
-    for r in results:
-        if "skipped" in r:
-            lines.append(
-                (f"{r['key']} {r['title']}", r["via"], "skipped:", r["skipped"], "", "", "", "", "")
-            )
-            continue
-        sql = r["sql_per_request"]
-        lines.append(
-            (
-                f"{r['key']} {r['title']}",
-                r["via"],
-                f"{r['app']['rps']:.1f}",
-                f"{r['app']['p50_ms']:.2f}",
-                f"{r['app']['p95_ms']:.2f}",
-                "-" if sql is None else f"{sql:.1f}",
-                f"{r['floor']['rps']:.1f}",
-                f"{r['floor']['p50_ms']:.2f}",
-                f"{r['ratio_to_floor']:.2f}",
-            )
-        )
-    widths = [
-        max(len(str(line[i])) for line in lines if "skipped:" not in line or i < 2)
-        for i in range(len(head))
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """A Markdown table; a skipped scenario is one line saying why."""
+    rows = [(*HEAD, "x floor")] + [_cells(r) for r in results if "skipped" not in r]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: tuple[str, ...]) -> str:
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in pairs]
+        return "| " + " | ".join(cells) + " |"
+
+    out = [line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(row) for row in rows[1:]]
+    out += [
+        f"| {r['key']} {r['title']} | skipped: {r['skipped']} |" for r in results if "skipped" in r
     ]
-    out = []
-    for n, line in enumerate(lines):
-        if "skipped:" in line:
-            out.append(f"| {line[0]:<{widths[0]}} | {line[1]:<{widths[1]}} | skipped: {line[3]}")
-            continue
-        cells = [
-            f"{c:<{w}}" if i < 2 else f"{c:>{w}}"
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-        if n == 0:
-            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
 
 

@@ -33,6 +33,14 @@ class Measurement:
         rank = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
         return ordered[rank]
 
+    @classmethod
+    def merged(cls, parts: list[Measurement]) -> Measurement:
+        return cls(
+            sum(m.requests for m in parts),
+            sum(m.seconds for m in parts),
+            [x for m in parts for x in m.latencies_ms],
+        )
+
     def as_dict(self) -> dict[str, float]:
         return {
             "requests": self.requests,
