@@ -1,14 +1,17 @@
-"""The /api router: each compat module brings its own sub-router, included here."""
+"""The /api router: each compat module brings its own sub-router, included here.
+
+Its lifespan keeps the OpenAPI examples verbatim (nulls included; see app/rest/openapi.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.rest import routes_plans, routes_students
+from app.rest import openapi, routes_plans, routes_students
+from app.rest.schemas import SAMPLES
 
 
 def build_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(lifespan=openapi.lifespan(SAMPLES))
     router.include_router(routes_students.router)
     router.include_router(routes_plans.router)
     return router

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.db import transaction
@@ -16,6 +18,11 @@ from app.services import plans as plans_service
 from app.state import authenticate, state_of
 
 router = APIRouter(tags=["academic plans"])
+
+# Declared for the documentation; read, with every other filter, from the query string.
+NetidFilter = Annotated[
+    str | None, Query(description="The student's netid: shorthand for `student_netid`.")
+]
 
 _COLLECTION_DOC = """Every declared major and minor plan the caller may see, filtered by the
 query string: `attr=value` pairs ANDed (`?netid=f0027k4` is `student_netid`), `=<` / `=>` value
@@ -69,7 +76,7 @@ async def list_plans(
     pagesize: PageSize = None,
     page: PageNumber = None,
     continuation_key: ContinuationKey = None,
-    netid: str | None = None,
+    netid: NetidFilter = None,
 ) -> Response:
     """Academic plans, filtered (see the description)."""
     return await _plans(request, pagesize, page, continuation_key)
@@ -90,7 +97,7 @@ async def list_plans_slash(
     pagesize: PageSize = None,
     page: PageNumber = None,
     continuation_key: ContinuationKey = None,
-    netid: str | None = None,
+    netid: NetidFilter = None,
 ) -> Response:
     """The same collection as `/api/academic/plans` (the seed's sample request has the slash)."""
     return await _plans(request, pagesize, page, continuation_key)

@@ -152,7 +152,36 @@ COLLECTION_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+CACHE_HEADERS = {
+    "Cache-Control": _header("`private, max-age=<the resource's refresh interval>`."),
+    "ETag": _header("A hash of the body; send it back in `If-None-Match` to get a 304."),
+    "X-Request-ID": _header("This request's id; on a collection, its `continuation_key`."),
+}
+COLLECTION_HEADERS = {
+    **CACHE_HEADERS,
+    "X-Total-Count": _header("Rows in the whole found set."),
+    "Link": _header('`<...?continuation_key=K&page=N+1&pagesize=P>; rel="next"` if more.'),
+    "X-Ignored-Filters": _header("Filter attributes this collection does not know (ignored)."),
+    "X-Pagesize-Clamped": _header("Present when `pagesize` was above 1000: the size used."),
+}
+
+
 def ok(description: str, example: Any) -> dict[int | str, dict[str, Any]]:
-    return {
-        200: {"description": description, "content": {"application/json": {"example": example}}}
-    }
+    """The documented 200: its sample and its headers."""
+    headers = COLLECTION_HEADERS if isinstance(example, list) else CACHE_HEADERS
+    content = {"application/json": {"example": example}}
+    return {200: {"description": description, "content": content, "headers": headers}}
+
+
+# Every example above, for app/rest/openapi.py to restore verbatim (nulls included).
+SAMPLES: list[Any] = [
+    PLANS_SAMPLE,
+    PLANS_SAMPLE[0],
+    TERMS_SAMPLE,
+    TERMS_SAMPLE[0],
+    STUDENT_EXAMPLE,
+]
