@@ -6,7 +6,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from app.domain.demo import demo_document
 from app.rest import examples
+from app.services import importer
 from tests.factories import make_dplan, make_student
 from tests.rest.json_compare import assert_same_json
 from tests.rest.seed_data import load_plans, load_terms, sample_after, sample_request, seed_text
@@ -104,6 +106,22 @@ class TestSeedSamples:
         assert_same_json(examples.PLANS_SAMPLE, sample_after(_seed(PLANS_SEED), "Sample Return"))
         payload = sample_after(_seed(PATCH_SEED), "Here is an example payload:")
         assert_same_json(examples.DPLANS_PAYLOAD_SAMPLE, payload)
+
+
+@needs_seeds
+class TestDemoData:
+    """`python -m app demo`'s document, loaded by the importer, answers every sample request
+    with its sample too (a second, independent way to the same data)."""
+
+    async def test_every_sample_request(self, client, session, auth, clock):
+        document = importer.read_document(orjson.dumps(demo_document()))
+        await importer.load(session, document, now=clock.now())
+        await session.commit()
+
+        for text in (_seed(TERMS_SEED), _seed(PLANS_SEED)):
+            response = await client.get(sample_request(text), headers=auth())
+            assert response.status_code == 200
+            assert_same_json(response.json(), sample_after(text, "Sample Return"))
 
 
 class TestDocumentedStatuses:
