@@ -40,6 +40,7 @@ from bench.scenarios import GraphQL, Scenario, shape
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL = ("a", "b", "c", "c-rest", "d", "http")
+ROUNDS = 4
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -97,7 +98,7 @@ async def run_scenario(
     s: Scenario, engine: AsyncEngine | None, floor_engine: AsyncEngine, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Check that the app and the floor answer the same rows, count SQL, then time both in
-    alternating halves (so drift on the machine hits both)."""
+    alternating rounds (so load from elsewhere on the machine hits both alike)."""
     if s.skip or s.app is None or s.floor is None:
         print(f"  {s.key}: skipped: {s.skip}", flush=True)
         return {"skipped": s.skip}
@@ -109,12 +110,12 @@ async def run_scenario(
     calls = scenarios.PAGES if s.key == "c" else 3
     sql = await statements_per_call(engine, s.app, calls) if engine is not None else None
     floor_sql = await statements_per_call(floor_engine, s.floor, calls)
-    warm = max(1, args.warmup // 3) if s.key == "d" else args.warmup
+    warm = max(1, args.warmup // 3) if s.key == "d" else args.warmup  # a loop costs ~10 requests
     app_parts: list[Measurement] = []
     floor_parts: list[Measurement] = []
-    for _ in range(2):
-        app_parts.append(await measure(s.app, args.duration / 2, warm))
-        floor_parts.append(await measure(s.floor, args.duration / 2, warm))
+    for n in range(ROUNDS):
+        app_parts.append(await measure(s.app, args.duration / ROUNDS, warm if n == 0 else 0))
+        floor_parts.append(await measure(s.floor, args.duration / ROUNDS, warm if n == 0 else 0))
     app_m, floor_m = Measurement.merged(app_parts), Measurement.merged(floor_parts)
     result = {
         "app": app_m.as_dict(),

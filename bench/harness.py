@@ -51,7 +51,7 @@ class Measurement:
         }
 
 
-async def measure(op: Op, duration: float, warmup: int, min_requests: int = 3) -> Measurement:
+async def measure(op: Op, duration: float, warmup: int, min_requests: int = 2) -> Measurement:
     """Run `op` one call at a time: `warmup` calls untimed, then for `duration` seconds (and at
     least `min_requests` calls). Sequential on purpose: latency and rate then describe the work
     a request costs, not how the event loop interleaves many of them."""
