@@ -1,0 +1,122 @@
+"""The command line: serve, migrate, token, export-schema, and argument errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from app.cli import main
+from app.models import SisTerm
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "WARNING", **(env or {})},
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TestArguments:
+    @pytest.mark.parametrize(
+        "command", ["serve", "migrate", "token", "export-schema", "load", "demo", "generate"]
+    )
+    def test_help(self, command):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "usage:" in result.stdout
+
+    @pytest.mark.parametrize(
+        "args",
+        [["bogus"], ["serve", "--port", "notaport"], ["token"], ["serve", "--nope"], []],
+    )
+    def test_wrong_arguments_are_one_line_and_non_zero(self, args):
+        result = run_cli(*args)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "error:" in result.stderr
+
+    def test_bad_settings_are_one_line(self):
+        result = run_cli("token", "--sub", "x", env={"JWT_ALGORITHMS": "none"})
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and "JWT_ALGORITHMS" in result.stderr
+
+
+class TestMigrate:
+    def test_twice_is_a_no_op(self, tmp_path):
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        first = run_cli("migrate", env={"DATABASE_URL": url})
+        assert first.returncode == 0, first.stderr
+        schema_before = (tmp_path / "m.db").stat().st_size
+        second = run_cli("migrate", env={"DATABASE_URL": url})
+        assert second.returncode == 0, second.stderr
+        assert (tmp_path / "m.db").stat().st_size == schema_before
+
+    async def test_again_on_a_migrated_database_changes_nothing(self, database_url, session):
+        before = (await session.execute(select(func.count()).select_from(SisTerm))).scalar()
+        version = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
+        await session.rollback()
+        result = run_cli("migrate", env={"DATABASE_URL": database_url})
+        assert result.returncode == 0, result.stderr
+        after = (await session.execute(select(func.count()).select_from(SisTerm))).scalar()
+        assert after == before == 204
+        assert (await session.execute(text("SELECT version_num FROM alembic_version"))).all() == (
+            version
+        )
+
+
+class TestToken:
+    def test_minted_token_is_accepted_by_serve(self, tmp_path):
+        url = f"sqlite+aiosqlite:///{tmp_path / 's.db'}"
+        env = {"DATABASE_URL": url}
+        assert run_cli("migrate", env=env).returncode == 0
+        token = run_cli("token", "--sub", "f003ghc", "--scope", "a,b", env=env).stdout.strip()
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **env, "LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            query = {"query": "{ dplanCodes { id } }"}
+            ok = httpx.post(f"{base}/graphql", json=query,
+                            headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200 and ok.json()["data"]["dplanCodes"]
+            assert httpx.post(f"{base}/graphql", json=query).status_code == 401
+            assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+    def test_token_in_process(self, capsys):
+        assert main(["token", "--sub", "abc", "--scope", "x y"]) == 0
+        assert capsys.readouterr().out.count(".") == 2
