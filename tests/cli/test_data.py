@@ -16,13 +16,16 @@ from app.auth.scopes import STUDENTS_READ
 from app.cli import main
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.domain.demo import SAMPLE_PLANS
+from app.domain.demo import SAMPLE_PLANS, demo_document
 from app.services.generator import NETID_PREFIX
 from tests.domain.test_load_format import PLAN, STUDENT, changed, document
 from tests.graphql_client import gql_data
+from tests.rest.json_compare import assert_same_json
+from tests.rest.seed_data import sample_after, sample_request, seed_text
 from tests.services.test_importer import dump_database
 
 ROOT = Path(__file__).resolve().parents[2]
+TERMS_SEED, PLANS_SEED = seed_text("004"), seed_text("003")
 
 
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -176,6 +179,28 @@ class TestDemo:
         assert everyone >= 40
         assert 3 <= everyone - visible <= 5
 
+    @pytest.mark.skipif(TERMS_SEED is None or PLANS_SEED is None, reason="seeds not beside repo")
+    async def test_rest_answers_the_seed_sample_requests_exactly(self, env_db, client, auth):
+        assert await asyncio.to_thread(main, ["demo"]) == 0
+        for text in (TERMS_SEED, PLANS_SEED):
+            assert text is not None
+            response = await client.get(sample_request(text), headers=auth())
+            assert response.status_code == 200, response.text
+            assert_same_json(response.json(), sample_after(text, "Sample Return"))
+
+    async def test_rest_answers_load_back_unchanged(self, env_db, client, auth, tmp_path):
+        """DESIGN 2: what the REST routes return is a load file that changes nothing."""
+        assert await asyncio.to_thread(main, ["demo"]) == 0
+        before = await asyncio.to_thread(dump, env_db)
+        netids = [s["netid"] for s in demo_document()["students"]]
+        raw: dict[str, list[Any]] = {"students": [], "student_terms": [], "plans": []}
+        for netid in netids:
+            raw["students"].append(await _get(client, f"/api/students/{netid}", auth()))
+            raw["student_terms"] += await _get(client, f"/api/students/{netid}/terms", auth())
+            raw["plans"] += await _get(client, f"/api/students/{netid}/plans", auth())
+        assert await asyncio.to_thread(main, ["load", write(tmp_path, raw)]) == 0
+        assert await asyncio.to_thread(dump, env_db) == before
+
     def test_demo_twice_is_the_same_state(self, env_db):
         assert main(["demo"]) == 0
         first = dump(env_db)
@@ -189,6 +214,12 @@ class TestDemo:
         loaded = dump(env_db)
         assert main(["demo"]) == 0
         assert dump(env_db) == loaded
+
+
+async def _get(client: Any, path: str, headers: dict[str, str]) -> Any:
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 class TestGenerate:

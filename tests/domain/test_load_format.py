@@ -10,8 +10,11 @@ import pytest
 
 from app import models
 from app.domain import load_format
+from app.domain.demo import SAMPLE_DPLANS, SAMPLE_PLANS, SAMPLE_TERMS, demo_document
 from app.domain.load_format import parse_document
 from app.domain.load_values import string
+from tests.rest.json_compare import assert_same_json
+from tests.rest.seed_data import sample_after, seed_text
 
 STUDENT = {
     "netid": "f000abc",
@@ -67,6 +70,7 @@ PLAN = {
     "db_name": "iron",
     "updated_at": "2021-01-29T23:07:02Z",
 }
+SEEDS = {n: seed_text(n) for n in ("000", "003", "004")}
 DPLAN = {"netid": "f000abc", "term_code": "201801", "dplan_id": "R", "dplan_source_id": "PHL"}
 
 
@@ -297,3 +301,36 @@ class TestSpecMatchesModels:
                 length = getattr(table.c[f.column].type, "length", None)
                 if length is not None:
                     assert f.check.max_length == length, f.column
+
+
+class TestDemoDocument:
+    """The demo set is a load document holding the seed samples verbatim."""
+
+    def test_is_a_valid_load_document(self):
+        doc, problems = parse_document(demo_document())
+        assert problems == []
+        assert len(doc.students) >= 43
+
+    def test_is_the_same_every_time(self):
+        assert demo_document() == demo_document()
+
+    def test_sample_students_hold_exactly_the_samples(self):
+        raw = demo_document()
+        terms = [t["id"] for t in raw["student_terms"] if t["netid"] == "f000abc"]
+        assert terms == ["5d72b52ddeaaa38d5c98b5cf", "5d72b5a6deaaa38d5c9bb429"]
+        plans = [p["id"] for p in raw["plans"] if p["student_netid"] == "f0027k4"]
+        assert plans == ["20109", "20110", "20111", "22191"]
+        netids = [s["netid"] for s in raw["students"]]
+        assert len(set(netids)) == len(netids)
+        assert "f00000x" in netids
+        assert 3 <= sum(s["ferpa_protected"] for s in raw["students"]) <= 5
+
+    @pytest.mark.skipif(None in SEEDS.values(), reason="the seed documents are not beside the repo")
+    def test_samples_are_the_seed_documents(self):
+        assert_same_json(SAMPLE_TERMS, sample_after(SEEDS["004"], "Sample Return"))
+        assert_same_json(SAMPLE_PLANS, sample_after(SEEDS["003"], "Sample Return"))
+        task = sample_after(SEEDS["000"], "Sample Successfull Task")
+        payload = [{"netid": task["resource_id"], **d} for d in task["payload"]["dplans"]]
+        dplans = [{k: v for k, v in d.items() if k != "updated_at"} for d in SAMPLE_DPLANS]
+        assert_same_json(dplans, payload)
+        assert {d["updated_at"] for d in SAMPLE_DPLANS} == {task["completed_date"]}
