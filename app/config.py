@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     worker_backoff_base_seconds: float = 0.5
     worker_poll_seconds: float = 2.0
     worker_concurrency: int = 4
+    # Test-only fault injection for the worker guarantees' tests; production refuses both.
+    # A delay inside the apply transaction (to kill a worker mid-apply), and a number of attempts
+    # per task that fail on purpose (fewer than WORKER_MAX_ATTEMPTS: transient; more: permanent).
+    worker_test_apply_delay_seconds: float = 0.0
+    worker_test_failures: int = 0
 
     log_level: str = "INFO"
 
@@ -88,6 +93,8 @@ class Settings(BaseSettings):
             raise ValueError("production refuses a frozen clock (unset CLOCK_NOW)")
         if self.graphiql:
             raise ValueError("production does not serve GraphiQL (unset GRAPHIQL)")
+        if self.worker_test_apply_delay_seconds or self.worker_test_failures:
+            raise ValueError("production refuses WORKER_TEST_* fault injection")
         return self
 
     @property

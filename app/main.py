@@ -18,11 +18,13 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError, Unauthenticated
 from app.graphql import http as graphql_http
+from app.graphql import subscriptions as graphql_subscriptions
 from app.graphql.schema import build_schema
 from app.observability import RequestContextMiddleware, configure_logging
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
 from app.state import AppState
+from app.worker.embedded import background as worker_background
 
 log = logging.getLogger("app")
 
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         app.state.studentgraph = state
         try:
-            yield
+            async with worker_background(settings, engine):
+                yield
         finally:
             await engine.dispose()
 
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     _install_error_handlers(app)
     app.include_router(graphql_http.build_router())
     graphql_http.mount_static(app)
+    graphql_subscriptions.mount(app)
     app.include_router(build_rest_router(), prefix="/api")
 
     @app.get("/healthz", include_in_schema=False)

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from app.cli import data, server
+from app.cli import data, server, worker
 from app.errors import DomainError
 
-COMMAND_MODULES = [server, data]
+COMMAND_MODULES = [server, worker, data]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from app.graphql.context import Info
 from app.graphql.limits import schema_extensions
 from app.graphql.scalars import SCALAR_MAP
+from app.graphql.subscriptions import Subscription
 from app.graphql.types.connections import (
     AcademicPlanConnection,
     Edge,
@@ -32,13 +33,14 @@ from app.graphql.types.filters import (
 from app.graphql.types.plan import AcademicPlan
 from app.graphql.types.reference import DplanCode, DplanSource, SisTerm
 from app.graphql.types.student import Student
+from app.graphql.types.task import Task, resolve_set_dplans, resolve_task
 from app.services import plans as plans_service
 from app.services import reference as reference_service
 from app.services import students as students_service
 
 PAGE_DEFAULT = 20
 # Types `node(id:)` can fetch, by GraphQL type name (a global id names its type).
-NODE_TYPES: dict[str, Any] = {"Student": Student, "AcademicPlan": AcademicPlan}
+NODE_TYPES: dict[str, Any] = {"Student": Student, "AcademicPlan": AcademicPlan, "Task": Task}
 
 
 @strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
@@ -142,6 +144,23 @@ class Query:
         rows = await reference_service.dplan_sources(info.context.session, info.context.principal)
         return [DplanSource(id=r.id, description=r.description) for r in rows]
 
+    task: Task | None = strawberry.field(
+        resolver=resolve_task,
+        description="One task by id; null when unknown or not yours (its requester, or a holder "
+        "of `urn:dartmouth:tasks:students:write`, may see it).",
+    )
+
+
+@strawberry.type(description="Writes. Each is accepted as a durable task and applied by a worker.")
+class Mutation:
+    set_dplans: Task = strawberry.mutation(
+        resolver=resolve_set_dplans,
+        description="Set a student's D-plans by term (other terms untouched). Needs "
+        "`urn:dartmouth:students:write.sensitive` and `...:read.sensitive`. Answers the accepted "
+        "task; follow it with `task(id)` or `subscription { taskUpdated }`. With an "
+        "`idempotencyKey`, a repeat of the same request answers the first task.",
+    )
+
 
 class Schema(strawberry.Schema):
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
@@ -154,7 +173,9 @@ def build_schema(
 ) -> strawberry.Schema:
     return Schema(
         query=Query,
-        types=[Student, AcademicPlan],
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Student, AcademicPlan, Task],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=schema_extensions(max_depth, max_aliases, max_tokens),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.rest import openapi, routes_plans, routes_students
+from app.rest import openapi, routes_plans, routes_students, routes_tasks
 from app.rest.schemas import SAMPLES
 
 
@@ -14,4 +14,5 @@ def build_router() -> APIRouter:
     router = APIRouter(lifespan=openapi.lifespan(SAMPLES))
     router.include_router(routes_students.router)
     router.include_router(routes_plans.router)
+    router.include_router(routes_tasks.router)
     return router

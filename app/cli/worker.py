@@ -1,0 +1,56 @@
+"""worker: run task workers in this process until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.observability import configure_logging
+from app.services import tasks as tasks_service
+from app.worker import Worker
+
+log = logging.getLogger("app.worker")
+
+
+async def _work(settings: Settings, concurrency: int | None) -> None:
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Stop claiming; the task in hand is finished and committed before the process exits.
+        loop.add_signal_handler(sig, stop.set)
+    worker = Worker(settings, engine, create_sessionmaker(engine), concurrency=concurrency)
+    log.info("worker started", extra={"worker": worker.name, "slots": worker.concurrency})
+    try:
+        async with tasks_service.listening(engine, (tasks_service.TASKS_CHANNEL,)):
+            await worker.run(stop)
+    finally:
+        await engine.dispose()
+    log.info("worker stopped", extra={"worker": worker.name})
+
+
+def worker(args: argparse.Namespace) -> int:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if settings.is_sqlite and (args.concurrency or 1) > 1:
+        raise ValueError("SQLite has a single writer: run one slot (or use PostgreSQL)")
+    asyncio.run(_work(settings, args.concurrency))
+    return 0
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser(
+        "worker", help="claim and apply accepted tasks (run as many as you like on PostgreSQL)"
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="tasks applied at once in this process (default WORKER_CONCURRENCY; 1 on SQLite)",
+    )
+    p.set_defaults(handler=worker)

@@ -1,0 +1,123 @@
+"""Validation of a D-plan PATCH payload, with no I/O: the caller passes the known ids.
+
+Every problem is collected and named (`dplans[1].dplan_source_id`), so one 422 tells the caller
+everything to fix at once."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import Invalid, Problem
+
+REQUIRED_FIELDS = ("dplan_id", "dplan_source_id", "term_code")
+IGNORED_FIELDS = ("dplan_description", "dplan_source_description")
+MAX_DPLANS = 100
+
+
+@dataclass(frozen=True)
+class DplanChange:
+    """One D-plan to set: the value for one term of one student."""
+
+    term_code: str
+    dplan_id: str
+    dplan_source_id: str
+
+
+@dataclass(frozen=True)
+class KnownIds:
+    """The ids a payload may name: D-plan codes, D-plan sources, SIS terms."""
+
+    codes: Collection[str]
+    sources: Collection[str]
+    terms: Collection[str]
+
+
+def _entries(body: Any, problems: list[Problem]) -> list[Any]:
+    if not isinstance(body, dict):
+        problems.append(Problem("body", 'must be a JSON object like {"dplans": [...]}'))
+        return []
+    for key in body:
+        if key != "dplans":
+            problems.append(Problem(str(key), "unknown field; PATCH is limited to dplans"))
+    entries = body.get("dplans")
+    if entries is None:
+        problems.append(Problem("dplans", "required"))
+    elif not isinstance(entries, list):
+        problems.append(Problem("dplans", "must be a list of dplans"))
+    elif not entries:
+        problems.append(Problem("dplans", "must hold at least one dplan"))
+    elif len(entries) > MAX_DPLANS:
+        problems.append(Problem("dplans", f"at most {MAX_DPLANS} dplans per request"))
+    else:
+        return entries
+    return []
+
+
+def term_codes_in(body: Any) -> list[str]:
+    """The string term codes a payload names, to look up before `validate_dplans`."""
+    entries = body.get("dplans") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        return []
+    codes = (e.get("term_code") for e in entries if isinstance(e, dict))
+    return sorted({c for c in codes if isinstance(c, str)})
+
+
+def _unknown(field: str, value: str, known: KnownIds) -> str | None:
+    if field == "dplan_id" and value not in known.codes:
+        return f"{value!r} is not a known D-plan code"
+    if field == "dplan_source_id" and value not in known.sources:
+        return f"{value!r} is not a known D-plan source"
+    if field == "term_code" and value not in known.terms:
+        return f"{value!r} is not a known SIS term code (YYYYMM, month 01, 03, 06 or 09)"
+    return None
+
+
+def _entry(loc: str, entry: Any, known: KnownIds, problems: list[Problem]) -> DplanChange | None:
+    if not isinstance(entry, dict):
+        problems.append(Problem(loc, "must be an object"))
+        return None
+    before = len(problems)
+    for key in entry:
+        if key not in REQUIRED_FIELDS and key not in IGNORED_FIELDS:
+            problems.append(Problem(f"{loc}.{key}", "unknown field"))
+    for field in REQUIRED_FIELDS:
+        value = entry.get(field)
+        if value is None:
+            problems.append(Problem(f"{loc}.{field}", "required"))
+        elif not isinstance(value, str):
+            problems.append(Problem(f"{loc}.{field}", "must be a string"))
+        elif (message := _unknown(field, value, known)) is not None:
+            problems.append(Problem(f"{loc}.{field}", message))
+    if len(problems) > before:
+        return None
+    return DplanChange(entry["term_code"], entry["dplan_id"], entry["dplan_source_id"])
+
+
+def _duplicate(loc: str, index: int, entry: Any, first: dict[str, int]) -> Problem | None:
+    term = entry.get("term_code") if isinstance(entry, dict) else None
+    if not isinstance(term, str):
+        return None
+    if term in first:
+        return Problem(f"{loc}.term_code", f"term {term} is also set by dplans[{first[term]}]")
+    first[term] = index
+    return None
+
+
+def validate_dplans(body: Any, known: KnownIds) -> list[DplanChange]:
+    """The changes a PATCH body asks for; `Invalid` naming every bad entry and field otherwise."""
+    problems: list[Problem] = []
+    changes: list[DplanChange] = []
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(_entries(body, problems)):
+        loc = f"dplans[{index}]"
+        change = _entry(loc, entry, known, problems)
+        duplicate = _duplicate(loc, index, entry, first_index)
+        if duplicate is not None:
+            problems.append(duplicate)
+        elif change is not None:
+            changes.append(change)
+    if problems:
+        raise Invalid("the dplans are not valid", problems)
+    return changes

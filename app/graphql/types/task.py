@@ -1,0 +1,135 @@
+"""Task, its status and requester, the D-plan input, and the resolvers of `setDplans` and
+`task(id)`: thin adapters over the same services as the REST routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from app.graphql.context import Info
+from app.services import dplans as dplans_service
+from app.services import tasks as tasks_service
+from app.services.tasks import TaskRow
+
+
+@strawberry.enum(description="Where a task is: REST shows RUNNING as `accepted`.")
+class TaskStatus(Enum):
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+@strawberry.type(description="Who asked for a task, from their token.")
+class TaskRequester:
+    sub: str = strawberry.field(description="The token's subject (a netid).")
+    name: str | None = strawberry.field(description="The token's `name` claim.")
+    email: str | None = strawberry.field(description="The token's `email` claim.")
+    scope: str = strawberry.field(description="The token's scopes, comma-separated, in order.")
+    exp: str | None = strawberry.field(description="The token's expiry (epoch seconds).")
+    iat: str | None = strawberry.field(description="When the token was issued (epoch seconds).")
+
+
+@strawberry.type(description="An accepted write, applied by a worker. Follow it with `task(id)`.")
+class Task(relay.Node):
+    task_id: str = strawberry.field(
+        description="The task id: 24 lowercase hex characters, in acceptance order."
+    )
+    status: TaskStatus = strawberry.field(description="ACCEPTED, RUNNING, COMPLETE or ERROR.")
+    resource: str = strawberry.field(description="What it changes: `students`.")
+    action: str = strawberry.field(description="How: `PATCH`.")
+    resource_id: str = strawberry.field(description="Which one: the netid.")
+    payload: JSON = strawberry.field(description="The change asked for, as sent.")
+    requester: TaskRequester = strawberry.field(description="Who asked.")
+    request_date: datetime = strawberry.field(description="When it was accepted.")
+    completed_date: datetime | None = strawberry.field(description="When it finished.")
+    path: str | None = strawberry.field(description="The changed resource's REST path, once done.")
+    worker_data: JSON | None = strawberry.field(description="Reserved; null.")
+    message: str | None = strawberry.field(
+        description="`success`, or what went wrong and what to do (also retry progress)."
+    )
+
+    @classmethod
+    def from_row(cls, row: TaskRow) -> Task:
+        requester: dict[str, Any] = row.requester or {}
+        return cls(
+            task_id=row.id,
+            status=TaskStatus(row.status),
+            resource=row.resource,
+            action=row.action,
+            resource_id=row.resource_id,
+            payload=row.payload,
+            requester=TaskRequester(
+                sub=requester.get("sub", row.requester_sub),
+                name=requester.get("name"),
+                email=requester.get("email"),
+                scope=requester.get("scope", ""),
+                exp=requester.get("exp"),
+                iat=requester.get("iat"),
+            ),
+            request_date=row.request_date,
+            completed_date=row.completed_date,
+            path=row.path,
+            worker_data=row.worker_data,
+            message=row.message,
+        )
+
+    @classmethod
+    def resolve_id(cls, root: Task, *, info: Info) -> str:
+        return root.task_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Task | None]:
+        ctx = info.context
+        rows = [await tasks_service.find_task(ctx.session, ctx.principal, n) for n in node_ids]
+        return [cls.from_row(r) if r is not None else None for r in rows]
+
+
+@strawberry.input(description="One D-plan to set: the value for one term.")
+class DplanInput:
+    term_code: str = strawberry.field(description="A known SIS term code (`202301`).")
+    dplan_id: str = strawberry.field(description="A known D-plan code (`R`).")
+    dplan_source_id: str = strawberry.field(description="A known D-plan source (`PHL`).")
+    dplan_description: str | None = strawberry.field(default=None, description="Ignored.")
+    dplan_source_description: str | None = strawberry.field(default=None, description="Ignored.")
+
+    def as_payload(self) -> dict[str, str]:
+        """The entry as the REST payload spells it (and as the task records it)."""
+        entry = {
+            "dplan_description": self.dplan_description,
+            "dplan_source_id": self.dplan_source_id,
+            "dplan_id": self.dplan_id,
+            "dplan_source_description": self.dplan_source_description,
+            "term_code": self.term_code,
+        }
+        return {k: v for k, v in entry.items() if v is not None}
+
+
+async def resolve_task(info: Info, id: str) -> Task | None:
+    """One task by id; null when unknown or not yours (without tasks:students:write)."""
+    ctx = info.context
+    row = await tasks_service.find_task(ctx.session, ctx.principal, id)
+    return Task.from_row(row) if row is not None else None
+
+
+async def resolve_set_dplans(
+    info: Info,
+    netid: str,
+    dplans: list[DplanInput],
+    idempotency_key: str | None = None,
+) -> Task:
+    """Validate and accept a D-plan change; the task is stored when the operation answers."""
+    ctx = info.context
+    body = {"dplans": [d.as_payload() for d in dplans]}
+    row = await dplans_service.set_dplans(
+        ctx.session, ctx.principal, netid, body, idempotency_key=idempotency_key
+    )
+    return Task.from_row(row)

@@ -1,0 +1,63 @@
+"""D-plan writes: the upsert a completed task makes, guarded by the writing task's id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import DplanCode, DplanSource, Student, StudentDplan
+
+
+class DplanWriteRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_for_task(
+        self, task_id: str, netid: str, changes: Sequence[dict[str, str]], now: datetime
+    ) -> None:
+        """Set each (netid, term_code) row, unless a later task already wrote it.
+
+        Task ids sort in acceptance order, so the guard makes a replayed task a no-op and lets the
+        newest accepted task win whatever order applies finish in. Other terms are untouched."""
+        if not changes:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows: list[dict[str, Any]] = [
+            {
+                "netid": netid,
+                "term_code": c["term_code"],
+                "dplan_id": c["dplan_id"],
+                "dplan_source_id": c["dplan_source_id"],
+                "updated_at": now,
+                "task_id": task_id,
+            }
+            for c in changes
+        ]
+        stmt = insert(StudentDplan).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[StudentDplan.netid, StudentDplan.term_code],
+            set_={
+                "dplan_id": stmt.excluded.dplan_id,
+                "dplan_source_id": stmt.excluded.dplan_source_id,
+                "updated_at": stmt.excluded.updated_at,
+                "task_id": stmt.excluded.task_id,
+            },
+            where=or_(StudentDplan.task_id.is_(None), StudentDplan.task_id < stmt.excluded.task_id),
+        )
+        await self.session.execute(stmt)
+
+    async def student_exists(self, netid: str) -> bool:
+        stmt = select(Student.netid).where(Student.netid == netid)
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def code_ids(self) -> set[str]:
+        return set((await self.session.execute(select(DplanCode.id))).scalars())
+
+    async def source_ids(self) -> set[str]:
+        return set((await self.session.execute(select(DplanSource.id))).scalars())

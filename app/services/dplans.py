@@ -1,0 +1,54 @@
+"""Setting a student's D-plans: the one service behind `setDplans` and the students PATCH.
+
+It decides everything a caller can be told at once (scopes, the netid, every dplan) and then
+accepts a task; a worker applies it later. Never commits: the door commits before answering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import STUDENTS_READ, STUDENTS_WRITE, Principal, require_scopes
+from app.domain.dplans import KnownIds, term_codes_in, validate_dplans
+from app.repositories.dplans_write import DplanWriteRepository
+from app.repositories.terms import SisTermRepository
+from app.services import tasks as tasks_service
+from app.services.students import visible_student
+from app.services.tasks import TaskRow
+
+
+async def _known_ids(session: AsyncSession, body: Any) -> KnownIds:
+    repo = DplanWriteRepository(session)
+    return KnownIds(
+        codes=await repo.code_ids(),
+        sources=await repo.source_ids(),
+        terms=await SisTermRepository(session).existing_ids(term_codes_in(body)),
+    )
+
+
+async def set_dplans(
+    session: AsyncSession,
+    principal: Principal,
+    netid: str,
+    body: Any,
+    *,
+    idempotency_key: str | None = None,
+) -> TaskRow:
+    """Validate a D-plan PATCH body (`{"dplans": [...]}`) for `netid` and accept a task for it.
+
+    403 without write.sensitive and read.sensitive; NotFound for an unknown netid or a protected
+    student the caller may not see; Invalid naming every bad entry and field. Nothing is written
+    to the student here: the returned task (status `accepted`) is applied by a worker."""
+    require_scopes(principal, STUDENTS_WRITE, STUDENTS_READ)
+    student = await visible_student(session, principal, netid)
+    validate_dplans(body, await _known_ids(session, body))
+    return await tasks_service.accept(
+        session,
+        principal,
+        resource="students",
+        action="PATCH",
+        resource_id=student.netid,
+        payload=body,
+        idempotency_key=idempotency_key,
+    )

@@ -1,0 +1,133 @@
+"""The worker loop. Each slot claims one task at a time under a lease, applies it in one
+transaction together with its completion, and records failures for a retry with backoff.
+
+Delivery is at least once: a worker killed at any instant leaves either nothing (its transaction
+is rolled back) or a finished task. An unfinished claim is taken again once its lease runs out,
+and the apply is idempotent (each row remembers the task that wrote it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import transaction
+from app.services import tasks as tasks_service
+from app.services.tasks import RetryPolicy, TaskRow
+from app.worker.faults import Faults
+
+log = logging.getLogger("app.worker")
+
+
+def worker_name() -> str:
+    """Unique per process start, so a restarted process never mistakes an old lease for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """Runs `concurrency` claim-apply slots until `stop` is set; a slot finishes its task first."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        # SQLite has one writer; a single claimer there avoids lock contention entirely.
+        default = 1 if settings.is_sqlite else settings.worker_concurrency
+        self.concurrency = max(1, concurrency or default)
+        self.name = name or worker_name()
+        self.policy = RetryPolicy(
+            settings.worker_max_attempts, settings.worker_backoff_base_seconds
+        )
+        self.faults = Faults(settings)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set."""
+        slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
+        await asyncio.gather(*slots)
+
+    async def _slot(self, owner: str, stop: asyncio.Event) -> None:
+        with tasks_service.new_work(self.engine) as wake:
+            while not stop.is_set():
+                try:
+                    if await self.run_one(owner):
+                        continue
+                except Exception:
+                    # The database is unreachable or similar: keep the worker alive and retry.
+                    log.exception("worker slot error", extra={"owner": owner})
+                await self._idle(wake, stop)
+
+    async def run_one(self, owner: str) -> bool:
+        """Claim and process one task; False when there was nothing to claim."""
+        async with transaction(self.sessions) as session:
+            task = await tasks_service.claim(session, owner, self.settings.worker_lease_seconds)
+        if task is None:
+            return False
+        log.info("claimed task", extra={"task_id": task.id, "owner": owner, "try": task.attempts})
+        if task.attempts > self.policy.max_attempts:
+            reason = RuntimeError("its worker stopped before finishing on every attempt")
+            await self._record_failure(task, owner, reason)
+        else:
+            await self._process(task, owner)
+        return True
+
+    async def _process(self, task: TaskRow, owner: str) -> None:
+        try:
+            async with transaction(self.sessions) as session:
+                held = await tasks_service.take(session, task, owner)
+                if held is None:
+                    log.warning("lease lost before apply", extra={"task_id": task.id})
+                    return
+                await tasks_service.apply(session, held)
+                await self.faults.during_apply(held)
+                if not await tasks_service.complete(session, held, owner):
+                    raise RuntimeError("lease lost while applying")
+        except Exception as exc:
+            log.warning("task attempt failed", extra={"task_id": task.id, "error": str(exc)})
+            await self._record_failure(task, owner, exc)
+            return
+        log.info("task complete", extra={"task_id": task.id})
+
+    async def _record_failure(self, task: TaskRow, owner: str, exc: BaseException) -> None:
+        async with transaction(self.sessions) as session:
+            status = await tasks_service.fail(session, task, owner, exc, self.policy)
+        log.info("task attempt recorded", extra={"task_id": task.id, "status": status})
+
+    async def _seconds_to_next(self) -> float:
+        poll = self.settings.worker_poll_seconds
+        async with self.sessions() as session:
+            when = await tasks_service.next_wake_at(session)
+        if when is None:
+            return poll
+        return min(poll, max(0.01, (when - datetime.now(UTC)).total_seconds() + 0.01))
+
+    async def _idle(self, wake: asyncio.Queue[str], stop: asyncio.Event) -> None:
+        """Sleep until new work is announced, a retry or lease falls due, a poll, or stop."""
+        try:
+            timeout = await self._seconds_to_next()
+        except Exception:
+            timeout = self.settings.worker_poll_seconds
+        waiters = [asyncio.ensure_future(wake.get()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+        while not wake.empty():
+            wake.get_nowait()
