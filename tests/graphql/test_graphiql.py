@@ -52,7 +52,7 @@ class TestGraphiQL:
         assert response.headers["content-type"].startswith("text/html")
         assert "GraphiQL.createFetcher" in response.text
         assert '{ url: "/graphql" }' in response.text
-        assert "Bearer <paste the token make run printed>" in response.text
+        assert '{"Authorization": "Bearer <paste the token make run printed>"}' in response.text
 
     async def test_every_asset_is_served_by_the_app(self, client):
         page = (await client.get("/graphql", headers=HTML)).text
