@@ -54,8 +54,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--database-url",
         default=None,
-        help="default: a new SQLite file in a temp dir; or postgresql+asyncpg://.../sg_bench "
-        "(created if missing; its tables are EMPTIED and refilled)",
+        help="default: a new SQLite file in a temp dir; or postgresql+asyncpg://.../NAME: "
+        "created and marked as the bench's if missing, and EMPTIED and refilled on every run",
     )
     p.add_argument(
         "--builder",
@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="JSON results")
     p.add_argument(
-        "--force", action="store_true", help="allow a PostgreSQL database not named *bench*"
+        "--force", action="store_true", help="empty a PostgreSQL database the bench did not create"
     )
     args = p.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -321,14 +321,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="sg-bench-")
         url = f"sqlite+aiosqlite:///{tmp.name}/bench.db"
     elif not url.startswith("sqlite"):
-        name = make_url(url).database or ""
-        if "bench" not in name and not args.force:
+        ours = asyncio.run(data.claim_postgres_database(url))
+        if not ours and not args.force:
+            name = make_url(url).database
             print(
-                f"bench: refusing to empty database {name!r}: name it *bench* or pass --force",
+                f"bench: database {name!r} was not created by the bench, which empties it; "
+                "name a new one (it is created) or pass --force",
                 file=sys.stderr,
             )
             return 2
-        asyncio.run(data.ensure_postgres_database(url))
     try:
         data.migrate(url)
         outcome = asyncio.run(run_all(args, url))

@@ -71,27 +71,37 @@ async def reset(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def ensure_postgres_database(url: str) -> None:
-    """Create the named database if it does not exist (connecting through `postgres`)."""
+BENCH_MARK = "studentgraph bench: emptied and refilled by python -m bench"
+
+
+async def claim_postgres_database(url: str) -> bool:
+    """Create the named database (marked as the bench's, by a comment) if it does not exist.
+    True when the database is the bench's to empty: created now, or marked earlier."""
     import asyncpg
 
     parsed = make_url(url)
-    connect: dict[str, Any] = {
-        "host": parsed.host,
-        "port": parsed.port or 5432,
-        "user": parsed.username,
-        "password": parsed.password,
-    }
+    name = parsed.database or ""
+    admin = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database="postgres",
+    )
     try:
-        conn = await asyncpg.connect(database=parsed.database, **connect)
-    except asyncpg.InvalidCatalogNameError:
-        admin = await asyncpg.connect(database="postgres", **connect)
-        try:
-            await admin.execute(f'CREATE DATABASE "{parsed.database}"')
-        finally:
-            await admin.close()
-        return
-    await conn.close()
+        mark = await admin.fetchrow(
+            "SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database"
+            " WHERE datname = $1",
+            name,
+        )
+        if mark is None:
+            quoted = '"' + name.replace('"', '""') + '"'
+            await admin.execute(f"CREATE DATABASE {quoted}")
+            await admin.execute(f"COMMENT ON DATABASE {quoted} IS '{BENCH_MARK}'")
+            return True
+        return bool(mark["mark"] == BENCH_MARK)
+    finally:
+        await admin.close()
 
 
 def run_generate_command(url: str, students: int, seed: int) -> None:

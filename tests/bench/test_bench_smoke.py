@@ -73,3 +73,15 @@ class TestBenchSmoke:
     def test_table_names_skipped_scenarios(self):
         row = {"key": "d", "title": "loop", "via": "in-process", "skipped": "not there yet"}
         assert "skipped: not there yet" in table([row])
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL")
+class TestBenchDatabase:
+    def test_refuses_to_empty_a_database_it_did_not_create(self, tmp_path: Path, capsys):
+        url = os.environ["TEST_DATABASE_URL"].replace("postgresql://", "postgresql+asyncpg://", 1)
+
+        status = main(["--database-url", url, "--output", str(tmp_path / "x.json")])
+
+        assert status == 2
+        assert "was not created by the bench" in capsys.readouterr().err
+        assert not (tmp_path / "x.json").exists()
