@@ -73,8 +73,8 @@ def student_terms(
     found: dict[str, Any] = {}
 
     async def load(session: AsyncSession, extra: Sequence[Condition]) -> list[Any]:
-        return await students_service.terms_of(
-            session, principal, netid, conditions=extra, current_term_id=current_term_id
+        return await found_sets.terms_found(
+            session, principal, netid, extra, current_term_id=current_term_id
         )
 
     async def keys(session: AsyncSession) -> list[Any]:

@@ -20,12 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
 from app.domain.filters import Condition
-from app.errors import BadRequest, Problem
+from app.errors import BadRequest, Invalid, Problem
+from app.repositories.filtering import to_flag
 from app.repositories.found_sets import FoundSetRepository
 from app.repositories.plans import FIELDS as PLAN_FIELDS
-from app.repositories.terms import STUDENT_TERM_FIELDS
+from app.repositories.terms import STUDENT_TERM_FIELDS, TermRow
+from app.services import students as students_service
 
 TERM_OFFSET_FIELD = "quarterly_term.current_term_offset"
+ACTIVE_FIELD = "is_active"
 
 
 @dataclass(frozen=True)
@@ -138,5 +141,41 @@ def unknown_plan_fields(conditions: Sequence[Condition]) -> list[str]:
 
 
 def unknown_term_fields(conditions: Sequence[Condition]) -> list[str]:
-    known = {*STUDENT_TERM_FIELDS, TERM_OFFSET_FIELD}
+    known = {*STUDENT_TERM_FIELDS, TERM_OFFSET_FIELD, ACTIVE_FIELD}
     return [c.field for c in conditions if c.field not in known]
+
+
+def _wanted_active(conditions: Sequence[Condition]) -> set[bool]:
+    """The `is_active` values asked for (`Y`/`N`, `true`/`false`); both when not asked."""
+    wanted = {True, False}
+    for cond in conditions:
+        if cond.field != ACTIVE_FIELD:
+            continue
+        try:
+            if cond.op != "eq":
+                raise ValueError("takes Y or N only, no range or prefix")
+            wanted &= {to_flag(cond.value)}
+        except ValueError as exc:
+            raise Invalid("bad filter", [Problem(ACTIVE_FIELD, f"{cond.value!r}: {exc}")]) from exc
+    return wanted
+
+
+async def terms_found(
+    session: AsyncSession,
+    principal: Principal,
+    netid: str,
+    conditions: Sequence[Condition],
+    *,
+    current_term_id: str | None,
+) -> list[TermRow]:
+    """A visible student's terms matching `conditions`, including the computed `is_active`
+    (a student holds a handful of terms, so it is applied to the rows read)."""
+    wanted = _wanted_active(conditions)
+    rows = await students_service.terms_of(
+        session,
+        principal,
+        netid,
+        conditions=[c for c in conditions if c.field != ACTIVE_FIELD],
+        current_term_id=current_term_id,
+    )
+    return [r for r in rows if (r.quarterly_term_id == current_term_id) in wanted]

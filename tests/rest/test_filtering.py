@@ -105,6 +105,32 @@ class TestTermFilters:
         path = "/api/students/f000abc/terms?term_id=2019*"
         assert await ids(client, auth, path) == ["5d72b5a6deaaa38d5c9bb429", "0" * 23 + "1"]
 
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("Y", ["201906-U"]),
+            ("true", ["201906-U"]),
+            ("N", ["201801-U", "201901-U"]),
+            ("false", ["201801-U", "201901-U"]),
+        ],
+    )
+    async def test_computed_is_active(self, client, auth, seeded, value, expected):
+        response = await client.get(
+            "/api/students/f000abc/terms", params={"is_active": value}, headers=auth()
+        )
+
+        assert [t["term_id"] for t in response.json()] == expected
+        assert "x-ignored-filters" not in response.headers
+
+    @pytest.mark.parametrize("value", ["maybe", "<Y", "Y*"])
+    async def test_is_active_takes_y_or_n(self, client, auth, seeded, value):
+        response = await client.get(
+            "/api/students/f000abc/terms", params={"is_active": value}, headers=auth()
+        )
+
+        assert response.status_code == 422
+        assert response.json()["problems"][0]["loc"] == "is_active"
+
     async def test_unknown_dotted_attribute_is_ignored(self, client, auth, seeded):
         response = await client.get(
             "/api/students/f000abc/terms?lms_term.colour=red", headers=auth()
