@@ -82,7 +82,11 @@ def _load(source: str, document: LoadDocument) -> int:
 
 def load(args: argparse.Namespace) -> int:
     source = "<stdin>" if args.file == "-" else args.file
-    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"studentgraph: error: cannot read {source}: {exc.strerror}", file=sys.stderr)
+        return 1
     try:
         document = importer.read_document(data)
     except Invalid as exc:

@@ -21,6 +21,7 @@ from app.domain.synthetic import (
     class_period,
     iso,
     life_of,
+    major,
     plans_of,
     quarterly,
 )
@@ -194,15 +195,18 @@ def _netid(rng: random.Random, taken: set[str]) -> str:
             return netid
 
 
-def _documented(life: StudentLife, record: Json, rng: random.Random, n: int) -> list[Json]:
-    """The student's D-plans nested in `record`; returns their term records."""
-    record["dplans"] = [
-        {"term_code": t, "dplan_id": code, "dplan_source_id": source, "updated_at": iso(at)}
-        for t, code, source, at in life.dplans
-    ]
+def _terms_of(life: StudentLife, rng: random.Random, n: int) -> list[Json]:
+    """Term records of `life`; ids shaped like the samples' and unique per (student n, term)."""
     return [
         _term_record(life, t, f"5d73{n:04x}{i:04x}{rng.randrange(16**12):012x}")
         for i, t in enumerate(life.terms)
+    ]
+
+
+def _nested_dplans(life: StudentLife) -> list[Json]:
+    return [
+        {"term_code": t, "dplan_id": code, "dplan_source_id": source, "updated_at": iso(at)}
+        for t, code, source, at in life.dplans
     ]
 
 
@@ -215,26 +219,28 @@ def _others(count: int, rng: random.Random) -> tuple[list[Json], list[Json], lis
         life = life_of(rng, _netid(rng, taken), graduate=n % 12 == 0)
         record = _student(life.netid, first, rng.choice([None, "A", "M", "R"]), last, life.year)
         record["ferpa_protected"] = n % 10 == 4  # four of forty
+        record["dplans"] = _nested_dplans(life)
         students.append(record)
-        terms += _documented(life, record, rng, n)
+        terms += _terms_of(life, rng, n)
         plans += [_plan_record(p) for p in plans_of(rng, life, 21000 + 10 * n)]
     return students, terms, plans
 
 
+# f0027k4 is resident in the terms of its sample D-plans (202501, 202503); f00000x in those of
+# the PATCH sample (202301, 202303), which it has no D-plans for yet.
+_K4_TERMS = "202109 202201 202203 202209 202301 202303 202306 202309 202403 202409 202501 202503"
+_X_TERMS = "202009 202101 202103 202109 202201 202206 202209 202301 202303 202309 202401 202403"
+
+
 def _sample_students(rng: random.Random) -> tuple[list[Json], list[Json], list[Json]]:
-    """The seed samples' students. Besides the sample rows: f0027k4 and f00000x hold terms
-    (drawn, class years fixed), f000abc and f00000x a plan; nothing more (see module doc)."""
-    abc, k4, x = (dict(s) for s in SAMPLE_STUDENTS)
-    k4_life = life_of(rng, "f0027k4", years=(2025, 2025))
-    x_life = life_of(rng, "f00000x", years=(2024, 2024))
-    k4_terms = [_term_record(k4_life, t, f"5d730000{i:04x}{rng.randrange(16**12):012x}")
-                for i, t in enumerate(k4_life.terms)]  # fmt: skip
-    x_terms = [_term_record(x_life, t, f"5d73ffff{i:04x}{rng.randrange(16**12):012x}")
-               for i, t in enumerate(x_life.terms)]  # fmt: skip
-    abc_life = life_of(rng, "f000abc", years=(2021, 2021))
-    plans = [_plan_record(p) for p in plans_of(rng, abc_life, 21000)[:1]]
-    plans += [_plan_record(p) for p in plans_of(rng, x_life, 21005)[:1]]
-    return [abc, k4, x], SAMPLE_TERMS + k4_terms + x_terms, SAMPLE_PLANS + plans
+    """The seed samples' students: the sample rows, plus terms for f0027k4 and f00000x and a
+    major for f000abc and f00000x; nothing more (see the module docstring)."""
+    abc = StudentLife("f000abc", 2021)
+    k4 = StudentLife("f0027k4", 2025, terms=_K4_TERMS.split())
+    x = StudentLife("f00000x", 2024, terms=_X_TERMS.split())
+    terms = SAMPLE_TERMS + _terms_of(k4, rng, 0) + _terms_of(x, rng, 0xFFFF)
+    plans = [_plan_record(major(rng, abc, 21000)), _plan_record(major(rng, x, 21005))]
+    return [dict(s) for s in SAMPLE_STUDENTS], terms, SAMPLE_PLANS + plans
 
 
 def _sis_terms(student_terms: list[Json], dplans: list[Json]) -> list[Json]:

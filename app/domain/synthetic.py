@@ -167,6 +167,11 @@ def _departmental(rng: random.Random, life: StudentLife, plan_id: int, kind: str
     )
 
 
+def major(rng: random.Random, life: StudentLife, plan_id: int) -> dict[str, Any]:
+    """One departmental major, column-shaped."""
+    return _departmental(rng, life, plan_id, "Major")
+
+
 def _modified(rng: random.Random, life: StudentLife, first_id: int) -> list[dict[str, Any]]:
     a, b = rng.sample(DEPARTMENTS, 2)
     rationale = f"<p>The modified major will best allow me to combine {a} and {b}</p>"

@@ -108,6 +108,12 @@ class TestLoad:
         assert len(err) == 2
         assert err[1].startswith(f"{path}: {line}")
 
+    def test_a_missing_file_is_one_line(self, env_db, tmp_path, capsys):
+        missing = tmp_path / "nope.json"
+        assert main(["load", str(missing)]) == 1
+        expected = f"studentgraph: error: cannot read {missing}: No such file or directory\n"
+        assert capsys.readouterr().err == expected
+
     def test_subprocess_reports_without_a_traceback(self, database_url, tmp_path):
         bad = {"plans": [changed(PLAN, updated=True, student_netid=...)]}
         result = run_cli("load", write(tmp_path, bad), url=database_url)
