@@ -175,6 +175,10 @@ class LoadDocument:
         return {name: len(rows) for name, rows in vars(self).items()}
 
 
+Adder = Callable[[LoadDocument, str, dict[str, Any], list[Problem]], None]
+"""Adds one checked record (at `loc`) to the document, perhaps noting problems across records."""
+
+
 def _unknown_key(name: str, spec: dict[str, Field]) -> str:
     close = difflib.get_close_matches(name, list(spec), n=1)
     return f"unknown field (did you mean {close[0]!r}?)" if close else "unknown field"
@@ -251,7 +255,7 @@ def _add_nested(
         p.append(Problem(loc, f"{values['id']!r} differs from the one at {first.loc}"))
 
 
-def _student_term_adder() -> Callable[[LoadDocument, str, dict[str, Any], list[Problem]], None]:
+def _student_term_adder() -> Adder:
     lms: dict[str, Row] = {}
     descriptions: dict[str, Row] = {}
 
@@ -271,7 +275,7 @@ def _student_term_adder() -> Callable[[LoadDocument, str, dict[str, Any], list[P
     return add
 
 
-def _adder(attr: str, spec: dict[str, Field]) -> Any:
+def _adder(attr: str, spec: dict[str, Field]) -> Adder:
     def add(doc: LoadDocument, loc: str, values: dict[str, Any], _p: list[Problem]) -> None:
         getattr(doc, attr).append(Row(loc, columns(values, spec)))
 
@@ -331,7 +335,7 @@ def parse_document(raw: Any) -> tuple[LoadDocument, list[Problem]]:
     for name in raw:
         if name not in LISTS:
             problems.append(Problem(name, f"unknown list; expected some of {', '.join(LISTS)}"))
-    adders = {
+    adders: dict[str, Adder] = {
         "sis_terms": _add_sis_terms,
         "dplan_codes": _adder("dplan_codes", CODE),
         "dplan_sources": _adder("dplan_sources", CODE),

@@ -98,11 +98,8 @@ async def _dplans_with_dates(
         values = dict(row.values)
         if values["updated_at"] is None:
             before = stored.get((values["netid"], values["term_code"]))
-            same = before is not None and before[:2] == (
-                values["dplan_id"],
-                values["dplan_source_id"],
-            )
-            values["updated_at"] = before[2] if same and before else now
+            code = (values["dplan_id"], values["dplan_source_id"])
+            values["updated_at"] = before[2] if before is not None and before[:2] == code else now
         out.append(values)
     return out
 

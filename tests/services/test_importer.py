@@ -69,6 +69,14 @@ class TestLoad:
             dplan = await fresh.get(StudentDplan, ("f000abc", "201801"))
         assert dplan is not None and (dplan.dplan_id, dplan.updated_at) == ("L", later)
 
+    async def test_a_dplan_dated_in_the_file_keeps_its_date(self, sessions):
+        dated = changed(DPLAN, updated_at="2023-02-20T14:34:11Z")
+        await load(sessions, document(dplans=[dated]))
+        async with sessions() as fresh:
+            dplan = await fresh.get(StudentDplan, ("f000abc", "201801"))
+        assert dplan is not None
+        assert dplan.updated_at == datetime(2023, 2, 20, 14, 34, 11, tzinfo=UTC)
+
     async def test_replaces_what_it_names_and_keeps_the_rest(self, sessions, session):
         await make_student(session, netid="f0000zz")
         await session.commit()
