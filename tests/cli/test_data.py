@@ -251,6 +251,18 @@ class TestGenerate:
         assert main(["generate", "--students", "20", "--seed", "3"]) == 0
         assert dump(env_db) == first
 
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [("0", "must be at least 1, not 0"), ("many", "expected a whole number, not 'many'")],
+    )
+    def test_a_bad_count_is_one_line(self, value, message, capsys):
+        with pytest.raises(SystemExit) as exited:
+            main(["generate", "--students", value])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err == (
+            f"studentgraph generate: error: argument --students: {message} (see --help)\n"
+        )
+
     def test_beside_the_demo(self, env_db):
         assert main(["demo"]) == 0
         demo_students = len(dump(env_db)["students"])
