@@ -50,7 +50,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--duration", type=float, default=4.0, help="seconds per timed loop (4; app and floor)"
     )
-    p.add_argument("--warmup", type=int, default=10, help="untimed calls before each loop (10)")
+    p.add_argument(
+        "--warmup", type=int, default=10, help="untimed calls before timing each scenario (10)"
+    )
     p.add_argument(
         "--database-url",
         default=None,
@@ -337,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tmp is not None:
             tmp.cleanup()
     report = {
-        "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
+        "command": shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)]),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": _describe_url(url) if args.database_url else "sqlite (temp file)",
         "machine": {
