@@ -205,6 +205,18 @@ class TestKeysThatDoNotOpen:
 
         assert (theirs.status_code, theirs.content) == (unknown.status_code, unknown.content)
 
+    async def test_expired_sets_are_purged_when_a_new_one_is_kept(
+        self, client, auth, clock, session, plans
+    ):
+        headers = auth(STUDENTS_READ)
+        _, old = await first_page(client, headers)
+        clock.set(clock.now() + timedelta(hours=13))
+        _, new = await first_page(client, headers)
+
+        kept = set((await session.execute(select(FoundSet.id))).scalars())
+        assert kept == {new}
+        assert old != new
+
     async def test_a_key_works_only_on_its_route(self, client, auth, session, plans):
         headers = auth(STUDENTS_READ)
         _, key = await first_page(client, headers)
