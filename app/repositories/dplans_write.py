@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import DplanCode, DplanSource, Student, StudentDplan
+from app.models import DplanCode, DplanSource, SisTerm, Student, StudentDplan
 
 
 class DplanWriteRepository:
@@ -52,12 +52,24 @@ class DplanWriteRepository:
         )
         await self.session.execute(stmt)
 
-    async def student_exists(self, netid: str) -> bool:
-        stmt = select(Student.netid).where(Student.netid == netid)
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
-
-    async def code_ids(self) -> set[str]:
-        return set((await self.session.execute(select(DplanCode.id))).scalars())
-
-    async def source_ids(self) -> set[str]:
-        return set((await self.session.execute(select(DplanSource.id))).scalars())
+    async def reference_ids(
+        self, term_codes: Sequence[str], netid: str | None = None
+    ) -> dict[str, set[str]]:
+        """In one round trip: every D-plan code and source, which of `term_codes` are SIS terms,
+        and (with `netid`) whether that student exists. Keys: code, source, term, student."""
+        parts = [
+            select(literal("code").label("kind"), DplanCode.id.label("id")),
+            select(literal("source"), DplanSource.id),
+            select(literal("term"), SisTerm.id).where(SisTerm.id.in_(list(term_codes))),
+        ]
+        if netid is not None:
+            parts.append(select(literal("student"), Student.netid).where(Student.netid == netid))
+        found: dict[str, set[str]] = {
+            "code": set(),
+            "source": set(),
+            "term": set(),
+            "student": set(),
+        }
+        for kind, value in (await self.session.execute(union_all(*parts))).all():
+            found[kind].add(value)
+        return found

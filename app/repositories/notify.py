@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -69,17 +69,19 @@ def _drop_pending(session: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
-async def notify(session: AsyncSession, channel: str, payload: str) -> None:
-    """Send `payload` on `channel` when (and only if) the session's transaction commits."""
+async def notify(session: AsyncSession, *messages: tuple[str, str]) -> None:
+    """Send each `(channel, payload)` when (and only if) the session's transaction commits."""
+    if not messages:
+        return
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
+        await session.execute(select(*(func.pg_notify(c, p) for c, p in messages)))
         return
     sync = session.sync_session
     if _PENDING not in sync.info:
         sync.info[_PENDING] = []
         event.listen(sync, "after_commit", _publish_pending, once=True)
         event.listen(sync, "after_rollback", _drop_pending, once=True)
-    sync.info[_PENDING].append((channel, payload))
+    sync.info[_PENDING].extend(messages)
 
 
 class PgListener:

@@ -76,8 +76,11 @@ class TaskRepository:
         inserted = (await self.session.execute(stmt)).scalar_one_or_none()
         if inserted is None:
             return False
-        await notify(self.session, TASKS_CHANNEL, values["resource_id"])
-        await notify(self.session, TASK_UPDATES_CHANNEL, f"{values['id']}:{ACCEPTED}")
+        await notify(
+            self.session,
+            (TASKS_CHANNEL, values["resource_id"]),
+            (TASK_UPDATES_CHANNEL, f"{values['id']}:{ACCEPTED}"),
+        )
         return True
 
     async def by_id(self, task_id: str) -> TaskRow | None:
@@ -91,30 +94,31 @@ class TaskRepository:
         return (await self.session.execute(stmt)).one_or_none()
 
     async def claim(self, owner: str, now: datetime, lease: timedelta) -> TaskRow | None:
-        """Take the oldest claimable task under a lease. On PostgreSQL the candidate row is
-        locked with SKIP LOCKED, so concurrent claimers each get a different task."""
+        """Take the oldest claimable task under a lease, in one statement. On PostgreSQL the
+        candidate row is locked with SKIP LOCKED, so concurrent claimers each get another task."""
         candidate = (
             select(Task.id)
             .where(_claimable(now))
             .order_by(Task.id)
             .limit(1)
             .with_for_update(skip_locked=True, of=Task)
+            .scalar_subquery()
         )
-        task_id = (await self.session.execute(candidate)).scalar_one_or_none()
-        if task_id is None:
-            return None
-        await self.session.execute(
+        stmt = (
             update(Task)
-            .where(Task.id == task_id)
+            .where(Task.id == candidate)
             .values(
                 status=RUNNING,
                 lease_owner=owner,
                 lease_expires_at=now + lease,
                 attempts=Task.attempts + 1,
             )
+            .returning(*TASK_COLUMNS)
         )
-        await notify(self.session, TASK_UPDATES_CHANNEL, f"{task_id}:{RUNNING}")
-        return await self.by_id(task_id)
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is not None:
+            await notify(self.session, (TASK_UPDATES_CHANNEL, f"{row.id}:{RUNNING}"))
+        return row
 
     async def lock_if_held(self, task_id: str, owner: str) -> TaskRow | None:
         """The task, row-locked for this transaction, if `owner` still holds its lease. While
@@ -138,16 +142,24 @@ class TaskRepository:
         row = (await self.session.execute(stmt)).one_or_none()
         if row is None:
             return False
-        await notify(self.session, TASK_UPDATES_CHANNEL, f"{task_id}:{values['status']}")
-        if values["status"] != RUNNING:
-            # The next task of this resource (or this one, retried later) may now be claimable.
-            await notify(self.session, TASKS_CHANNEL, row.resource_id)
+        # Its status changed; and the next task of its resource (or this one, retried later)
+        # may now be claimable.
+        await notify(
+            self.session,
+            (TASK_UPDATES_CHANNEL, f"{task_id}:{values['status']}"),
+            (TASKS_CHANNEL, row.resource_id),
+        )
         return True
 
-    async def next_wake_at(self) -> datetime | None:
-        """When a task not claimable now next becomes due: a retry's time or a lease's end."""
-        retry = select(func.min(Task.available_at)).where(Task.status == ACCEPTED)
-        lease = select(func.min(Task.lease_expires_at)).where(Task.status == RUNNING)
+    async def next_wake_at(self, now: datetime) -> datetime | None:
+        """When a task not claimable now next falls due: a retry's time or a lease's end.
+        (Tasks waiting for an earlier one of their resource are woken by its `finish`.)"""
+        retry = select(func.min(Task.available_at)).where(
+            Task.status == ACCEPTED, Task.available_at > now
+        )
+        lease = select(func.min(Task.lease_expires_at)).where(
+            Task.status == RUNNING, Task.lease_expires_at > now
+        )
         times = [
             (await self.session.execute(retry)).scalar_one_or_none(),
             (await self.session.execute(lease)).scalar_one_or_none(),

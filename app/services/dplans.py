@@ -12,19 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import STUDENTS_READ, STUDENTS_WRITE, Principal, require_scopes
 from app.domain.dplans import KnownIds, term_codes_in, validate_dplans
 from app.repositories.dplans_write import DplanWriteRepository
-from app.repositories.terms import SisTermRepository
 from app.services import tasks as tasks_service
 from app.services.students import visible_student
 from app.services.tasks import TaskRow
 
 
 async def _known_ids(session: AsyncSession, body: Any) -> KnownIds:
-    repo = DplanWriteRepository(session)
-    return KnownIds(
-        codes=await repo.code_ids(),
-        sources=await repo.source_ids(),
-        terms=await SisTermRepository(session).existing_ids(term_codes_in(body)),
-    )
+    found = await DplanWriteRepository(session).reference_ids(term_codes_in(body))
+    return KnownIds(codes=found["code"], sources=found["source"], terms=found["term"])
 
 
 async def set_dplans(

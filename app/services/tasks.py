@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import TASKS_WRITE, Principal
-from app.domain.dplans import KnownIds, validate_dplans
+from app.domain.dplans import KnownIds, term_codes_in, validate_dplans
 from app.domain.task_ids import is_task_id, new_task_id
 from app.errors import Invalid, NotFound, Problem
 from app.repositories import notify
@@ -27,7 +27,6 @@ from app.repositories.tasks import (
     TaskRepository,
     TaskRow,
 )
-from app.repositories.terms import SisTermRepository
 
 __all__ = [
     "ACCEPTED",
@@ -179,14 +178,10 @@ async def apply(session: AsyncSession, task: TaskRow) -> None:
     if (task.resource, task.action) != ("students", "PATCH"):
         raise TaskRejected(f"this worker cannot apply {task.action} {task.resource}")
     repo = DplanWriteRepository(session)
-    if not await repo.student_exists(task.resource_id):
+    found = await repo.reference_ids(term_codes_in(task.payload), netid=task.resource_id)
+    if not found["student"]:
         raise TaskRejected(f"student {task.resource_id} no longer exists; nothing was changed")
-    terms = {d.get("term_code") for d in task.payload.get("dplans", []) if isinstance(d, dict)}
-    known = KnownIds(
-        codes=await repo.code_ids(),
-        sources=await repo.source_ids(),
-        terms=await SisTermRepository(session).existing_ids([t for t in terms if t]),
-    )
+    known = KnownIds(codes=found["code"], sources=found["source"], terms=found["term"])
     try:
         changes = validate_dplans(task.payload, known)
     except Invalid as exc:
@@ -245,7 +240,7 @@ async def fail(
 
 
 async def next_wake_at(session: AsyncSession) -> datetime | None:
-    return await TaskRepository(session).next_wake_at()
+    return await TaskRepository(session).next_wake_at(utcnow())
 
 
 # --- hearing about tasks: workers wake on new work, subscribers on status changes -------------

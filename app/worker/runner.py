@@ -54,22 +54,43 @@ class Worker:
             settings.worker_max_attempts, settings.worker_backoff_base_seconds
         )
         self.faults = Faults(settings)
+        self._idle: list[asyncio.Event] = []  # sleeping slots, longest asleep first
+        self._missed = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set."""
-        slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
-        await asyncio.gather(*slots)
+        with tasks_service.new_work(self.engine) as announcements:
+            relay = asyncio.create_task(self._relay(announcements))
+            try:
+                slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
+                await asyncio.gather(*slots)
+            finally:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+
+    async def _relay(self, announcements: asyncio.Queue[str]) -> None:
+        # One announcement wakes one idle slot, not all of them: a slot that finds work wakes
+        # the next (see `_slot`), so a burst fans out without every slot querying every time.
+        while True:
+            await announcements.get()
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        if self._idle:
+            self._idle.pop(0).set()
+        else:
+            self._missed = True  # every slot busy: the next one to go idle looks again first
 
     async def _slot(self, owner: str, stop: asyncio.Event) -> None:
-        with tasks_service.new_work(self.engine) as wake:
-            while not stop.is_set():
-                try:
-                    if await self.run_one(owner):
-                        continue
-                except Exception:
-                    # The database is unreachable or similar: keep the worker alive and retry.
-                    log.exception("worker slot error", extra={"owner": owner})
-                await self._idle(wake, stop)
+        while not stop.is_set():
+            try:
+                if await self.run_one(owner):
+                    continue
+            except Exception:
+                # The database is unreachable or similar: keep the worker alive and retry.
+                log.exception("worker slot error", extra={"owner": owner})
+            await self._sleep(stop)
 
     async def run_one(self, owner: str) -> bool:
         """Claim and process one task; False when there was nothing to claim."""
@@ -77,6 +98,7 @@ class Worker:
             task = await tasks_service.claim(session, owner, self.settings.worker_lease_seconds)
         if task is None:
             return False
+        self._wake_one()  # there may be more: let an idle slot look too
         log.info("claimed task", extra={"task_id": task.id, "owner": owner, "try": task.attempts})
         if task.attempts > self.policy.max_attempts:
             reason = RuntimeError("its worker stopped before finishing on every attempt")
@@ -115,19 +137,24 @@ class Worker:
             return poll
         return min(poll, max(0.01, (when - datetime.now(UTC)).total_seconds() + 0.01))
 
-    async def _idle(self, wake: asyncio.Queue[str], stop: asyncio.Event) -> None:
-        """Sleep until new work is announced, a retry or lease falls due, a poll, or stop."""
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        """Sleep until woken for new work, a retry or lease falls due, a poll, or stop."""
+        if self._missed:
+            self._missed = False
+            return
         try:
             timeout = await self._seconds_to_next()
         except Exception:
             timeout = self.settings.worker_poll_seconds
-        waiters = [asyncio.ensure_future(wake.get()), asyncio.ensure_future(stop.wait())]
+        woken = asyncio.Event()
+        self._idle.append(woken)
+        waiters = [asyncio.ensure_future(woken.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            with contextlib.suppress(ValueError):
+                self._idle.remove(woken)
             for waiter in waiters:
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
-        while not wake.empty():
-            wake.get_nowait()

@@ -1,0 +1,209 @@
+"""The worker in this process, on SQLite and PostgreSQL: claims, leases, retries, the apply
+guard, and a worker process that stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import delete, select, update
+
+from app.cli import main as cli_main
+from app.config import Settings
+from app.models import Student, StudentDplan, Task
+from app.repositories.dplans_write import DplanWriteRepository
+from app.worker import Worker
+from tests.factories import make_student
+from tests.worker.helpers import accept, dplans_body
+from tests.worker.processes import WorkerProcess, eventually, tasks
+
+TERM = "202301"
+
+
+def worker_for(settings: Settings, engine, sessions, **overrides) -> Worker:
+    return Worker(settings.model_copy(update=overrides), engine, sessions, concurrency=1)
+
+
+async def task_row(sessions, task_id: str) -> Task:
+    async with sessions() as session:
+        row = await session.get(Task, task_id)
+        assert row is not None
+        return row
+
+
+async def dplan(sessions, netid: str, term: str) -> StudentDplan | None:
+    async with sessions() as session:
+        return await session.get(StudentDplan, (netid, term))
+
+
+class TestWorker:
+    async def test_applies_in_acceptance_order(self, settings, engine, sessions, session):
+        await make_student(session, netid="w1")
+        await session.commit()
+        first = await accept(sessions, "w1", dplans_body((TERM, "R", "PHL")))
+        second = await accept(sessions, "w1", dplans_body((TERM, "L", "STU")))
+        worker = worker_for(settings, engine, sessions)
+
+        assert await worker.run_one("test/0") and await worker.run_one("test/0")
+        assert not await worker.run_one("test/0")
+
+        done = [await task_row(sessions, t) for t in (first, second)]
+        assert [t.status for t in done] == ["complete", "complete"]
+        assert done[0].completed_date <= done[1].completed_date
+        row = await dplan(sessions, "w1", TERM)
+        assert (row.dplan_id, row.dplan_source_id, row.task_id) == ("L", "STU", second)
+
+    async def test_a_later_task_waits_for_an_earlier_unfinished_one(
+        self, settings, engine, sessions, session
+    ):
+        await make_student(session, netid="w2")
+        await make_student(session, netid="w3")
+        await session.commit()
+        held = await accept(sessions, "w2", dplans_body((TERM, "R", "PHL")))
+        waiting = await accept(sessions, "w2", dplans_body((TERM, "L", "PHL")))
+        other = await accept(sessions, "w3", dplans_body((TERM, "L", "PHL")))
+        now = datetime.now(UTC)
+        async with sessions() as s, s.begin():  # another worker holds `held`, its lease valid
+            lease = {"status": "running", "lease_owner": "elsewhere/0", "attempts": 1}
+            lease["lease_expires_at"] = now + timedelta(minutes=5)
+            await s.execute(update(Task).where(Task.id == held).values(**lease))
+        worker = worker_for(settings, engine, sessions)
+
+        assert await worker.run_one("test/0")  # the other student's task, not `waiting`
+        assert not await worker.run_one("test/0")
+
+        assert (await task_row(sessions, other)).status == "complete"
+        assert (await task_row(sessions, waiting)).status == "accepted"
+
+    async def test_an_expired_lease_is_taken_again(self, settings, engine, sessions, session):
+        await make_student(session, netid="w4")
+        await session.commit()
+        task_id = await accept(sessions, "w4", dplans_body((TERM, "R", "PHL")))
+        async with sessions() as s, s.begin():  # claimed by a worker that then died
+            expired = datetime.now(UTC) - timedelta(seconds=1)
+            await s.execute(
+                update(Task)
+                .where(Task.id == task_id)
+                .values(
+                    status="running", lease_owner="dead/0", attempts=1, lease_expires_at=expired
+                )
+            )
+
+        assert await worker_for(settings, engine, sessions).run_one("test/0")
+
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.attempts, task.lease_owner) == ("complete", 2, "test/0")
+
+    async def test_transient_failure_is_retried(self, settings, engine, sessions, session):
+        await make_student(session, netid="w5")
+        await session.commit()
+        task_id = await accept(sessions, "w5", dplans_body((TERM, "R", "PHL")))
+        worker = worker_for(
+            settings, engine, sessions, worker_test_failures=1, worker_backoff_base_seconds=0.01
+        )
+
+        assert await worker.run_one("test/0")
+        retrying = await task_row(sessions, task_id)
+        assert retrying.status == "accepted"
+        assert retrying.message.startswith("attempt 1 of 5 failed: injected test failure")
+        assert await dplan(sessions, "w5", TERM) is None  # the failed attempt wrote nothing
+        await asyncio.sleep(0.05)  # past the backoff
+        assert await worker.run_one("test/0")
+
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.attempts, task.message) == ("complete", 2, "success")
+
+    async def test_out_of_attempts_is_an_error(self, settings, engine, sessions, session):
+        await make_student(session, netid="w6")
+        await session.commit()
+        task_id = await accept(sessions, "w6", dplans_body((TERM, "R", "PHL")))
+        worker = worker_for(
+            settings,
+            engine,
+            sessions,
+            worker_test_failures=9,
+            worker_max_attempts=2,
+            worker_backoff_base_seconds=0.01,
+        )
+
+        assert await worker.run_one("test/0")
+        await asyncio.sleep(0.05)
+        assert await worker.run_one("test/0")
+
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.attempts, task.path) == ("error", 2, None)
+        assert task.message.startswith("failed after 2 attempts: injected test failure")
+
+    async def test_a_vanished_student_fails_at_once(self, settings, engine, sessions, session):
+        await make_student(session, netid="w7")
+        await session.commit()
+        task_id = await accept(sessions, "w7", dplans_body((TERM, "R", "PHL")))
+        async with sessions() as s, s.begin():
+            await s.execute(delete(Student).where(Student.netid == "w7"))
+
+        assert await worker_for(settings, engine, sessions).run_one("test/0")
+
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.attempts) == ("error", 1)
+        assert task.message.startswith("failed: student w7 no longer exists")
+
+
+class TestApplyGuard:
+    async def test_an_earlier_task_never_overwrites_a_later_one(self, sessions, session):
+        await make_student(session, netid="g1")
+        await session.commit()
+        now = datetime.now(UTC)
+        later = {"term_code": TERM, "dplan_id": "L", "dplan_source_id": "STU"}
+        earlier = {"term_code": TERM, "dplan_id": "R", "dplan_source_id": "PHL"}
+        async with sessions() as s, s.begin():
+            repo = DplanWriteRepository(s)
+            await repo.upsert_for_task("b" * 24, "g1", [later], now)
+            await repo.upsert_for_task("a" * 24, "g1", [earlier], now)  # late, older: no-op
+            await repo.upsert_for_task("b" * 24, "g1", [later], now)  # a replay: no change
+        row = await dplan(sessions, "g1", TERM)
+        assert (row.dplan_id, row.task_id) == ("L", "b" * 24)
+
+
+class TestWorkerProcess:
+    async def test_sigterm_finishes_the_task_in_hand_and_exits_0(
+        self, database_url, sessions, session
+    ):
+        await make_student(session, netid="t1")
+        await session.commit()
+        task_id = await accept(sessions, "t1", dplans_body((TERM, "R", "PHL")))
+        process = WorkerProcess(
+            database_url, WORKER_TEST_APPLY_DELAY_SECONDS=1.0, WORKER_POLL_SECONDS=0.2
+        )
+        try:
+
+            async def running():
+                return [t for t in await tasks(sessions) if t.status == "running"]
+
+            await eventually(running)
+            assert process.terminate() == 0
+        finally:
+            process.stop()
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.message) == ("complete", "success")
+
+
+class TestSettings:
+    def test_production_refuses_fault_injection(self):
+        secret = "x" * 40
+        with pytest.raises(ValidationError, match="WORKER_TEST"):
+            Settings(environment="production", jwt_secret=secret, worker_test_failures=1)
+        with pytest.raises(ValidationError, match="WORKER_TEST"):
+            Settings(environment="production", jwt_secret=secret, worker_test_apply_delay_seconds=1)
+
+    def test_one_slot_on_sqlite(self, monkeypatch, capsys, tmp_path):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+        assert cli_main(["worker", "--concurrency", "2"]) == 1
+        assert "single writer" in capsys.readouterr().err
+
+
+async def test_nothing_is_claimed_from_an_empty_queue(settings, engine, sessions):
+    assert not await worker_for(settings, engine, sessions).run_one("test/0")
+    async with sessions() as session:
+        assert (await session.execute(select(Task))).first() is None
