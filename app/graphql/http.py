@@ -78,6 +78,9 @@ async def _execute(
     except _RollBack:
         pass
     except InvalidOperationTypeError as exc:
+        if exc.operation_type is OperationType.SUBSCRIPTION:
+            message = "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql"
+            return _json({"errors": [graphql_error(message, "BAD_REQUEST")]}, 400)
         # GraphQL over HTTP: GET may only read; a mutation must be POSTed.
         reason = exc.as_http_error_reason(request.method)
         return _json(
@@ -102,8 +105,8 @@ def build_router() -> APIRouter:
             raise BadRequest(f"the body is not valid JSON: {exc}") from exc
         if not isinstance(raw, dict):
             raise BadRequest("the body must be a JSON object with a `query`")
-        everything = frozenset(OperationType)
-        return await _execute(request, principal, _read_params(raw), everything)
+        over_http = frozenset({OperationType.QUERY, OperationType.MUTATION})
+        return await _execute(request, principal, _read_params(raw), over_http)
 
     @router.get("/graphql", include_in_schema=False)
     async def graphql_get(request: Request) -> Response:

@@ -268,3 +268,13 @@ class TestTaskUpdated:
         assert message["type"] in ("error", "next")
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_subscription_over_http_is_a_bad_request(client, auth):
+    response = await client.post(
+        "/graphql",
+        json={"query": 'subscription { taskUpdated(taskId: "x") { status } }'},
+        headers=auth(),
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

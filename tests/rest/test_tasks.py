@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -255,3 +256,35 @@ class TestGetTask:
         assert response.status_code == 200
         assert response.json()["status"] == "accepted"
         assert response.json()["path"] is None
+
+
+class TestConcurrentRequests:
+    async def test_concurrent_patches_all_complete_with_the_last_value(
+        self, client, settings, session, auth
+    ):
+        netids = [f"c{i}" for i in range(3)]
+        for netid in netids:
+            await make_student(session, netid=netid)
+        await session.commit()
+        headers = writer(auth)
+        bodies = [
+            (
+                netids[i % 3],
+                {"dplans": [{"term_code": "202301", "dplan_id": code, "dplan_source_id": "PHL"}]},
+            )
+            for i, code in enumerate(["R", "L", "O", "X", "W"] * 6)
+        ]
+        async with running_worker(settings):
+            responses = await asyncio.gather(
+                *(patch(client, headers, body, netid=n) for n, body in bodies)
+            )
+            assert {r.status_code for r in responses} == {202}
+            records = [
+                await wait_for_task(client, r.headers["location"], headers) for r in responses
+            ]
+        assert {r["status"] for r in records} == {"complete"}
+        last = {}
+        for record in sorted(records, key=lambda r: r["id"]):
+            last[record["resource_id"]] = record["payload"]["dplans"][0]["dplan_id"]
+        rows = (await session.execute(select(StudentDplan))).scalars()
+        assert {r.netid: r.dplan_id for r in rows} == last
