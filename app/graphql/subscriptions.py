@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
@@ -123,13 +124,14 @@ class _View(GraphQL[SubscriptionContext, None]):
     async def get_context(self, request: Any, response: Any) -> SubscriptionContext:
         return SubscriptionContext(self.state)
 
-    async def on_ws_connect(self, context: SubscriptionContext) -> None:
+    async def on_ws_connect(self, context: SubscriptionContext) -> UnsetType:
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
         try:
             context.principal = verify(bearer_token(header), self.state.settings)
         except DomainError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
+        return UnsetType()  # the UNSET singleton: a plain `connection_ack`, no payload
 
 
 class GraphQLWebSocket:

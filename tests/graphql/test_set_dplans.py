@@ -208,7 +208,7 @@ class TestTaskUpdated:
             task_id = created["data"]["setDplans"]["taskId"]
             with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _connect(ws, token)
-                assert ws.receive_json()["type"] == "connection_ack"
+                assert ws.receive_json() == {"type": "connection_ack"}
                 ws.send_json(
                     {
                         "id": "1",
@@ -256,7 +256,7 @@ class TestTaskUpdated:
             task_id = created["data"]["setDplans"]["taskId"]
             with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _connect(ws, stranger)
-                assert ws.receive_json()["type"] == "connection_ack"
+                assert ws.receive_json() == {"type": "connection_ack"}
                 ws.send_json(
                     {
                         "id": "1",
