@@ -132,3 +132,14 @@ async def apply_log(sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     async with sessions() as session:
         stmt = text("SELECT netid, term_code, task_id, at FROM apply_log ORDER BY seq")
         return list((await session.execute(stmt)).all())
+
+
+async def uncommitted_dplan_writes(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """How many open transactions hold a write lock on student_dplans (made, not committed)."""
+    stmt = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'student_dplans' AND l.mode = 'RowExclusiveLock' "
+        "AND l.pid <> pg_backend_pid()"
+    )
+    async with sessions() as session:
+        return int((await session.execute(stmt)).scalar_one())

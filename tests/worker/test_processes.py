@@ -21,6 +21,7 @@ from tests.worker.processes import (
     install_apply_log,
     skip_unless_postgres,
     tasks,
+    uncommitted_dplan_writes,
 )
 
 TERMS = ("202301", "202303", "202306")
@@ -80,7 +81,7 @@ class TestKilledWorker:
             return [t for t in await tasks(sessions) if doomed.owns(t.lease_owner)]
 
         (held,) = await eventually(held_by_doomed)
-        await asyncio.sleep(0.3)  # well inside the apply: its writes are made, not committed
+        await eventually(lambda: uncommitted_dplan_writes(sessions))  # mid-apply: written, open
         doomed.kill()
         assert await apply_log(sessions) == []  # the killed transaction left nothing behind
 
