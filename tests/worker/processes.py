@@ -143,3 +143,12 @@ async def uncommitted_dplan_writes(sessions: async_sessionmaker[AsyncSession]) -
     )
     async with sessions() as session:
         return int((await session.execute(stmt)).scalar_one())
+
+
+async def listeners(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """How many connections are LISTENing for new tasks."""
+    stmt = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %studentgraph_tasks%'"
+    )
+    async with sessions() as session:
+        return int((await session.execute(stmt)).scalar_one())

@@ -19,6 +19,7 @@ from tests.worker.processes import (
     drop_apply_log,
     eventually,
     install_apply_log,
+    listeners,
     skip_unless_postgres,
     tasks,
     uncommitted_dplan_writes,
@@ -242,3 +243,18 @@ class TestIdempotencyUnderConcurrency:
 
         task_ids = {r.json()["data"]["setDplans"]["taskId"] for r in responses}
         assert len(task_ids) == 1 and len(await tasks(sessions)) == 1
+
+
+class TestWakeUp:
+    async def test_an_idle_worker_wakes_on_notify_not_on_its_poll(
+        self, database_url, sessions, session, workers
+    ):
+        await students(session, "n1")
+        workers(database_url, WORKER_POLL_SECONDS=600)  # only a notification can wake it in time
+        await eventually(lambda: listeners(sessions))
+        await asyncio.sleep(0.5)  # past its first (empty) claim: asleep now
+
+        task_id = await accept(sessions, "n1", dplans_body((TERMS[0], "R", "PHL")))
+
+        (task,) = await eventually(lambda: all_finished(sessions), seconds=20)
+        assert (task.id, task.status) == (task_id, "complete")
