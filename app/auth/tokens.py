@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -28,8 +29,40 @@ def _verification_key(token: str, algorithm: str, settings: Settings) -> Any:
     raise Unauthenticated(f"no key is configured for {algorithm} tokens")
 
 
+# Verified tokens, so a client's every request does not pay for a signature check: keyed by the
+# token and the settings that judged it; a hit is re-checked for expiry. Failures are not cached.
+_VERIFIED: OrderedDict[tuple[str, tuple[object, ...]], Principal] = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
+def _judged_by(settings: Settings) -> tuple[object, ...]:
+    return (
+        tuple(settings.jwt_algorithms),
+        settings.jwt_secret,
+        settings.jwt_public_key,
+        settings.jwt_jwks_url,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwt_leeway_seconds,
+    )
+
+
 def verify(token: str, settings: Settings) -> Principal:
     """The Principal a token stands for; `Unauthenticated` for anything not a valid token."""
+    key = (token, _judged_by(settings))
+    principal = _VERIFIED.get(key)
+    if principal is None:
+        principal = _verify_signature(token, settings)
+        _VERIFIED[key] = principal
+        if len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+    elif time.time() > float(principal.claims["exp"]) + settings.jwt_leeway_seconds:
+        del _VERIFIED[key]
+        raise Unauthenticated("the token has expired")
+    return principal
+
+
+def _verify_signature(token: str, settings: Settings) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")

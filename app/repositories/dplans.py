@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_all
 from app.models import DplanCode, DplanSource, SisTerm, StudentDplan
 from app.repositories import Record
 
@@ -26,20 +27,23 @@ DPLAN_COLUMNS = (
 )
 
 
+# Built once (see students.py).
+_BY_NETIDS = (
+    select(*DPLAN_COLUMNS)
+    .join(DplanCode, DplanCode.id == StudentDplan.dplan_id)
+    .join(DplanSource, DplanSource.id == StudentDplan.dplan_source_id)
+    .join(SisTerm, SisTerm.id == StudentDplan.term_code)
+    .where(StudentDplan.netid.in_(bindparam("netids", expanding=True)))
+    .order_by(StudentDplan.netid, StudentDplan.term_code)
+)
+
+
 class DplanRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def by_netids(self, netids: Sequence[str]) -> list[DplanRow]:
-        stmt = (
-            select(*DPLAN_COLUMNS)
-            .join(DplanCode, DplanCode.id == StudentDplan.dplan_id)
-            .join(DplanSource, DplanSource.id == StudentDplan.dplan_source_id)
-            .join(SisTerm, SisTerm.id == StudentDplan.term_code)
-            .where(StudentDplan.netid.in_(list(netids)))
-            .order_by(StudentDplan.netid, StudentDplan.term_code)
-        )
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, _BY_NETIDS, {"netids": list(netids)})
 
 
 class ReferenceRepository:
@@ -50,8 +54,8 @@ class ReferenceRepository:
 
     async def dplan_codes(self) -> list[Record]:
         stmt = select(DplanCode.id, DplanCode.description).order_by(DplanCode.id)
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, stmt)
 
     async def dplan_sources(self) -> list[Record]:
         stmt = select(DplanSource.id, DplanSource.description).order_by(DplanSource.id)
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, stmt)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_all
 from app.domain.filters import Condition
 from app.models import AcademicPlan, Student
 from app.repositories import AnySelect, Record
@@ -48,6 +49,25 @@ def _id_prefix_as_text(conditions: Sequence[Condition]) -> list[Condition]:
     ]
 
 
+# Built once (see students.py).
+_BY_IDS = {
+    seen: _visible(select(*PLAN_COLUMNS), seen).where(
+        AcademicPlan.id.in_(bindparam("ids", expanding=True))
+    )
+    for seen in (True, False)
+}
+_BY_NETIDS = (
+    select(*PLAN_COLUMNS)
+    .where(AcademicPlan.student_netid.in_(bindparam("netids", expanding=True)))
+    .order_by(AcademicPlan.id)
+)
+_BY_PARENT_IDS = (
+    select(*PLAN_COLUMNS)
+    .where(AcademicPlan.parent_id.in_(bindparam("ids", expanding=True)))
+    .order_by(AcademicPlan.id)
+)
+
+
 class PlanRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -62,22 +82,15 @@ class PlanRepository:
         return _visible(stmt, include_protected).where(*clauses), unknown
 
     async def by_ids(self, ids: Sequence[int], *, include_protected: bool) -> list[PlanRow]:
-        stmt = _visible(select(*PLAN_COLUMNS), include_protected)
-        return list((await self.session.execute(stmt.where(AcademicPlan.id.in_(ids)))).all())
+        return await fetch_all(self.session, _BY_IDS[include_protected], {"ids": list(ids)})
 
     async def by_netids(self, netids: Sequence[str]) -> list[PlanRow]:
         """Plans of students already known to be visible to the caller."""
-        stmt = (
-            select(*PLAN_COLUMNS)
-            .where(AcademicPlan.student_netid.in_(list(netids)))
-            .order_by(AcademicPlan.id)
-        )
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, _BY_NETIDS, {"netids": list(netids)})
 
     async def by_parent_ids(self, ids: Sequence[int]) -> list[PlanRow]:
         """Children of plans already known to be visible (a child has its parent's student)."""
-        stmt = select(*PLAN_COLUMNS).where(AcademicPlan.parent_id.in_(ids))
-        return list((await self.session.execute(stmt.order_by(AcademicPlan.id))).all())
+        return await fetch_all(self.session, _BY_PARENT_IDS, {"ids": list(ids)})
 
     async def page(
         self,
@@ -91,7 +104,7 @@ class PlanRepository:
         if after is not None:
             stmt = stmt.where(AcademicPlan.id > after)
         stmt = stmt.order_by(AcademicPlan.id).limit(limit)
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, stmt)
 
     async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
         stmt, _ = self._select(

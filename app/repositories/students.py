@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_all
 from app.domain.filters import Condition, escape_like
 from app.models import Student
 from app.repositories import AnySelect, Record
@@ -44,6 +45,15 @@ def visible(include_protected: bool) -> list[ColumnElement[bool]]:
     return [] if include_protected else [Student.ferpa_protected.is_(False)]
 
 
+# Hot paths are built once: constructing a statement costs about as much as running a small one.
+_BY_NETIDS = {
+    seen: select(*STUDENT_COLUMNS).where(
+        Student.netid.in_(bindparam("netids", expanding=True)), *visible(seen)
+    )
+    for seen in (True, False)
+}
+
+
 class StudentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -62,10 +72,9 @@ class StudentRepository:
     async def by_netids(
         self, netids: Sequence[str], *, include_protected: bool
     ) -> list[StudentRow]:
-        stmt = select(*STUDENT_COLUMNS).where(
-            Student.netid.in_(list(netids)), *visible(include_protected)
+        return await fetch_all(
+            self.session, _BY_NETIDS[include_protected], {"netids": list(netids)}
         )
-        return list((await self.session.execute(stmt)).all())
 
     async def by_netid(self, netid: str, *, include_protected: bool) -> StudentRow | None:
         rows = await self.by_netids([netid], include_protected=include_protected)
@@ -84,7 +93,7 @@ class StudentRepository:
         if after is not None:
             stmt = stmt.where(Student.netid > after)
         stmt = stmt.order_by(Student.netid).limit(limit)
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, stmt)
 
     async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
         stmt, _ = self._filtered(

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_all
 from app.domain import terms as calendar
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
@@ -82,6 +83,22 @@ def offset_conditions(
     return out
 
 
+# Built once (see students.py).
+_TERMS_BY_NETIDS = (
+    select(*STUDENT_TERM_COLUMNS)
+    .join(SisTerm, SisTerm.id == StudentTerm.quarterly_term_id)
+    .outerjoin(LmsTerm, LmsTerm.id == StudentTerm.lms_term_id)
+    .outerjoin(TermDescription, TermDescription.id == StudentTerm.term_description_id)
+    .where(StudentTerm.netid.in_(bindparam("netids", expanding=True)))
+    .order_by(StudentTerm.netid, StudentTerm.quarterly_term_id, StudentTerm.term_id)
+)
+_CURRENT_TERM = (
+    select(SisTerm.id, SisTerm.start_date, SisTerm.end_date)
+    .where(SisTerm.start_date <= bindparam("now"), SisTerm.end_date > bindparam("now"))
+    .limit(1)
+)
+
+
 class TermRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -89,31 +106,26 @@ class TermRepository:
     async def by_netids(
         self, netids: Sequence[str], conditions: Sequence[Condition] = ()
     ) -> list[TermRow]:
-        clauses, _ = compile_conditions(STUDENT_TERM_FIELDS, conditions)
-        stmt = (
-            select(*STUDENT_TERM_COLUMNS)
-            .join(SisTerm, SisTerm.id == StudentTerm.quarterly_term_id)
-            .outerjoin(LmsTerm, LmsTerm.id == StudentTerm.lms_term_id)
-            .outerjoin(TermDescription, TermDescription.id == StudentTerm.term_description_id)
-            .where(StudentTerm.netid.in_(list(netids)), *clauses)
-            .order_by(StudentTerm.netid, StudentTerm.quarterly_term_id, StudentTerm.term_id)
-        )
-        return list((await self.session.execute(stmt)).all())
+        stmt = _TERMS_BY_NETIDS
+        if conditions:
+            clauses, _ = compile_conditions(STUDENT_TERM_FIELDS, conditions)
+            stmt = stmt.where(*clauses)
+        return await fetch_all(self.session, stmt, {"netids": list(netids)})
 
 
 class SisTermRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def current_id(self, now: datetime) -> str | None:
-        """The id of the quarterly term whose range holds `now`, if any."""
-        stmt = select(SisTerm.id).where(SisTerm.start_date <= now, SisTerm.end_date > now)
-        return (await self.session.execute(stmt.limit(1))).scalar_one_or_none()
+    async def current(self, now: datetime) -> TermRow | None:
+        """The quarterly term whose range holds `now`, if any."""
+        rows = await fetch_all(self.session, _CURRENT_TERM, {"now": now})
+        return rows[0] if rows else None
 
     async def all(self, conditions: Sequence[Condition] = ()) -> list[TermRow]:
         clauses, _ = compile_conditions(SIS_TERM_FIELDS, conditions)
         stmt = select(SisTerm.id, SisTerm.name, SisTerm.start_date, SisTerm.end_date)
-        return list((await self.session.execute(stmt.where(*clauses).order_by(SisTerm.id))).all())
+        return await fetch_all(self.session, stmt.where(*clauses).order_by(SisTerm.id))
 
     async def existing_ids(self, ids: Sequence[str]) -> set[str]:
         stmt = select(SisTerm.id).where(SisTerm.id.in_(list(ids)))
@@ -121,4 +133,4 @@ class SisTermRepository:
 
     async def by_ids(self, ids: Sequence[str]) -> list[TermRow]:
         stmt = select(SisTerm.id, SisTerm.name, SisTerm.start_date, SisTerm.end_date)
-        return list((await self.session.execute(stmt.where(SisTerm.id.in_(list(ids))))).all())
+        return await fetch_all(self.session, stmt.where(SisTerm.id.in_(list(ids))))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.load_format import LoadDocument, Row, parse_document
 from app.errors import Invalid, Problem
 from app.repositories.importer import TABLES, ImportRepository
+from app.services import reference as reference_service
 
 
 @dataclass(frozen=True)
@@ -118,4 +119,6 @@ async def load(session: AsyncSession, document: LoadDocument, *, now: datetime) 
             await repo.upsert(table, await _dplans_with_dates(repo, rows, now))
         else:
             await repo.upsert(table, [r.values for r in rows])
+    if document.sis_terms:
+        reference_service.forget_current_term()
     return document.counts()

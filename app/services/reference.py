@@ -3,7 +3,9 @@ it says nothing about any student."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +18,42 @@ from app.repositories.dplans import ReferenceRepository
 from app.repositories.terms import SisTermRepository, TermRow, offset_conditions
 
 
+@dataclass(frozen=True)
+class _CurrentTerm:
+    id: str
+    start: datetime
+    end: datetime
+    looked_up: float
+
+
+# The term in progress changes four times a year, yet every request that shows an offset needs
+# it: remember it per database while `now` stays inside its range, re-reading at most every
+# CURRENT_TERM_TTL seconds so a calendar replaced by `load` in another process is seen soon.
+CURRENT_TERM_TTL = 60.0
+_current_terms: dict[str, _CurrentTerm] = {}
+
+
 async def current_term_id(session: AsyncSession, now: datetime) -> str | None:
-    return await SisTermRepository(session).current_id(now)
+    """The id of the quarterly term whose range holds `now` (None outside the calendar)."""
+    database = str(session.get_bind().engine.url)
+    known = _current_terms.get(database)
+    if (
+        known
+        and known.start <= now < known.end
+        and time.monotonic() - known.looked_up < (CURRENT_TERM_TTL)
+    ):
+        return known.id
+    row = await SisTermRepository(session).current(now)
+    if row is None:
+        _current_terms.pop(database, None)
+        return None
+    _current_terms[database] = _CurrentTerm(row.id, row.start_date, row.end_date, time.monotonic())
+    return str(row.id)
+
+
+def forget_current_term() -> None:
+    """Drop what is remembered (after this process replaced the calendar)."""
+    _current_terms.clear()
 
 
 async def sis_terms(

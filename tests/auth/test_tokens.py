@@ -140,3 +140,20 @@ class TestMint:
         settings = Settings(environment="production", jwt_secret="p" * 40)
         with pytest.raises(RuntimeError):
             mint(settings, sub="x", scopes=[])
+
+
+class TestVerifiedCache:
+    def test_a_cached_token_still_expires(self, monkeypatch):
+        settings = Settings(environment="test", jwt_leeway_seconds=0)
+        token = jwt.encode(_claims(exp=int(time.time()) + 2), settings.jwt_secret, "HS256")
+        assert verify(token, settings).sub == "f003ghc"
+        later = time.time() + 10
+        monkeypatch.setattr("app.auth.tokens.time.time", lambda: later)
+        with pytest.raises(Unauthenticated, match="expired"):
+            verify(token, settings)
+
+    def test_other_settings_judge_again(self):
+        token = jwt.encode(_claims(), "a" * 40, "HS256")
+        assert verify(token, Settings(environment="test", jwt_secret="a" * 40)).sub == "f003ghc"
+        with pytest.raises(Unauthenticated):
+            verify(token, Settings(environment="test", jwt_secret="b" * 40))

@@ -108,8 +108,9 @@ class TestToken:
                 except httpx.TransportError:
                     time.sleep(0.1)
             query = {"query": "{ dplanCodes { id } }"}
-            ok = httpx.post(f"{base}/graphql", json=query,
-                            headers={"Authorization": f"Bearer {token}"})
+            ok = httpx.post(
+                f"{base}/graphql", json=query, headers={"Authorization": f"Bearer {token}"}
+            )
             assert ok.status_code == 200 and ok.json()["data"]["dplanCodes"]
             assert httpx.post(f"{base}/graphql", json=query).status_code == 401
             assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
