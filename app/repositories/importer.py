@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.db import is_postgres
 from app.models import (
     AcademicPlan,
     DplanCode,
@@ -23,11 +21,10 @@ from app.models import (
     StudentTerm,
     TermDescription,
 )
+from app.repositories.upsert import upsert
 
 # Keys per `IN (...)` list: well under SQLite's bound-parameter limit.
 _CHUNK = 10_000
-# Rows per executemany call: bounds the driver's buffers, not a parameter limit.
-_BATCH = 5_000
 
 # The tables a load writes, in an order in which every foreign key holds.
 TABLES: dict[str, Table] = {
@@ -90,19 +87,5 @@ class ImportRepository:
         return found
 
     async def upsert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace `rows` of one of TABLES (each row carrying the same columns).
-
-        One `INSERT ... ON CONFLICT DO UPDATE` run as an executemany over batches of rows: it
-        is compiled once, where `repositories.upsert` compiles a multi-row VALUES statement per
-        batch, which costs about seven times as much at `generate` scale (measured, both DBs)."""
-        if not rows:
-            return
-        target = TABLES[table]
-        insert = postgresql.insert if is_postgres(self.session) else sqlite.insert
-        stmt = insert(target)
-        keys = [c.name for c in target.primary_key.columns]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys}
-        )
-        for start in range(0, len(rows), _BATCH):
-            await self.session.execute(stmt, list(rows[start : start + _BATCH]))
+        """Insert or replace `rows` of one of TABLES (each row carrying the same columns)."""
+        await upsert(self.session, TABLES[table], rows)
