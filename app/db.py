@@ -101,7 +101,3 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """The one place a unit of work commits: on success, before the caller answers anyone."""
     async with sessions() as session, session.begin():
         yield session
-
-
-def is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"

@@ -10,10 +10,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.filters import Condition
-from app.models import AcademicPlan, FoundSet
+from app.models import FoundSet
 from app.repositories import Record
-from app.repositories.plans import PlanRepository
 
 FoundSetRow = Record
 
@@ -57,13 +55,3 @@ class FoundSetRepository:
 
     async def purge_expired(self, now: datetime) -> None:
         await self.session.execute(delete(FoundSet).where(FoundSet.expires_at <= now))
-
-    async def plan_ids(
-        self, conditions: Sequence[Condition], *, include_protected: bool
-    ) -> list[int]:
-        """Ids of the plans matching `conditions`, in id order: the same filter and visibility
-        as `PlanRepository.page`, selecting only the key."""
-        stmt, _ = PlanRepository(self.session)._select(
-            select(AcademicPlan.id), conditions, include_protected
-        )
-        return list((await self.session.execute(stmt.order_by(AcademicPlan.id))).scalars())

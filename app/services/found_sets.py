@@ -24,6 +24,7 @@ from app.errors import BadRequest, Invalid, Problem
 from app.repositories.filtering import to_flag
 from app.repositories.found_sets import FoundSetRepository
 from app.repositories.plans import FIELDS as PLAN_FIELDS
+from app.repositories.plans import PlanRepository
 from app.repositories.terms import STUDENT_TERM_FIELDS, TermRow
 from app.services import students as students_service
 
@@ -130,7 +131,7 @@ async def plan_keys(
 ) -> list[int]:
     """Ids of the plans the caller may see that match `conditions`, in id order."""
     require_scopes(principal, STUDENTS_READ)
-    return await FoundSetRepository(session).plan_ids(
+    return await PlanRepository(session).ids(
         conditions, include_protected=sees_protected(principal)
     )
 
