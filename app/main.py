@@ -23,7 +23,7 @@ from app.graphql.schema import build_schema
 from app.observability import RequestContextMiddleware, configure_logging
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
-from app.state import AppState
+from app.state import AppState, request_id_of
 from app.worker.embedded import background as worker_background
 
 log = logging.getLogger("app")
@@ -46,10 +46,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return rest_errors.error_response(exc, headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return JSONResponse(
-            {"status": 500, "code": "INTERNAL", "message": "Unexpected error."}, 500
+        # The details go to the log with the request id; the client learns only that it failed.
+        log.error(
+            "unhandled error",
+            exc_info=exc,
+            extra={"path": request.url.path, "request_id": request_id_of(request)},
         )
+        if request.url.path.startswith("/graphql"):
+            return graphql_http.internal_error_response()
+        return JSONResponse(rest_errors.error_body(500, "INTERNAL", "Unexpected error.", []), 500)
 
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, rest_errors.validation_error)

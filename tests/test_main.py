@@ -41,3 +41,43 @@ class TestJsonLogs:
         entry = json.loads(line)
         assert entry["msg"] == "request" and entry["request_id"] == "abc"
         assert "\n" not in line
+
+
+class TestUnexpectedErrors:
+    async def _client(self, app):
+        import httpx
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+    async def test_rest_500_is_the_error_shape_without_details(self, app, auth, monkeypatch):
+        async def boom(*_args, **_kwargs):
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setattr("app.services.students.visible_student", boom)
+        async with await self._client(app) as client:
+            response = await client.get("/api/students/f000abc", headers=auth())
+        assert response.status_code == 500
+        assert response.json() == {
+            "status": 500,
+            "code": "INTERNAL",
+            "message": "Unexpected error.",
+            "problems": [],
+        }
+        assert "secret" not in response.text and "Traceback" not in response.text
+
+    async def test_graphql_500_outside_execution_is_masked(self, app, auth, monkeypatch):
+        def boom(*_args, **_kwargs):
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setattr("app.graphql.http.build_context", boom)
+        async with await self._client(app) as client:
+            response = await client.post(
+                "/graphql", json={"query": "{ dplanCodes { id } }"}, headers=auth()
+            )
+        assert response.status_code == 500
+        error = response.json()["errors"][0]
+        assert error == {
+            "message": "Unexpected error.",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }

@@ -20,7 +20,7 @@ from app.auth.principal import Principal
 from app.db import transaction
 from app.errors import BadRequest, DomainError
 from app.graphql.context import build_context
-from app.graphql.errors import format_errors, graphql_error
+from app.graphql.errors import MASKED_MESSAGE, format_errors, graphql_error
 from app.state import AppState, authenticate, request_id_of
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -129,3 +129,8 @@ def graphql_error_response(exc: DomainError, headers: dict[str, str] | None = No
     extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
     body = {"errors": [graphql_error(exc.message, exc.code, **extra)]}
     return _json(body, exc.http_status, headers)
+
+
+def internal_error_response() -> Response:
+    """The masked answer to a failure outside GraphQL execution (logged by the caller)."""
+    return _json({"errors": [graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")]}, 500)
