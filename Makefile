@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck unit schema bench clean
+.PHONY: install run token test lint typecheck unit schema bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,15 +19,21 @@ install: $(STAMP)
 run: install
 	$(BIN)/studentgraph migrate
 	$(BIN)/studentgraph demo
-	@echo
-	@echo "Development token (every scope; valid 8 hours):"
-	@TOKEN=$$($(BIN)/studentgraph token --sub f003ghc --name "Development User" \
-		--email dev.user@example.edu); echo "$$TOKEN"; echo; \
-	echo "Use it as a header:  Authorization: Bearer $$TOKEN"; \
-	echo "GraphiQL:            http://$(HOST):$(PORT)/graphql  (paste the header in Headers)"; \
-	echo "REST:                curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/api/students/f000abc/terms"; \
-	echo
+	@$(MAKE) --no-print-directory token
 	$(BIN)/studentgraph serve --host $(HOST) --port $(PORT)
+
+token: install
+	@echo
+	@echo "Development token (every scope; valid 8 hours). Copy the export line into your shell:"
+	@echo
+	@echo "export TOKEN=$$($(BIN)/studentgraph token --sub f003ghc --name 'Development User' \
+		--email dev.user@example.edu)"
+	@echo
+	@echo "GraphQL:  curl -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' \\"
+	@echo "            -d '{\"query\": \"{ student(netid: \\\"f000abc\\\") { name terms { termId } } }\"}' http://$(HOST):$(PORT)/graphql"
+	@echo "REST:     curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/api/students/f000abc/terms"
+	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql  (Headers: {\"Authorization\": \"Bearer <the token>\"})"
+	@echo
 
 lint: install
 	$(BIN)/ruff check app tests bench
