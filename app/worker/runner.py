@@ -139,22 +139,26 @@ class Worker:
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         """Sleep until woken for new work, a retry or lease falls due, a poll, or stop."""
-        if self._missed:
-            self._missed = False
-            return
-        try:
-            timeout = await self._seconds_to_next()
-        except Exception:
-            timeout = self.settings.worker_poll_seconds
+        # Registered as idle before anything awaits: an announcement that arrives while the
+        # next wake time is being read must find this slot, or it would be lost until the poll.
         woken = asyncio.Event()
         self._idle.append(woken)
-        waiters = [asyncio.ensure_future(woken.wait()), asyncio.ensure_future(stop.wait())]
+        if self._missed:
+            self._missed = False
+            woken.set()
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                timeout = await self._seconds_to_next()
+            except Exception:
+                timeout = self.settings.worker_poll_seconds
+            waiters = [asyncio.ensure_future(woken.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiter
         finally:
             with contextlib.suppress(ValueError):
                 self._idle.remove(woken)
-            for waiter in waiters:
-                waiter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter

@@ -207,3 +207,28 @@ async def test_nothing_is_claimed_from_an_empty_queue(settings, engine, sessions
     assert not await worker_for(settings, engine, sessions).run_one("test/0")
     async with sessions() as session:
         assert (await session.execute(select(Task))).first() is None
+
+
+class TestWakeUps:
+    async def test_an_announcement_while_going_to_sleep_is_not_lost(
+        self, settings, engine, sessions
+    ):
+        worker = worker_for(settings, engine, sessions, worker_poll_seconds=600)
+        real_seconds_to_next = worker._seconds_to_next
+
+        async def announced_meanwhile() -> float:
+            await real_seconds_to_next()
+            worker._wake_one()  # new work is announced while the slot reads its next wake time
+            return 600.0
+
+        worker._seconds_to_next = announced_meanwhile
+        # Woken at once by the announcement; before the fix this slept the whole 600 s poll.
+        await asyncio.wait_for(worker._sleep(asyncio.Event()), timeout=10)
+        assert worker._idle == []
+
+    async def test_an_announcement_while_every_slot_is_busy_is_not_lost(
+        self, settings, engine, sessions
+    ):
+        worker = worker_for(settings, engine, sessions, worker_poll_seconds=600)
+        worker._wake_one()  # no slot is idle: remembered for the next one to go to sleep
+        await asyncio.wait_for(worker._sleep(asyncio.Event()), timeout=10)
