@@ -9,6 +9,7 @@ from 16 December to 15 March, as in the terms sample (201801: 2017-12-16T05:00:0
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ def is_term_id(value: str) -> bool:
     return bool(_TERM_ID.match(value))
 
 
+@lru_cache(maxsize=1024)  # a few hundred terms exist; offsets are computed for every row shown
 def ordinal(term_id: str) -> int:
     """Position of a term in the calendar; consecutive terms differ by one."""
     match = _TERM_ID.match(term_id)
