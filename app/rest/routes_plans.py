@@ -71,6 +71,17 @@ async def _plans(
         **COLLECTION_ERRORS,
     },
 )
+@router.get(
+    "/academic/plans/",
+    response_model=list[AcademicPlanOut],
+    summary="Academic plans (a filtered collection; trailing slash, as in the seed's sample)",
+    description=_COLLECTION_DOC,
+    responses={
+        **ok("The matching plans, in id order; `[]` when none.", PLANS_SAMPLE),
+        **COLLECTION_ERRORS,
+    },
+    operation_id="list_plans_trailing_slash",
+)
 async def list_plans(
     request: Request,
     pagesize: PageSize = None,
@@ -79,27 +90,6 @@ async def list_plans(
     netid: NetidFilter = None,
 ) -> Response:
     """Academic plans, filtered (see the description)."""
-    return await _plans(request, pagesize, page, continuation_key)
-
-
-@router.get(
-    "/academic/plans/",
-    response_model=list[AcademicPlanOut],
-    summary="Academic plans (a filtered collection; trailing slash)",
-    description=_COLLECTION_DOC,
-    responses={
-        **ok("The matching plans, in id order; `[]` when none.", PLANS_SAMPLE),
-        **COLLECTION_ERRORS,
-    },
-)
-async def list_plans_slash(
-    request: Request,
-    pagesize: PageSize = None,
-    page: PageNumber = None,
-    continuation_key: ContinuationKey = None,
-    netid: NetidFilter = None,
-) -> Response:
-    """The same collection as `/api/academic/plans` (the seed's sample request has the slash)."""
     return await _plans(request, pagesize, page, continuation_key)
 
 
