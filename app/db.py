@@ -33,16 +33,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    # hide_parameters everywhere: a logged database error must not carry a requester's email.
     database_url = url or settings.database_url
     parsed = make_url(database_url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(database_url)
+        engine = create_async_engine(database_url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        database_url, pool_size=settings.database_pool_size, pool_pre_ping=True
+        database_url,
+        pool_size=settings.database_pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

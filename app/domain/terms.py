@@ -9,9 +9,9 @@ from 16 December to 15 March, as in the terms sample (201801: 2017-12-16T05:00:0
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 EASTERN = ZoneInfo("America/New_York")
