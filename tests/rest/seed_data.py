@@ -17,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import AcademicPlan, LmsTerm, SisTerm, Student, StudentTerm, TermDescription
 from tests.factories import make_student
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+# The seed documents, copied into the repo so the contract tests always run; a test checks the
+# copy against ../shared/seeds whenever that is beside the repo.
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+SHARED_SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 
 
 def seed_text(number: str) -> str | None:
-    """The text of seed `NNN_*.txt`, or None when the seeds are not beside the repo."""
+    """The text of seed `NNN_*.txt`."""
     found = sorted(SEEDS.glob(f"{number}_*.txt")) if SEEDS.is_dir() else []
     return found[0].read_text(encoding="utf-8") if found else None
 
