@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     worker_test_failures: int = 0
 
     log_level: str = "INFO"
+    # Largest request body accepted (413 beyond): a PATCH of 100 D-plans is about 20 KB.
+    max_body_bytes: int = 1024 * 1024
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

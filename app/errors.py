@@ -52,6 +52,11 @@ class BadRequest(DomainError):
     http_status = 400
 
 
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class Invalid(DomainError):
     """The request was read but its content breaks a rule; `problems` names each one."""
 

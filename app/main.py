@@ -20,7 +20,7 @@ from app.errors import DomainError, Unauthenticated
 from app.graphql import http as graphql_http
 from app.graphql import subscriptions as graphql_subscriptions
 from app.graphql.schema import build_schema
-from app.observability import RequestContextMiddleware, configure_logging
+from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
 from app.state import AppState, request_id_of
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         docs_url="/docs",
         redoc_url=None,
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     _install_error_handlers(app)
     app.include_router(graphql_http.build_router())

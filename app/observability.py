@@ -14,6 +14,8 @@ import orjson
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import PayloadTooLarge
+
 REQUESTS = Counter("studentgraph_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("studentgraph_request_seconds", "HTTP request latency", ["method", "route"])
 log = logging.getLogger("app.access")
@@ -91,3 +93,36 @@ class RequestContextMiddleware:
                     "ms": round(elapsed * 1000, 2),
                 },
             )
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over `max_bytes`, declared or streamed.
+
+    It raises `PayloadTooLarge` from the handler's own read of the body, so each edge answers
+    413 in its own error shape (REST's JSON, or a GraphQL error) rather than in plain text."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise PayloadTooLarge(self._message())
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise PayloadTooLarge(self._message())
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+    def _message(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes"

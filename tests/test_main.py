@@ -81,3 +81,32 @@ class TestUnexpectedErrors:
             "message": "Unexpected error.",
             "extensions": {"code": "INTERNAL_SERVER_ERROR"},
         }
+
+
+class TestBodyLimit:
+    BIG = b'{"query": "' + b" " * (1024 * 1024 + 10) + b'{ dplanCodes { id } }"}'
+
+    async def test_declared_oversized_bodies_are_413_in_each_edge_shape(self, client, auth):
+        headers = {**auth(), "Content-Type": "application/json"}
+        graphql = await client.post("/graphql", content=self.BIG, headers=headers)
+        assert graphql.status_code == 413
+        assert graphql.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        rest = await client.patch("/api/students/f000abc", content=self.BIG, headers=headers)
+        assert rest.status_code == 413
+        assert rest.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+    async def test_streamed_oversized_bodies_are_413_too(self, client, auth):
+        async def chunks():
+            for start in range(0, len(self.BIG), 65536):
+                yield self.BIG[start : start + 65536]
+
+        headers = {**auth(), "Content-Type": "application/json"}
+        response = await client.patch("/api/students/f000abc", content=chunks(), headers=headers)
+        assert "content-length" not in response.request.headers
+        assert response.status_code == 413
+
+    async def test_bodies_within_the_limit_are_read(self, client, auth):
+        query = b'{"query": "' + b" " * 500_000 + b'{ dplanCodes { id } }"}'
+        headers = {**auth(), "Content-Type": "application/json"}
+        response = await client.post("/graphql", content=query, headers=headers)
+        assert response.status_code == 200 and response.json()["data"]["dplanCodes"]
