@@ -13,6 +13,7 @@ from app.domain import load_format
 from app.domain.demo import SAMPLE_DPLANS, SAMPLE_PLANS, SAMPLE_TERMS, demo_document
 from app.domain.load_format import parse_document
 from app.domain.load_values import string
+from app.rest.examples import TERMS_SAMPLE
 from tests.rest.json_compare import assert_same_json
 from tests.rest.seed_data import sample_after, seed_text
 
@@ -26,29 +27,7 @@ STUDENT = {
     "school_code": "UG",
     "ferpa_protected": False,
 }
-TERM = {
-    "netid": "f000abc",
-    "term_id": "201801-U",
-    "school_id": "UG",
-    "is_active": False,
-    "start_date": "2018-01-03T05:00:00Z",
-    "end_date": "2018-03-13T04:00:00Z",
-    "lms_term": {
-        "id": "WI18",
-        "name": "Winter Term 2018 (A&S)",
-        "is_course_send_enabled": False,
-        "is_enroll_send_enabled": False,
-    },
-    "quarterly_term": {
-        "id": "201801",
-        "name": "Winter Term 2018",
-        "start_date": "2017-12-16T05:00:00Z",
-        "end_date": "2018-03-15T04:00:00Z",
-        "current_term_offset": -6,
-    },
-    "term_description": {"id": "U", "name": "Undergraduate full term"},
-    "id": "5d72b52ddeaaa38d5c98b5cf",
-}
+TERM = TERMS_SAMPLE[0]
 PLAN = {
     "id": "20111",
     "type": "Modified",

@@ -13,27 +13,11 @@ import httpx
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.rest.examples import DPLANS_PAYLOAD_SAMPLE
 from app.worker import Worker
 
 # The seed document's example PATCH payload.
-SEED_PAYLOAD: dict[str, Any] = {
-    "dplans": [
-        {
-            "dplan_description": "Resident",
-            "dplan_source_id": "PHL",
-            "dplan_id": "R",
-            "dplan_source_description": "Registrar Action",
-            "term_code": "202301",
-        },
-        {
-            "dplan_description": "Resident",
-            "dplan_source_id": "PHL",
-            "dplan_id": "R",
-            "dplan_source_description": "Registrar Action",
-            "term_code": "202303",
-        },
-    ]
-}
+SEED_PAYLOAD: dict[str, Any] = DPLANS_PAYLOAD_SAMPLE
 
 
 def seed_payload() -> dict[str, Any]:
