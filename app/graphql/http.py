@@ -25,6 +25,9 @@ from app.state import AppState, authenticate, request_id_of
 
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPHQL_CONTENT_TYPE = "application/json"
+# GraphQL over HTTP's own media type: with it, a request error (unparsable or invalid document)
+# is a 400 instead of a 200, so plain HTTP tooling can tell the two apart.
+GRAPHQL_RESPONSE_TYPE = "application/graphql-response+json"
 
 
 class _RollBack(Exception):
@@ -87,9 +90,14 @@ async def _execute(
             {"errors": [graphql_error(reason, "METHOD_NOT_ALLOWED")]}, 405, {"Allow": "POST"}
         )
     assert result is not None
-    body: dict[str, Any] = {"data": result.data}
+    # A request error (nothing executed: every error is without a path) has no `data` entry.
+    request_error = result.data is None and all(e.path is None for e in result.errors or [])
+    body: dict[str, Any] = {} if request_error else {"data": result.data}
     if result.errors:
         body["errors"] = format_errors(list(result.errors), request_id)
+    if GRAPHQL_RESPONSE_TYPE in request.headers.get("accept", ""):
+        status = 400 if request_error else 200
+        return Response(orjson.dumps(body), status, media_type=GRAPHQL_RESPONSE_TYPE)
     return _json(body)
 
 

@@ -81,3 +81,31 @@ class TestMasking:
         assert body["errors"][0]["message"] == "Unexpected error."
         assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
         assert "secret" not in str(body)
+
+
+class TestGraphqlResponseMediaType:
+    """GraphQL over HTTP: `application/graphql-response+json` on request."""
+
+    async def _post(self, client, auth, query, accept):
+        return await client.post(
+            "/graphql", json={"query": query}, headers={**auth(), "Accept": accept}
+        )
+
+    async def test_request_errors_are_400_without_data(self, client, auth):
+        accept = "application/graphql-response+json, application/json;q=0.9"
+        response = await self._post(client, auth, "{ nope }", accept)
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/graphql-response+json"
+        assert "data" not in response.json()
+
+    async def test_field_errors_are_200_with_data(self, client, auth):
+        accept = "application/graphql-response+json"
+        response = await self._post(client, auth, '{ student(netid: "x") { netid } }', accept)
+        assert response.status_code == 200
+        assert response.json()["data"] == {"student": None}
+
+    async def test_plain_json_keeps_200_for_request_errors(self, client, auth):
+        response = await self._post(client, auth, "{ nope }", "application/json")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert "data" not in response.json()
