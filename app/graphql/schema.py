@@ -9,6 +9,7 @@ import strawberry
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 
+from app.errors import Invalid, Problem
 from app.graphql.context import Info
 from app.graphql.limits import schema_extensions
 from app.graphql.scalars import SCALAR_MAP
@@ -46,11 +47,15 @@ NODE_TYPES: dict[str, Any] = {"Student": Student, "AcademicPlan": AcademicPlan, 
 @strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
 class Query:
     @strawberry.field(description="Any object by its global `id`; null when unknown or hidden.")
-    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
-        node_type = NODE_TYPES.get(id.type_name)
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        try:
+            global_id = relay.GlobalID.from_id(id)
+        except relay.GlobalIDValueError as exc:
+            raise Invalid("bad id", [Problem("id", "is not an id this API gave out")]) from exc
+        node_type = NODE_TYPES.get(global_id.type_name)
         if node_type is None:
             return None
-        nodes = await node_type.resolve_nodes(info=info, node_ids=[id.node_id])
+        nodes = await node_type.resolve_nodes(info=info, node_ids=[global_id.node_id])
         return next(iter(nodes), None)
 
     @strawberry.field(description="One student by netid; null when unknown or not visible to you.")

@@ -109,3 +109,19 @@ class TestGraphqlResponseMediaType:
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
         assert "data" not in response.json()
+
+
+class TestNodeIds:
+    async def test_a_malformed_id_is_bad_user_input(self, client, auth):
+        for bad in ("garbage!!", "U3R1ZGVudA=="):  # not base64; base64 of "Student" alone
+            body = await gql(
+                client, "query($id: ID!) { node(id: $id) { id } }", auth(), {"id": bad}
+            )
+            assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+            assert body["errors"][0]["extensions"]["problems"][0]["loc"] == "id"
+
+    async def test_an_id_of_an_unknown_type_is_null(self, client, auth):
+        body = await gql(
+            client, "query($id: ID!) { node(id: $id) { id } }", auth(), {"id": "Tm9wZTox"}
+        )  # "Nope:1"
+        assert body == {"data": {"node": None}}
