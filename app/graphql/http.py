@@ -6,6 +6,7 @@ leaves, and responses are encoded with orjson. GET serves GraphiQL (development)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ from app.db import transaction
 from app.errors import BadRequest, DomainError
 from app.graphql.context import build_context
 from app.graphql.errors import MASKED_MESSAGE, format_errors, graphql_error
-from app.state import AppState, authenticate, request_id_of
+from app.state import AppState, authenticate, refuse_nul, request_id_of
 
+_NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPHQL_CONTENT_TYPE = "application/json"
 # GraphQL over HTTP's own media type: with it, a request error (unparsable or invalid document)
@@ -51,6 +53,9 @@ def _read_params(raw: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str |
         raise BadRequest("`variables` must be a JSON object")
     if operation is not None and not isinstance(operation, str):
         raise BadRequest("`operationName` must be a string")
+    refuse_nul([query, variables, operation], "request")
+    if _NUL_ESCAPE.search(query):  # a GraphQL string literal may spell the NUL as an escape
+        raise BadRequest("the query contains a NUL character (\\u0000)")
     return query, variables or None, operation or None
 
 

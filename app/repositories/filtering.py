@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, literal
@@ -17,10 +17,16 @@ from app.errors import Invalid, Problem
 Coerce = Callable[[Any], Any]
 
 
+INT64 = 2**63
+
+
 def to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected an integer")
-    return int(value)
+    number = int(value)
+    if not -INT64 <= number < INT64:
+        raise ValueError("out of range")  # no column holds it; the drivers would overflow
+    return number
 
 
 def to_flag(value: Any) -> bool:
@@ -36,9 +42,13 @@ def to_flag(value: Any) -> bool:
 
 
 def to_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    """An instant; one written without a zone (`2020-01-01`) is taken as UTC."""
+    parsed = (
+        value
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from app.rest.schemas import ErrorOut
 from app.services import dplans as dplans_service
 from app.services import tasks as tasks_service
 from app.services.tasks import RUNNING, TaskRow
-from app.state import authenticate, state_of
+from app.state import authenticate, refuse_nul, state_of
 
 router = APIRouter(tags=["tasks"])
 
@@ -90,9 +90,11 @@ def _json_body(request: Request, raw: bytes) -> Any:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise StarletteHTTPException(415, "send the body as Content-Type: application/json")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    refuse_nul(body, "body")
+    return body
 
 
 def _error(description: str) -> dict[str, Any]:
