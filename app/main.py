@@ -78,7 +78,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             sessions=create_sessionmaker(engine),
             schema=schema,
             clock=clock or Clock(settings.clock_now),
-            extra={},
         )
         app.state.studentgraph = state
         try:

@@ -24,7 +24,6 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     schema: strawberry.Schema
     clock: Clock
-    extra: dict[str, Any]
 
 
 def state_of(connection: HTTPConnection) -> AppState:

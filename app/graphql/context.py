@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as StrawberryInfo
@@ -25,7 +24,6 @@ class Context:
     now: datetime  # one instant per operation, so every computed field agrees
     loaders: Loaders
     request_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
     _current_term: asyncio.Task[str | None] | None = None
 
     async def current_term_id(self) -> str | None:
