@@ -128,7 +128,6 @@ async def get_student(request: Request, netid: str) -> Response:
     principal = authenticate(request)
     state = state_of(request)
     async with transaction(state.sessions) as session:
-        student = await students_service.visible_student(session, principal, netid)
-        dplans = await students_service.dplans_of(session, principal, netid)
+        student, dplans = await students_service.student_with_dplans(session, principal, netid)
     body = serializers.student(student, dplans)
     return cached_json(request, body, max_age=STUDENT_MAX_AGE)

@@ -11,7 +11,6 @@ from app.auth.scopes import sees_protected
 from app.domain.filters import Condition
 from app.errors import NotFound
 from app.repositories.dplans import DplanRepository, DplanRow
-from app.repositories.plans import PlanRepository, PlanRow
 from app.repositories.students import StudentRepository, StudentRow
 from app.repositories.terms import TermRepository, TermRow, offset_conditions
 from app.services.paging import Page, check_page_size, page_of
@@ -76,11 +75,9 @@ async def terms_of(
     return await TermRepository(session).by_netids([student.netid], rewritten)
 
 
-async def plans_of(session: AsyncSession, principal: Principal, netid: str) -> list[PlanRow]:
+async def student_with_dplans(
+    session: AsyncSession, principal: Principal, netid: str
+) -> tuple[StudentRow, list[DplanRow]]:
+    """A visible student and its D-plans (NotFound for an unknown or hidden netid)."""
     student = await visible_student(session, principal, netid)
-    return await PlanRepository(session).by_netids([student.netid])
-
-
-async def dplans_of(session: AsyncSession, principal: Principal, netid: str) -> list[DplanRow]:
-    student = await visible_student(session, principal, netid)
-    return await DplanRepository(session).by_netids([student.netid])
+    return student, await DplanRepository(session).by_netids([student.netid])
