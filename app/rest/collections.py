@@ -6,19 +6,22 @@ through the services, which decide access). The first request finds every key an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
+from starlette.responses import Response
 
 from app.auth import Principal
-from app.rest.query import CollectionQuery, header_list
+from app.db import transaction
+from app.rest.query import CollectionQuery, collection_query, header_list
+from app.rest.responses import cached_json
 from app.services import found_sets
 from app.services.found_sets import FoundPage
-from app.state import request_id_of, state_of
+from app.state import authenticate, request_id_of, state_of
 
 KeysOf = Callable[[AsyncSession], Awaitable[list[Any]]]
 RowsOf = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
@@ -108,3 +111,40 @@ def collection_headers(
     if query.clamped:
         headers["X-Pagesize-Clamped"] = str(query.pagesize)
     return headers
+
+
+Serialize = Callable[[Any], dict[str, Any]]
+SourceFor = Callable[
+    [AsyncSession, Principal, CollectionQuery], Awaitable[tuple[Source, Serialize]]
+]
+
+
+async def answer_collection(
+    request: Request,
+    *,
+    pagesize: int | None,
+    page: int | None,
+    continuation_key: str | None,
+    max_age: int,
+    source_for: SourceFor,
+    aliases: Mapping[str, str] | None = None,
+) -> Response:
+    """One collection request, the same for every collection route: authenticate, read the
+    filters and page, collect the page of the route's source in one unit of work, and answer it
+    with the paging and caching headers."""
+    principal = authenticate(request)
+    state = state_of(request)
+    query = collection_query(
+        request,
+        state.settings,
+        pagesize=pagesize,
+        page=page,
+        continuation_key=continuation_key,
+        aliases=aliases,
+    )
+    async with transaction(state.sessions) as session:
+        source, serialize = await source_for(session, principal, query)
+        collected = await collect(session, request, principal, query, source)
+    body = [serialize(row) for row in collected.rows]
+    headers = collection_headers(request, query, collected)
+    return cached_json(request, body, max_age=max_age, headers=headers)

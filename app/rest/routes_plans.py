@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import Principal
 from app.db import transaction
 from app.rest import serializers, sources
-from app.rest.collections import collect, collection_headers
+from app.rest.collections import Serialize, Source, answer_collection
 from app.rest.examples import PLANS_SAMPLE
-from app.rest.query import ContinuationKey, PageNumber, PageSize, collection_query
+from app.rest.query import CollectionQuery, ContinuationKey, PageNumber, PageSize
 from app.rest.responses import PLANS_MAX_AGE, cached_json
 from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, ErrorOut, ok
 from app.services import plans as plans_service
@@ -42,23 +44,20 @@ async def _plans(
     page: int | None,
     continuation_key: str | None,
 ) -> Response:
-    principal = authenticate(request)
-    state = state_of(request)
-    query = collection_query(
+    async def source(
+        _session: AsyncSession, principal: Principal, query: CollectionQuery
+    ) -> tuple[Source, Serialize]:
+        return sources.plans(principal, query.conditions), serializers.plan
+
+    return await answer_collection(
         request,
-        state.settings,
         pagesize=pagesize,
         page=page,
         continuation_key=continuation_key,
+        max_age=PLANS_MAX_AGE,
+        source_for=source,
         aliases=sources.PLAN_ALIASES,
     )
-    async with transaction(state.sessions) as session:
-        collected = await collect(
-            session, request, principal, query, sources.plans(principal, query.conditions)
-        )
-    body = [serializers.plan(row) for row in collected.rows]
-    headers = collection_headers(request, query, collected)
-    return cached_json(request, body, max_age=PLANS_MAX_AGE, headers=headers)
 
 
 @router.get(

@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import Principal
 from app.db import transaction
 from app.rest import serializers, sources
-from app.rest.collections import collect, collection_headers
+from app.rest.collections import Serialize, Source, answer_collection
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
-from app.rest.query import ContinuationKey, PageNumber, PageSize, collection_query
+from app.rest.query import CollectionQuery, ContinuationKey, PageNumber, PageSize
 from app.rest.responses import PLANS_MAX_AGE, STUDENT_MAX_AGE, TERMS_MAX_AGE, cached_json
 from app.rest.schemas import (
     COLLECTION_ERRORS,
@@ -62,18 +64,22 @@ async def get_student_terms(
     continuation_key: ContinuationKey = None,
 ) -> Response:
     """A student's terms (see the description)."""
-    principal = authenticate(request)
-    state = state_of(request)
-    query = collection_query(
-        request, state.settings, pagesize=pagesize, page=page, continuation_key=continuation_key
+
+    async def source(
+        session: AsyncSession, principal: Principal, query: CollectionQuery
+    ) -> tuple[Source, Serialize]:
+        current = await reference_service.current_term_id(session, state_of(request).clock.now())
+        found = sources.student_terms(principal, netid, query.conditions, current)
+        return found, lambda row: serializers.term(row, current)
+
+    return await answer_collection(
+        request,
+        pagesize=pagesize,
+        page=page,
+        continuation_key=continuation_key,
+        max_age=TERMS_MAX_AGE,
+        source_for=source,
     )
-    async with transaction(state.sessions) as session:
-        current = await reference_service.current_term_id(session, state.clock.now())
-        source = sources.student_terms(principal, netid, query.conditions, current)
-        collected = await collect(session, request, principal, query, source)
-    body = [serializers.term(row, current) for row in collected.rows]
-    headers = collection_headers(request, query, collected)
-    return cached_json(request, body, max_age=TERMS_MAX_AGE, headers=headers)
 
 
 @router.get(
@@ -95,22 +101,21 @@ async def get_student_plans(
     continuation_key: ContinuationKey = None,
 ) -> Response:
     """A student's plans (see the description)."""
-    principal = authenticate(request)
-    state = state_of(request)
-    query = collection_query(
+
+    async def source(
+        _session: AsyncSession, principal: Principal, query: CollectionQuery
+    ) -> tuple[Source, Serialize]:
+        return sources.student_plans(principal, netid, query.conditions), serializers.plan
+
+    return await answer_collection(
         request,
-        state.settings,
         pagesize=pagesize,
         page=page,
         continuation_key=continuation_key,
+        max_age=PLANS_MAX_AGE,
+        source_for=source,
         aliases=sources.PLAN_ALIASES,
     )
-    async with transaction(state.sessions) as session:
-        source = sources.student_plans(principal, netid, query.conditions)
-        collected = await collect(session, request, principal, query, source)
-    body = [serializers.plan(row) for row in collected.rows]
-    headers = collection_headers(request, query, collected)
-    return cached_json(request, body, max_age=PLANS_MAX_AGE, headers=headers)
 
 
 @router.get(
