@@ -13,7 +13,7 @@ from app.domain import load_format
 from app.domain.demo import SAMPLE_DPLANS, SAMPLE_PLANS, SAMPLE_TERMS, demo_document
 from app.domain.load_format import parse_document
 from app.domain.load_values import string
-from app.rest.examples import TERMS_SAMPLE
+from app.rest.examples import PLANS_SAMPLE, TERMS_SAMPLE
 from tests.rest.json_compare import assert_same_json
 from tests.rest.seed_data import sample_after, seed_text
 
@@ -28,26 +28,13 @@ STUDENT = {
     "ferpa_protected": False,
 }
 TERM = TERMS_SAMPLE[0]
+# The modified-major sample, moved to f000abc, with other text fields.
 PLAN = {
-    "id": "20111",
-    "type": "Modified",
-    "state": "declared",
-    "name": "GOVT:ECON",
-    "parent_id": None,
-    "updated": "N",
-    "dropped": "N",
-    "department": None,
+    **next(p for p in PLANS_SAMPLE if p["id"] == "20111"),
     "student_netid": "f000abc",
-    "faculty_netid": None,
-    "internal_comment": None,
     "student_rationale": None,
-    "denial_reason": None,
     "prerequisites": "<p>MATH 3: Pre-College&nbsp;</p>\r\n<p>MATH 10</p>",
     "culminating_experience": "",
-    "approval_comment": None,
-    "student_comments": None,
-    "db_name": "iron",
-    "updated_at": "2021-01-29T23:07:02Z",
 }
 SEEDS = {n: seed_text(n) for n in ("000", "003", "004")}
 DPLAN = {"netid": "f000abc", "term_code": "201801", "dplan_id": "R", "dplan_source_id": "PHL"}
