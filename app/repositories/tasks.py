@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.models import Task
+from app.models import Student, Task
 from app.repositories import Record
 from app.repositories.notify import TASK_UPDATES_CHANNEL, TASKS_CHANNEL, notify
 
@@ -59,6 +59,14 @@ def _claimable(now: datetime) -> Any:
     return and_(due, ~blocked)
 
 
+def _about_protected_student() -> ColumnElement[bool]:
+    return exists().where(
+        Task.resource == "students",
+        Student.netid == Task.resource_id,
+        Student.ferpa_protected.is_(True),
+    )
+
+
 class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -83,8 +91,12 @@ class TaskRepository:
         )
         return True
 
-    async def by_id(self, task_id: str) -> TaskRow | None:
+    async def by_id(self, task_id: str, *, include_protected: bool = True) -> TaskRow | None:
+        """The task; with `include_protected=False`, a task about a FERPA-protected student does
+        not exist (its `resource_id` is that student's netid), decided inside the one statement."""
         stmt = select(*TASK_COLUMNS).where(Task.id == task_id)
+        if not include_protected:
+            stmt = stmt.where(~_about_protected_student())
         return (await self.session.execute(stmt)).one_or_none()
 
     async def by_idempotency_key(self, requester_sub: str, key: str) -> TaskRow | None:

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import TASKS_WRITE, Principal
+from app.auth.scopes import sees_protected
 from app.domain.dplans import KnownIds, term_codes_in, validate_dplans
 from app.domain.task_ids import is_task_id, new_task_id
 from app.errors import Invalid, NotFound, Problem
@@ -140,11 +141,14 @@ async def accept(
 
 
 async def find_task(session: AsyncSession, principal: Principal, task_id: str) -> TaskRow | None:
-    """The task, if this caller may see it: its requester, or a holder of tasks:students:write.
-    Anyone else, and a malformed id, gets None, exactly like an unknown id."""
+    """The task, if this caller may see it: its requester, or a holder of tasks:students:write;
+    and, when it is about a FERPA-protected student, only with people:private as well, whoever
+    asks (DESIGN section 3: the stricter rule wins). Anyone else, and a malformed id, gets None,
+    exactly like an unknown id."""
     if not is_task_id(task_id):
         return None
-    row = await TaskRepository(session).by_id(task_id)
+    repo = TaskRepository(session)
+    row = await repo.by_id(task_id, include_protected=sees_protected(principal))
     if row is None:
         return None
     if row.requester_sub != principal.sub and TASKS_WRITE not in principal.scopes:
