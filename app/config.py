@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
     page_size_max: int = 100
+    # Planned reads: a query the planner knows is answered by one statement whose JSON the
+    # database builds; off, every operation runs through the resolvers and dataloaders.
+    graphql_planner: bool = True
 
     rest_page_size_default: int = 100
     rest_page_size_max: int = 1000

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError
 from sqlalchemy import Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +23,9 @@ from sqlalchemy.sql.base import Executable
 
 from app.config import Settings
 
+# What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
+DISCONNECTED = (ConnectionDoesNotExistError, InterfaceError, ConnectionResetError)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers run beside the one writer.
@@ -30,6 +35,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite has no base64; planned reads build global ids and cursors with these.
+    dbapi_connection.create_function("sg_base64", 1, _base64, deterministic=True)
+    dbapi_connection.create_function("sg_base64url", 1, _base64url, deterministic=True)
+
+
+def _base64(value: Any) -> str | None:
+    return None if value is None else base64.b64encode(str(value).encode()).decode()
+
+
+def _base64url(value: Any) -> str | None:
+    return None if value is None else base64.urlsafe_b64encode(str(value).encode()).decode()
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -105,3 +121,31 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """The one place a unit of work commits: on success, before the caller answers anyone."""
     async with sessions() as session, session.begin():
         yield session
+
+
+# --- one read statement, straight on the driver ---------------------------------------------------
+
+StatementHook = Callable[[str], None]
+statement_hooks: list[StatementHook] = []  # told of each statement run by `fetch_row` (tests)
+
+
+async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    """The first row of one read statement, run on the driver's own connection outside any
+    transaction: a lone read needs no BEGIN/COMMIT, and skipping SQLAlchemy's execution layer
+    leaves the database the only cost. A connection found dropped (the server restarted) is
+    discarded and the statement run once more on a fresh one: no pre-ping per request."""
+    for attempt in (1, 2):
+        async with engine.connect() as connection:
+            pooled = await connection.get_raw_connection()
+            driver: Any = pooled.driver_connection
+            for hook in statement_hooks:
+                hook(sql)
+            try:
+                if engine.dialect.name == "postgresql":
+                    return tuple(await driver.fetchrow(sql, *params))
+                return tuple((await driver.execute_fetchall(sql, params))[0])
+            except DISCONNECTED:
+                await connection.invalidate()
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db import statement_hooks
+
 Op = Callable[[], Awaitable[Any]]
 
 
@@ -72,12 +74,16 @@ async def measure(op: Op, duration: float, warmup: int, min_requests: int = 2) -
 
 
 class StatementCounter:
-    """Counts what the engine sends (SQLAlchemy `before_cursor_execute`)."""
+    """Counts what the engine sends: through SQLAlchemy (`before_cursor_execute`) or straight on
+    the driver (`app.db.fetch_row`, the one-statement reads)."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    def driver_statement(self, statement: str) -> None:
         self.statements.append(statement)
 
 
@@ -86,10 +92,12 @@ def counting(engine: AsyncEngine) -> Iterator[StatementCounter]:
     counter = StatementCounter()
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", counter)
+    statement_hooks.append(counter.driver_statement)
     try:
         yield counter
     finally:
         event.remove(sync_engine, "before_cursor_execute", counter)
+        statement_hooks.remove(counter.driver_statement)
 
 
 async def statements_per_call(engine: AsyncEngine, op: Op, calls: int) -> float:

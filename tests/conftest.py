@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from app.auth.scopes import ALL_SCOPES
 from app.auth.tokens import mint
 from app.clock import Clock
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker, transaction
+from app.db import create_engine, create_sessionmaker, statement_hooks, transaction
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
@@ -145,9 +146,63 @@ async def app(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
         yield application
 
 
+class DifferentialTransport(httpx.AsyncBaseTransport):
+    """Every GraphQL request the planner answers is answered again with the planner off (the
+    dataloaders, on the same database), and the two bodies must be the same bytes. So every read
+    document the suite sends is a differential test of the two engines."""
+
+    def __init__(self, app: Any, loaders_app: Any) -> None:
+        self.app = app
+        self.planned = httpx.ASGITransport(app=app)
+        self.loaders = httpx.ASGITransport(app=loaders_app)
+
+    async def _answer(
+        self, transport: httpx.ASGITransport, request: httpx.Request
+    ) -> tuple[int, bytes]:
+        copy = httpx.Request(
+            request.method, request.url, headers=request.headers, content=request.content
+        )
+        response = await transport.handle_async_request(copy)
+        return response.status_code, await response.aread()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        planner = self.app.state.graphql_planner
+        if request.url.path != "/graphql" or planner is None:
+            return await self.planned.handle_async_request(request)
+        await request.aread()
+        for attempt in (1, 2):
+            answered = planner.answered
+            planned = await self.planned.handle_async_request(request)
+            body = await planned.aread()
+            if planner.answered == answered:
+                return planned  # the resolvers answered: nothing to compare
+            loaded = await self._answer(self.loaders, request)
+            # A worker may apply a task between the two reads; then both are read again once.
+            if (planned.status_code, body) == loaded or attempt == 2:
+                assert (planned.status_code, body) == loaded, (request.content, body, loaded)
+                return planned
+        raise AssertionError("unreachable")
+
+
 @pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+async def client(app: Any, loaders_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = DifferentialTransport(app, loaders_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+async def loaders_app(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
+    """The app with the planner off: every operation runs through the resolvers and loaders."""
+    off = settings.model_copy(update={"graphql_planner": False, "worker_in_process": False})
+    application = create_app(off, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def loaders_client(loaders_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=loaders_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
@@ -159,19 +214,39 @@ class StatementCounter:
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         self.statements.append(statement)
 
+    def driver_statement(self, statement: str) -> None:
+        self.statements.append(statement)
+
     @property
     def count(self) -> int:
         return len(self.statements)
 
 
-@pytest.fixture
-def sql_counter(app: Any) -> Iterator[StatementCounter]:
-    """Counts the SQL statements the app's engine runs."""
+@contextmanager
+def counting_statements(app: Any) -> Iterator[StatementCounter]:
+    """Counts the SQL statements the app's engine runs (through SQLAlchemy or, for the one-statement
+    reads, straight on the driver: `app.db.fetch_row`)."""
     counter = StatementCounter()
     engine = app.state.studentgraph.engine.sync_engine
     event.listen(engine, "before_cursor_execute", counter)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+    statement_hooks.append(counter.driver_statement)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+        statement_hooks.remove(counter.driver_statement)
+
+
+@pytest.fixture
+def sql_counter(app: Any) -> Iterator[StatementCounter]:
+    with counting_statements(app) as counter:
+        yield counter
+
+
+@pytest.fixture
+def loaders_sql_counter(loaders_app: Any) -> Iterator[StatementCounter]:
+    with counting_statements(loaders_app) as counter:
+        yield counter
 
 
 def bearer(settings: Settings, *scopes: str, sub: str = "f003ghc", **claims: Any) -> dict[str, str]:

@@ -71,10 +71,9 @@ class TestUnexpectedErrors:
             raise RuntimeError("secret internals")
 
         monkeypatch.setattr("app.graphql.http.build_context", boom)
+        unplanned = '{ task(id: "x") { taskId } }'  # the resolvers answer it (build_context)
         async with await self._client(app) as client:
-            response = await client.post(
-                "/graphql", json={"query": "{ dplanCodes { id } }"}, headers=auth()
-            )
+            response = await client.post("/graphql", json={"query": unplanned}, headers=auth())
         assert response.status_code == 500
         error = response.json()["errors"][0]
         assert error == {

@@ -15,6 +15,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 CACHE_SIZE = 512
+Prepare = Callable[[GraphQLSchema, str], tuple[DocumentNode, list[GraphQLError]]]
 
 
 def _rules(max_depth: int, max_aliases: int) -> tuple[Any, ...]:
@@ -26,7 +27,7 @@ def _rules(max_depth: int, max_aliases: int) -> tuple[Any, ...]:
 class DocumentCache(SchemaExtension):
     """Parse with a token limit and validate with the limit rules, each at most once per text."""
 
-    _prepare: Callable[[GraphQLSchema, str], tuple[DocumentNode, list[GraphQLError]]]
+    _prepare: Prepare
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
@@ -56,5 +57,7 @@ def document_cache(max_depth: int, max_aliases: int, max_tokens: int) -> type[Do
     )
 
 
-def schema_extensions(max_depth: int, max_aliases: int, max_tokens: int) -> list[Any]:
+def schema_extensions(
+    max_depth: int, max_aliases: int, max_tokens: int
+) -> list[type[DocumentCache]]:
     return [document_cache(max_depth, max_aliases, max_tokens)]

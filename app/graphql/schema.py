@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.errors import Invalid, Problem
 from app.graphql.context import Info
-from app.graphql.limits import schema_extensions
+from app.graphql.limits import Prepare, schema_extensions
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.connections import (
@@ -168,19 +168,24 @@ class Mutation:
 
 
 class Schema(strawberry.Schema):
+    # Parse (with the token limit) and validate (with the limit rules), cached per query text;
+    # shared by Strawberry's execution and the planner, so a document is prepared once.
+    prepare_document: Prepare
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Errors are formatted (and unexpected ones logged) once, by app.graphql.errors."""
 
 
 @lru_cache(maxsize=4)
-def build_schema(
-    max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000
-) -> strawberry.Schema:
-    return Schema(
+def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000) -> Schema:
+    extensions = schema_extensions(max_depth, max_aliases, max_tokens)
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Student, AcademicPlan, Task],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=schema_extensions(max_depth, max_aliases, max_tokens),
+        extensions=extensions,
     )
+    schema.prepare_document = extensions[0]._prepare
+    return schema

@@ -58,16 +58,29 @@ class Field:
     prefixable: bool = False
 
 
-def _clause(field: Field, cond: Condition) -> ColumnElement[bool]:
-    col = field.column
+def bound_value(field: Field, cond: Condition) -> Any:
+    """The value a condition binds: coerced to the field's type, a prefix escaped for LIKE.
+    ValueError/TypeError when it does not fit the field (every engine reports it the same way)."""
     if cond.op == "prefix":
         if not field.prefixable:
             raise ValueError("does not support a prefix match")
-        return col.like(literal(escape_like(str(cond.value))) + "%", escape="\\")
+        return escape_like(str(cond.value)) + "%"
     if cond.op == "in":
-        values = [field.coerce(v) for v in cond.value]
-        return col.in_(values) if values else false()
-    value = field.coerce(cond.value)
+        return [field.coerce(v) for v in cond.value]
+    return field.coerce(cond.value)
+
+
+def value_problem(cond: Condition, exc: Exception) -> Problem:
+    return Problem(cond.field, f"{cond.value!r} is not valid here: {exc}")
+
+
+def _clause(field: Field, cond: Condition) -> ColumnElement[bool]:
+    col = field.column
+    value = bound_value(field, cond)
+    if cond.op == "prefix":
+        return col.like(literal(value), escape="\\")
+    if cond.op == "in":
+        return col.in_(value) if value else false()
     ops: dict[str, Callable[[Any], ColumnElement[bool]]] = {
         "eq": col.__eq__,
         "lt": col.__lt__,
@@ -93,7 +106,7 @@ def compile_conditions(
         try:
             clauses.append(_clause(field, cond))
         except (TypeError, ValueError) as exc:
-            problems.append(Problem(cond.field, f"{cond.value!r} is not valid here: {exc}"))
+            problems.append(value_problem(cond, exc))
     if problems:
         raise Invalid("the filter has values that cannot be used", problems)
     return clauses, unknown

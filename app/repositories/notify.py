@@ -98,7 +98,7 @@ class PgListener:
         self.hub.publish(channel, payload)
 
     async def _listen_once(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         conn = await asyncpg.connect(self.url.render_as_string(hide_password=False))
         lost = asyncio.Event()

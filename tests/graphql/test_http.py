@@ -76,7 +76,10 @@ class TestMasking:
         async def boom(*_args, **_kwargs):
             raise RuntimeError("secret internals")
 
+        # Both engines fail: the planner's failure falls back to the resolvers, whose error is
+        # masked (a planned read never answers with an error of its own).
         monkeypatch.setattr("app.services.reference.dplan_codes", boom)
+        monkeypatch.setattr("app.repositories.json_reads.JsonReads.data", boom)
         body = await gql(client, "{ dplanCodes { id } }", auth())
         assert body["errors"][0]["message"] == "Unexpected error."
         assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"

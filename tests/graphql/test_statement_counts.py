@@ -27,14 +27,44 @@ async def _students(session, count):
     await session.commit()
 
 
-class TestStatementCounts:
-    async def test_constant_in_the_number_of_students(self, client, session, auth, sql_counter):
+class TestPlannedReads:
+    """A planned root field of any depth runs exactly one statement."""
+
+    async def test_one_statement_whatever_the_rows(self, client, session, auth, sql_counter):
         await _students(session, 100)
-        await gql_data(client, NESTED, auth(), {"first": 1})  # the current term is now remembered
-        counts = {}
         for first in (5, 100):
             sql_counter.statements.clear()
             data = await gql_data(client, NESTED, auth(), {"first": first})
+            edges = data["students"]["edges"]
+            assert len(edges) == first
+            assert all(len(e["node"]["terms"]) == 2 for e in edges)
+            assert all(len(e["node"]["plans"]) == 2 for e in edges)
+            assert sql_counter.count == 1, sql_counter.statements
+
+    async def test_one_student_fully_nested(self, client, session, auth, sql_counter):
+        await _students(session, 3)
+        query = """{ student(netid: "n0001") { terms { id } plans { planId } dplans { termCode } }
+                     sisTerms(filter: {currentTermOffset: {gte: -1, lte: 1}}) { id }
+                     dplanCodes { id } }"""
+        data = await gql_data(client, query, auth())
+        assert len(data["student"]["terms"]) == 2
+        assert len(data["sisTerms"]) == 3
+        assert sql_counter.count == 1, sql_counter.statements
+
+
+class TestDataloaders:
+    """With the planner off (or for what it does not plan): one statement per nested field."""
+
+    async def test_constant_in_the_number_of_students(
+        self, loaders_client, session, auth, loaders_sql_counter
+    ):
+        sql_counter = loaders_sql_counter
+        await _students(session, 100)
+        await gql_data(loaders_client, NESTED, auth(), {"first": 1})  # the current term is kept
+        counts = {}
+        for first in (5, 100):
+            sql_counter.statements.clear()
+            data = await gql_data(loaders_client, NESTED, auth(), {"first": first})
             edges = data["students"]["edges"]
             assert len(edges) == first
             assert all(len(e["node"]["terms"]) == 2 for e in edges)
@@ -45,16 +75,18 @@ class TestStatementCounts:
         # (parent, children)
         assert counts[100] == 7, sql_counter.statements
 
-    async def test_one_student_fully_nested(self, client, session, auth, sql_counter):
+    async def test_one_student_fully_nested(
+        self, loaders_client, session, auth, loaders_sql_counter
+    ):
+        sql_counter = loaders_sql_counter
         await _students(session, 3)
-        sql_counter.statements.clear()
         query = (
             """{ student(netid: "n0001") { terms { id } plans { planId } dplans { termCode } } }"""
         )
-        data = await gql_data(client, query, auth())
+        data = await gql_data(loaders_client, query, auth())
         assert len(data["student"]["terms"]) == 2
         # the student, its terms, plans, dplans, and (the first time) the current term
         assert sql_counter.count <= 5, sql_counter.statements
         sql_counter.statements.clear()
-        await gql_data(client, query, auth())
+        await gql_data(loaders_client, query, auth())
         assert sql_counter.count == 4, sql_counter.statements

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from app.domain.filters import OPS, Condition
 
@@ -89,6 +91,25 @@ def conditions_of(filter_input: Any, fields: dict[str, str]) -> list[Condition]:
             op = _OP_OF.get(op_attr, op_attr)
             assert op in OPS
             out.append(Condition(field_name, op, value))
+    return out
+
+
+# The operators as the GraphQL inputs name them (graphql-core's coerced argument values).
+_OP_OF_NAME = {"eq": "eq", "in": "in", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
+_OP_OF_NAME["startsWith"] = "prefix"
+
+
+def conditions_of_value(value: Mapping[str, Any] | None, fields: dict[str, str]) -> list[Condition]:
+    """`conditions_of` for a filter argument as graphql-core coerces it: a dict keyed by the
+    GraphQL names (what the planner reads, without Strawberry's input objects)."""
+    if not value:
+        return []
+    out: list[Condition] = []
+    for attr, field_name in fields.items():
+        sub = value.get(to_camel_case(attr))
+        for op_name, op_value in (sub or {}).items():
+            if op_value is not None:
+                out.append(Condition(field_name, _OP_OF_NAME[op_name], op_value))  # type: ignore[arg-type]
     return out
 
 

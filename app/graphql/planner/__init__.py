@@ -1,0 +1,257 @@
+"""Planned reads: a query whose every root field the planner knows is answered by one SQL
+statement returning the JSON of its `data` (`app.repositories.json_reads`), spliced into the
+response unparsed, with no field completed by graphql-core.
+
+Anything else returns None and runs through Strawberry's resolvers and the dataloaders, which stay
+the general engine: mutations, `task`, introspection, abstract fields, and any operation that would
+report an error (bad variables, FORBIDDEN, BAD_USER_INPUT), so every error is the resolvers' own.
+What an operation selects is worked out once per document, operation and `@skip`/`@include`
+variable values; the statement once per shape of its arguments (`json_reads` caches it)."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    get_named_type,
+)
+from graphql.execution import VariableValues, get_argument_values, get_variable_values
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry import relay
+
+from app.auth import Principal
+from app.errors import DomainError
+from app.graphql.limits import Prepare
+from app.graphql.planner.selection import Collector, directive_variables
+from app.graphql.types.connections import decode_cursor
+from app.graphql.types.filters import (
+    PLAN_FIELDS,
+    SIS_TERM_FIELDS,
+    STUDENT_FIELDS,
+    conditions_of_value,
+)
+from app.repositories.json_reads import Pick, RootQuery, Unplannable
+from app.services import json_reads as json_reads_service
+from app.services.plans import parse_plan_id
+
+PLANNED_ROOTS = frozenset(
+    {"student", "students", "plan", "plans", "node", "sisTerms", "dplanCodes", "dplanSources"}
+)
+NODE_KINDS = {"Student": "student", "AcademicPlan": "plan"}
+CACHE_SIZE = 512
+log = logging.getLogger(__name__)
+
+
+class Fallback(Exception):
+    """Answer this operation through the resolvers."""
+
+
+@dataclass
+class _Root:
+    key: str
+    name: str
+    nodes: list[FieldNode]
+    definition: GraphQLField
+    picks: tuple[Pick, ...]
+    by_type: dict[str, tuple[Pick, ...]] = field(default_factory=dict)  # node: per runtime type
+
+
+@dataclass
+class _Operation:
+    """One operation of one document: what it selects, per value of its directive variables."""
+
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    directive_variables: tuple[str, ...]
+    roots: dict[tuple[Any, ...], list[_Root] | None] = field(default_factory=dict)
+
+
+class _Lru(OrderedDict[Any, Any]):
+    def remember(self, key: Any, value: Any, size: int = CACHE_SIZE) -> Any:
+        self[key] = value
+        if len(self) > size:
+            self.popitem(last=False)
+        return value
+
+
+class Planner:
+    def __init__(self, schema: GraphQLSchema, prepare: Prepare, max_page_size: int) -> None:
+        self.schema = schema
+        self.prepare = prepare
+        self.max_page_size = max_page_size
+        self._operations = _Lru()
+        self.answered = 0  # how many operations it answered (tests check it did)
+
+    async def data(
+        self,
+        engine: AsyncEngine,
+        principal: Principal,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        now: datetime,
+    ) -> str | None:
+        """The JSON text of `data`, or None when the resolvers must answer."""
+        try:
+            queries = self._queries(query, variables or {}, operation_name)
+            text = await json_reads_service.data_json(
+                engine, principal, queries, now=now, max_page_size=self.max_page_size
+            )
+        except (Fallback, Unplannable, DomainError, GraphQLError):
+            return None
+        except Exception:
+            # Never an error of its own: the resolvers answer, and report what they meet.
+            log.warning("planned read failed; answered by the resolvers", exc_info=True)
+            return None
+        self.answered += 1
+        return text
+
+    def _queries(
+        self, query: str, raw: dict[str, Any], operation_name: str | None
+    ) -> list[RootQuery]:
+        operation = self._operation(query, operation_name)
+        values = get_variable_values(
+            self.schema, operation.operation.variable_definitions or (), raw
+        )
+        if not isinstance(values, VariableValues):
+            raise Fallback  # the resolvers report each variable's error
+        roots = self._roots(operation, values)
+        return [self._query(operation, root, values) for root in roots]
+
+    def _operation(self, query: str, operation_name: str | None) -> _Operation:
+        key = (query, operation_name)
+        if key in self._operations:
+            self._operations.move_to_end(key)
+            found: _Operation | None = self._operations[key]
+        else:
+            found = self._operations.remember(key, self._read_operation(query, operation_name))
+        if found is None:
+            raise Fallback
+        return found
+
+    def _read_operation(self, query: str, operation_name: str | None) -> _Operation | None:
+        try:
+            document, errors = self.prepare(self.schema, query)
+        except GraphQLError:
+            return None
+        if errors:
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is None:
+            chosen = operations if len(operations) == 1 else []
+        else:
+            chosen = [o for o in operations if o.name and o.name.value == operation_name]
+        if not chosen or chosen[0].operation is not OperationType.QUERY:
+            return None
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        return _Operation(chosen[0], fragments, directive_variables(chosen[0], fragments.values()))
+
+    def _roots(self, operation: _Operation, values: VariableValues) -> list[_Root]:
+        key = tuple(values.coerced.get(n) for n in operation.directive_variables)
+        if key not in operation.roots:
+            try:
+                operation.roots[key] = self._collect_roots(operation, values)
+            except Unplannable:
+                operation.roots[key] = None
+        roots = operation.roots[key]
+        if roots is None:
+            raise Fallback
+        return roots
+
+    def _collect_roots(self, operation: _Operation, values: VariableValues) -> list[_Root]:
+        query_type = self.schema.query_type
+        assert query_type is not None
+        collector = Collector(self.schema, operation.fragments, values)
+        roots = []
+        for key, nodes in collector.collect(
+            query_type, [operation.operation.selection_set]
+        ).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                roots.append(_Root(key, name, nodes, None, ()))  # type: ignore[arg-type]
+                continue
+            if name not in PLANNED_ROOTS:
+                raise Unplannable(f"Query.{name}")
+            definition = query_type.fields[name]
+            picks = () if name == "node" else collector.picks(_object_of(definition), nodes)
+            roots.append(_Root(key, name, nodes, definition, picks))
+        return roots
+
+    def _query(self, operation: _Operation, root: _Root, values: VariableValues) -> RootQuery:
+        if root.name == "__typename":
+            return RootQuery(root.key, "__typename")
+        args = get_argument_values(root.definition, root.nodes[0], values)
+        name = root.name
+        if name == "student":
+            return RootQuery(root.key, "student", root.picks, {"netid": args["netid"]})
+        if name == "plan":
+            return RootQuery(root.key, "plan", root.picks, {"id": parse_plan_id(args["id"])})
+        if name in ("students", "plans"):
+            return RootQuery(root.key, name, root.picks, _connection_args(name, args))
+        if name == "sisTerms":
+            conditions = conditions_of_value(args.get("filter"), SIS_TERM_FIELDS)
+            return RootQuery(root.key, name, root.picks, {"conditions": conditions})
+        if name == "node":
+            return self._node(operation, root, args["id"], values)
+        return RootQuery(root.key, name, root.picks)
+
+    def _node(
+        self, operation: _Operation, root: _Root, node_id: str, values: VariableValues
+    ) -> RootQuery:
+        try:
+            global_id = relay.GlobalID.from_id(node_id)
+        except relay.GlobalIDValueError as exc:
+            raise Fallback from exc  # the resolver names the bad id
+        kind = NODE_KINDS.get(global_id.type_name)
+        if kind is None:
+            if global_id.type_name == "Task":
+                raise Fallback
+            return RootQuery(root.key, "null")
+        picks = root.by_type.get(global_id.type_name)
+        if picks is None:
+            runtime = self.schema.get_type(global_id.type_name)
+            assert isinstance(runtime, GraphQLObjectType)
+            collector = Collector(self.schema, operation.fragments, values)
+            picks = root.by_type[global_id.type_name] = collector.picks(runtime, root.nodes)
+        if kind == "student":
+            return RootQuery(root.key, kind, picks, {"netid": global_id.node_id})
+        return RootQuery(root.key, kind, picks, {"id": parse_plan_id(global_id.node_id)})
+
+
+def _object_of(definition: GraphQLField) -> GraphQLObjectType:
+    named = get_named_type(definition.type)
+    if not isinstance(named, GraphQLObjectType):
+        raise Unplannable(str(named))
+    return named
+
+
+def _connection_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """`Query.students`/`plans` arguments as the services take them (see app.graphql.schema)."""
+    cursor = args.get("after")
+    after_key = decode_cursor("student" if name == "students" else "plan", cursor)
+    if name == "plans":
+        after: Any = parse_plan_id(after_key) if after_key else None
+        conditions = conditions_of_value(args.get("filter"), PLAN_FIELDS)
+    else:
+        after, conditions = after_key, conditions_of_value(args.get("filter"), STUDENT_FIELDS)
+    return {
+        "conditions": conditions,
+        "first": args["first"],
+        "after": after,
+        "has_previous": cursor is not None,
+    }

@@ -1,0 +1,128 @@
+"""Filter conditions as SQL text, from the repositories' own field declarations (`FIELDS`).
+
+A statement is built once per *shape* of its conditions (which fields, which operators); each
+request binds its values, coerced and checked by the same `bound_value` the Core repositories use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ClauseElement
+
+from app.domain.filters import Condition, escape_like
+from app.errors import Invalid, Problem
+from app.repositories.filtering import Field, bound_value, value_problem
+from app.repositories.json_reads.objects import Statement
+
+Shape = tuple[tuple[str, str], ...]  # (field, operator) per condition
+COMPARISONS = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_SQLA_DIALECTS = {
+    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+    "sqlite": sqlite.dialect(),
+}
+
+
+@dataclass(frozen=True)
+class Special:
+    """A filter field that is no plain column: `clause(st, alias, op, param)` gives its SQL and
+    `value(condition)` the value it binds (ValueError/TypeError when the value does not fit)."""
+
+    clause: Callable[[Statement, str, str, str], str]
+    value: Callable[[Condition], Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A filterable table: its name, its column fields, and fields that need SQL of their own."""
+
+    name: str
+    fields: Mapping[str, Field]
+    special: Mapping[str, Special] = field(default_factory=dict)
+
+    def knows(self, name: str) -> bool:
+        return name in self.fields or name in self.special
+
+
+def _name_prefix(st: Statement, a: str, op: str, p: str) -> str:
+    """`students.name startsWith`: given or family name, any case (StudentRepository's rule)."""
+    return (
+        f"(lower({a}.last_name) LIKE {p} ESCAPE '\\' OR lower({a}.first_name) LIKE {p} ESCAPE '\\')"
+    )
+
+
+NAME_PREFIX = Special(_name_prefix, lambda cond: escape_like(str(cond.value).lower()) + "%")
+
+
+@lru_cache(maxsize=256)
+def _column_sql(column: ClauseElement, table: str, dialect: str) -> str:
+    compiled = column.compile(
+        dialect=_SQLA_DIALECTS[dialect], compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled).replace(f"{table}.", "{a}.")
+
+
+def _is_integer(field: Field) -> bool:
+    return isinstance(getattr(field.column, "type", None), Integer | BigInteger)
+
+
+def shape_of(table: Table, conditions: Sequence[Condition]) -> Shape:
+    """The SQL-relevant part of `conditions`; fields the table does not know are left out
+    (REST ignores them and names them back)."""
+    shape = []
+    for cond in conditions:
+        if table.knows(cond.field):
+            empty = cond.op == "in" and not cond.value
+            shape.append((cond.field, "in_empty" if empty else cond.op))
+    return tuple(shape)
+
+
+def where(st: Statement, table: Table, alias: str, shape: Shape, slot: str) -> list[str]:
+    """SQL conditions on `alias` for a shape; values bind to slots `<slot>.<i>`."""
+    clauses = []
+    for i, (name, op) in enumerate(shape):
+        if op == "in_empty":
+            clauses.append(st.d.false())
+            continue
+        param = st.param(f"{slot}.{i}")
+        if name in table.special:
+            clauses.append(table.special[name].clause(st, alias, op, param))
+            continue
+        column_field = table.fields[name]
+        column = _column_sql(column_field.column, table.name, st.d.name).format(a=alias)
+        if op == "in":
+            clauses.append(st.d.any_of(column, param, _is_integer(column_field)))
+        elif op == "prefix":
+            clauses.append(f"{column} LIKE {param} ESCAPE '\\'")
+        else:
+            clauses.append(f"{column} {COMPARISONS[op]} {param}")
+    return clauses
+
+
+def bind(table: Table, conditions: Sequence[Condition], slot: str, dialect: Any) -> dict[str, Any]:
+    """Each condition's value for its slot; `Invalid` naming every value that does not fit."""
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    known = [c for c in conditions if table.knows(c.field)]
+    for i, cond in enumerate(known):
+        try:
+            if cond.field in table.special:
+                value: Any = table.special[cond.field].value(cond)
+            else:
+                value = bound_value(table.fields[cond.field], cond)
+        except (TypeError, ValueError) as exc:
+            problems.append(value_problem(cond, exc))
+            continue
+        if cond.op == "in":
+            if not value:
+                continue
+            value = dialect.list_param(value)
+        values[f"{slot}.{i}"] = value
+    if problems:
+        raise Invalid("the filter has values that cannot be used", problems)
+    return values

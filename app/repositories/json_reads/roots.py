@@ -1,0 +1,247 @@
+"""Root reads: the SQL of each `Query` field, and the one statement that answers an operation.
+
+A `RootRead` is what a root field asks for, minus the values it binds: its kind, its picks, and
+the *shape* of its arguments (which filters, whether there is a cursor). Statements are built once
+per (roots, visibility, dialect) and cached by the caller; values are bound per request, by slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.filters import Condition
+from app.repositories import plans as plans_repo
+from app.repositories import students as students_repo
+from app.repositories import terms as terms_repo
+from app.repositories.filtering import to_int
+from app.repositories.json_reads import objects
+from app.repositories.json_reads.dialects import Dialect
+from app.repositories.json_reads.filters import (
+    COMPARISONS,
+    NAME_PREFIX,
+    Shape,
+    Special,
+    Table,
+    bind,
+    shape_of,
+    where,
+)
+from app.repositories.json_reads.objects import Pick, Statement, ordinal
+
+
+def _offset_clause(st: Statement, alias: str, op: str, param: str) -> str:
+    """A term's distance from the current one; with no current term it matches nothing (as
+    `offset_conditions` rewrites it: `id in []`)."""
+    offset = f"({ordinal(f'{alias}.id')} - {st.current_ordinal()})"
+    if op == "in":
+        return st.d.any_of(offset, param, integer=True)
+    return f"{offset} {COMPARISONS[op]} {param}"
+
+
+def _offset_value(cond: Condition) -> Any:
+    if cond.op == "prefix":
+        raise ValueError("a number does not take a prefix match")
+    return [to_int(v) for v in cond.value] if cond.op == "in" else to_int(cond.value)
+
+
+CURRENT_TERM_OFFSET = Special(_offset_clause, _offset_value)
+STUDENTS = Table("students", students_repo.FIELDS, {"name": NAME_PREFIX})
+PLANS = Table("academic_plans", plans_repo.FIELDS)
+SIS_TERMS = Table(
+    "sis_terms", terms_repo.SIS_TERM_FIELDS, {"current_term_offset": CURRENT_TERM_OFFSET}
+)
+
+
+@dataclass(frozen=True)
+class RootRead:
+    """One root field: `kind` is the Query field (`student`, `students`, `plan`, `plans`,
+    `sisTerms`, `dplanCodes`, `dplanSources`), or `__typename`, or `null` (a node of no known
+    type). `shape` is (filter shape, a cursor given) for connections, the filter shape for
+    `sisTerms`, and `missing` for a `plan` whose id can name no plan."""
+
+    key: str
+    kind: str
+    picks: tuple[Pick, ...] = ()
+    shape: Any = ()
+
+
+@dataclass(frozen=True)
+class RootQuery:
+    """A root field as a service asks for it: `args` are `netid` (student), `id` (plan: an int,
+    or None for an id that names no plan), `conditions`, `first`, `after` (the key after which a
+    page starts, or None) and `has_previous` (a cursor was given) for connections,
+    `conditions` for `sisTerms`."""
+
+    key: str
+    kind: str
+    picks: tuple[Pick, ...] = ()
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+def prepare(i: int, query: RootQuery, dialect: Dialect) -> tuple[RootRead, dict[str, Any]]:
+    """The read (what its SQL depends on) and the values it binds, for root field `i`."""
+    args, kind = query.args, query.kind
+    values: dict[str, Any] = {}
+    shape: Any = ()
+    if kind == "student":
+        values[f"{i}.netid"] = args["netid"]
+    elif kind == "plan":
+        shape = "missing" if args["id"] is None else ()
+        values[f"{i}.id"] = args["id"]
+    elif kind in LISTINGS:
+        table, conditions = LISTINGS[kind].table, args["conditions"]
+        values.update(bind(table, conditions, f"{i}.filter", dialect))
+        values[f"{i}.first"], values[f"{i}.after"] = args["first"], args["after"]
+        shape = (shape_of(table, conditions), args["after"] is not None, args["has_previous"])
+    elif kind == "sisTerms":
+        values.update(bind(SIS_TERMS, args["conditions"], f"{i}.filter", dialect))
+        shape = shape_of(SIS_TERMS, args["conditions"])
+    return RootRead(query.key, kind, query.picks, shape), values
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    slots: tuple[str, ...]  # the slot each positional parameter binds, in order
+
+    def params(self, values: dict[str, Any]) -> list[Any]:
+        return [values[slot] for slot in self.slots]
+
+
+def _conditions(st: Statement, table: Table, alias: str, shape: Shape, slot: str) -> str:
+    return "".join(f" AND {c}" for c in where(st, table, alias, shape, slot))
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """What a connection lists: the table, its key, the cursor prefix and the node's JSON."""
+
+    table: Table
+    key: str
+    cursor_prefix: str
+    type_name: str
+
+    def from_(self, st: Statement, b: str) -> str:
+        if self.table is PLANS:
+            return objects.visible_plans(st, b)
+        return f"students {b}"
+
+    def visible(self, st: Statement, b: str) -> str:
+        return "" if self.table is PLANS else st.visible_student(b)
+
+    def node(self, st: Statement, p: str, picks: tuple[Pick, ...]) -> str:
+        if self.table is PLANS:
+            return objects.academic_plan(st, p, picks)
+        return objects.student(st, p, picks)
+
+    def cursor(self, st: Statement, key_expr: str) -> str:
+        text = f"'{self.cursor_prefix}:' || CAST({key_expr} AS TEXT)"
+        return f"coalesce('\"' || {st.d.base64(text, urlsafe=True)} || '\"', 'null')"
+
+
+LISTINGS = {
+    "students": _Listing(STUDENTS, "netid", "student", "Student"),
+    "plans": _Listing(PLANS, "id", "plan", "AcademicPlan"),
+}
+
+
+def _connection(st: Statement, i: int, read: RootRead) -> str:
+    """A Relay connection: `first + 1` rows after the cursor (the extra one only says there is a
+    next page), their edges and page info, and `totalCount` when it is picked."""
+    listing = LISTINGS[read.kind]
+    filter_shape, has_after, has_previous = read.shape
+    b, p = st.alias("b"), st.alias("p")
+    first, key = f"CAST({st.param(f'{i}.first')} AS BIGINT)", listing.key
+    after = f" AND {b}.{key} > {st.param(f'{i}.after')}" if has_after else ""
+    filters = _conditions(st, listing.table, b, filter_shape, f"{i}.filter")
+    page = (
+        f"(SELECT {b}.*, row_number() OVER (ORDER BY {b}.{key}) AS rn "
+        f"FROM {listing.from_(st, b)} WHERE TRUE{filters}{listing.visible(st, b)}{after} "
+        f"ORDER BY {b}.{key} LIMIT {first} + 1) {p}"
+    )
+    on_page = f"CASE WHEN {p}.rn <= {first} THEN {{}} END"
+
+    def edges(pick: Pick) -> str:
+        edge_fields = {
+            "cursor": lambda e: listing.cursor(st, f"{p}.{key}"),
+            "node": lambda e: listing.node(st, p, e.sub),
+        }
+        edge = st.obj(f"{listing.type_name}Edge", pick.sub, edge_fields)
+        items = st.d.concat(on_page.format(edge), f"{p}.rn")
+        return f"'[' || coalesce({items}, '') || ']'"
+
+    def page_info(pick: Pick) -> str:
+        first_key, last_key = (f"{fn}({on_page.format(f'{p}.{key}')})" for fn in ("min", "max"))
+        fields = {
+            "hasNextPage": lambda f: st.d.boolean(f"count(*) > {first}", False),
+            "hasPreviousPage": lambda f: "'true'" if has_previous else "'false'",
+            "startCursor": lambda f: listing.cursor(st, first_key),
+            "endCursor": lambda f: listing.cursor(st, last_key),
+        }
+        return st.obj("PageInfo", pick.sub, fields)
+
+    def total_count(pick: Pick) -> str:
+        c = st.alias("b")
+        counted = _conditions(st, listing.table, c, filter_shape, f"{i}.filter")
+        source = f"{listing.from_(st, c)} WHERE TRUE{counted}{listing.visible(st, c)}"
+        return st.d.number(f"(SELECT count(*) FROM {source})", False)
+
+    fields = {"edges": edges, "pageInfo": page_info, "totalCount": total_count}
+    connection = st.obj(f"{listing.type_name}Connection", read.picks, fields)
+    # count(*) makes it an aggregate query, which gives one row even for an empty page.
+    return f"(SELECT CASE WHEN count(*) >= 0 THEN {connection} END FROM {page})"
+
+
+VALUE_LISTS = {
+    "dplanCodes": ("dplan_codes", "DplanCode"),
+    "dplanSources": ("dplan_sources", "DplanSource"),
+}
+
+
+def _root(st: Statement, i: int, read: RootRead) -> str:
+    kind, picks = read.kind, read.picks
+    if kind == "student":
+        netid = st.param(f"{i}.netid")
+        return objects.one_student(st, lambda s: f"{s}.netid = {netid}", picks)
+    if kind == "plan":
+        if read.shape == "missing":
+            return "'null'"
+        plan_id = st.param(f"{i}.id")
+        return objects.one_plan(st, lambda a: f"{a}.id = {plan_id}", picks)
+    if kind in LISTINGS:
+        return _connection(st, i, read)
+    if kind == "sisTerms":
+        q = st.alias("q")
+        filters = _conditions(st, SIS_TERMS, q, read.shape, f"{i}.filter")
+        source = f"sis_terms {q} WHERE TRUE{filters}"
+        return st.d.array(objects.sis_term(st, q, picks), source, f"{q}.id")
+    if kind in VALUE_LISTS:
+        c, (table, type_name) = st.alias("c"), VALUE_LISTS[kind]
+        item = objects.code_and_description(st, type_name, c, picks)
+        return st.d.array(item, f"{table} {c}", f"{c}.id")
+    if kind == "__typename":
+        return "'\"Query\"'"
+    if kind == "null":
+        return "'null'"
+    raise objects.Unplannable(f"Query.{kind}")
+
+
+def compile_data(
+    dialect: Dialect, reads: Sequence[RootRead], *, include_protected: bool
+) -> Compiled:
+    """One statement returning the JSON text of an operation's `data`: `{"key":value,...}`."""
+    st = Statement(dialect, include_protected=include_protected)
+    parts = [
+        f"'{'{' if i == 0 else ','}\"{read.key}\":' || {_root(st, i, read)}"
+        for i, read in enumerate(reads)
+    ]
+    body = " || ".join(parts) + " || '}'" if parts else "'{}'"
+    return _finish(st, f"SELECT {body}")
+
+
+def _finish(st: Statement, select: str) -> Compiled:
+    if st.uses_current_term:
+        select = f"WITH {st.current_term_cte()} {select}"
+    return Compiled(select, tuple(st.slots))
