@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run token test lint typecheck unit schema bench clean
+.PHONY: install run token test lint typecheck unit schema bench bench-peer clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ schema: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The project, PostGraphile v4 (npm, pinned) and the floor over HTTP on the local PostgreSQL
+# (installs wrk and PostGraphile when missing; see bench/peer/__main__.py).
+bench-peer: install
+	$(BIN)/python -m bench.peer $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from typing import Any
 from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError
 from sqlalchemy import Row, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.base import Executable
 
 from app.config import Settings
+from app.observability import SQL_STATEMENTS
 
 # What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
 DISCONNECTED = (ConnectionDoesNotExistError, InterfaceError, ConnectionResetError)
@@ -48,6 +50,10 @@ def _base64url(value: Any) -> str | None:
     return None if value is None else base64.urlsafe_b64encode(str(value).encode()).decode()
 
 
+def _count_statement(*_args: Any) -> None:
+    SQL_STATEMENTS.inc()
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     # hide_parameters everywhere: a logged database error must not carry a requester's email.
     database_url = url or settings.database_url
@@ -57,13 +63,23 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(database_url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
         return engine
-    return create_async_engine(
-        database_url,
-        pool_size=settings.database_pool_size,
-        pool_pre_ping=True,
-        hide_parameters=True,
+    engine = create_async_engine(
+        database_url, pool_size=settings.database_pool_size, hide_parameters=True
     )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Instead of a pre-ping (a round trip per request): a connection the server closed (a
+    restart, an idle timeout, pg_terminate_backend) is known closed to asyncpg without asking,
+    and the pool replaces it. One dropped in a way nobody noticed yet fails its first statement;
+    `fetch_row` then retries once on a fresh connection."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
 
 
 class SerializedSession(AsyncSession):
@@ -138,6 +154,7 @@ async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tup
         async with engine.connect() as connection:
             pooled = await connection.get_raw_connection()
             driver: Any = pooled.driver_connection
+            SQL_STATEMENTS.inc()
             for hook in statement_hooks:
                 hook(sql)
             try:

@@ -18,6 +18,7 @@ from app.errors import PayloadTooLarge
 
 REQUESTS = Counter("studentgraph_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("studentgraph_request_seconds", "HTTP request latency", ["method", "route"])
+SQL_STATEMENTS = Counter("studentgraph_sql_statements", "SQL statements sent to the database")
 log = logging.getLogger("app.access")
 _RESERVED = set(vars(logging.makeLogRecord({})))
 

@@ -54,7 +54,7 @@ class TestUnexpectedErrors:
         async def boom(*_args, **_kwargs):
             raise RuntimeError("secret internals")
 
-        monkeypatch.setattr("app.services.students.visible_student", boom)
+        monkeypatch.setattr("app.repositories.json_reads.JsonReads.one", boom)
         async with await self._client(app) as client:
             response = await client.get("/api/students/f000abc", headers=auth())
         assert response.status_code == 500

@@ -106,11 +106,6 @@ class PlanRepository:
         stmt = stmt.order_by(AcademicPlan.id).limit(limit)
         return await fetch_all(self.session, stmt)
 
-    async def ids(self, conditions: Sequence[Condition], *, include_protected: bool) -> list[int]:
-        """Ids of the matching plans in id order (a REST found set keeps just these)."""
-        stmt, _ = self._select(select(AcademicPlan.id), conditions, include_protected)
-        return [int(r.id) for r in await fetch_all(self.session, stmt.order_by(AcademicPlan.id))]
-
     async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
         stmt, _ = self._select(
             select(func.count()).select_from(AcademicPlan), conditions, include_protected

@@ -103,14 +103,8 @@ class TermRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_netids(
-        self, netids: Sequence[str], conditions: Sequence[Condition] = ()
-    ) -> list[TermRow]:
-        stmt = _TERMS_BY_NETIDS
-        if conditions:
-            clauses, _ = compile_conditions(STUDENT_TERM_FIELDS, conditions)
-            stmt = stmt.where(*clauses)
-        return await fetch_all(self.session, stmt, {"netids": list(netids)})
+    async def by_netids(self, netids: Sequence[str]) -> list[TermRow]:
+        return await fetch_all(self.session, _TERMS_BY_NETIDS, {"netids": list(netids)})
 
 
 class SisTermRepository:

@@ -19,6 +19,7 @@ from app.domain.filters import Condition, parse_rest_value
 from app.errors import BadRequest, Problem
 
 PAGING = ("pagesize", "page", "continuation_key")
+PLAN_ALIASES = {"netid": "student_netid"}  # plan collections: `?netid=` is the student's
 
 PageSize = Annotated[
     int | None,

@@ -45,7 +45,17 @@ def cached_json(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A 200 with `data`, or a bodiless 304 when the caller already holds this exact body."""
-    body = orjson.dumps(data)
+    return cached_body(request, orjson.dumps(data), max_age=max_age, headers=headers)
+
+
+def cached_body(
+    request: Request,
+    body: bytes,
+    *,
+    max_age: int,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """`cached_json` for a body already encoded (by the database)."""
     etag = etag_of(body)
     all_headers = {
         "Cache-Control": f"private, max-age={max_age}",

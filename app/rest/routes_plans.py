@@ -6,17 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.db import transaction
-from app.rest import serializers, sources
-from app.rest.collections import Serialize, Source, answer_collection
 from app.rest.examples import PLANS_SAMPLE
-from app.rest.query import CollectionQuery, ContinuationKey, PageNumber, PageSize
-from app.rest.responses import PLANS_MAX_AGE, cached_json
+from app.rest.pages import answer_collection
+from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
+from app.rest.responses import PLANS_MAX_AGE, cached_body
 from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, ErrorOut, ok
-from app.services import plans as plans_service
+from app.services import compat_reads
+from app.services.compat_reads import Collection
 from app.state import authenticate, state_of
 
 router = APIRouter(tags=["academic plans"])
@@ -36,28 +33,6 @@ is kept 12 hours: pass this response's `X-Request-ID` as `continuation_key` with
 (`Link: rel="next"` gives the URL). Plans of FERPA-protected students need
 `urn:dartmouth:people:private`; without it they are simply absent. Needs
 `urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
-
-
-async def _plans(
-    request: Request,
-    pagesize: int | None,
-    page: int | None,
-    continuation_key: str | None,
-) -> Response:
-    async def source(
-        _session: AsyncSession, principal: Principal, query: CollectionQuery
-    ) -> tuple[Source, Serialize]:
-        return sources.plans(principal, query.conditions), serializers.plan
-
-    return await answer_collection(
-        request,
-        pagesize=pagesize,
-        page=page,
-        continuation_key=continuation_key,
-        max_age=PLANS_MAX_AGE,
-        source_for=source,
-        aliases=sources.PLAN_ALIASES,
-    )
 
 
 @router.get(
@@ -89,7 +64,15 @@ async def list_plans(
     netid: NetidFilter = None,
 ) -> Response:
     """Academic plans, filtered (see the description)."""
-    return await _plans(request, pagesize, page, continuation_key)
+    return await answer_collection(
+        request,
+        Collection("plans"),
+        pagesize=pagesize,
+        page=page,
+        continuation_key=continuation_key,
+        max_age=PLANS_MAX_AGE,
+        aliases=PLAN_ALIASES,
+    )
 
 
 @router.get(
@@ -108,6 +91,5 @@ async def get_plan(request: Request, plan_id: str) -> Response:
     Needs `urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
     principal = authenticate(request)
     state = state_of(request)
-    async with transaction(state.sessions) as session:
-        row = await plans_service.visible_plan(session, principal, plan_id)
-    return cached_json(request, serializers.plan(row), max_age=PLANS_MAX_AGE)
+    body = await compat_reads.plan(state.engine, principal, plan_id, state.clock.now())
+    return cached_body(request, body, max_age=PLANS_MAX_AGE)

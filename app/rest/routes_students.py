@@ -6,15 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.db import transaction
-from app.rest import serializers, sources
-from app.rest.collections import Serialize, Source, answer_collection
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
-from app.rest.query import CollectionQuery, ContinuationKey, PageNumber, PageSize
-from app.rest.responses import PLANS_MAX_AGE, STUDENT_MAX_AGE, TERMS_MAX_AGE, cached_json
+from app.rest.pages import answer_collection
+from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
+from app.rest.responses import PLANS_MAX_AGE, STUDENT_MAX_AGE, TERMS_MAX_AGE, cached_body
 from app.rest.schemas import (
     COLLECTION_ERRORS,
     COMMON_ERRORS,
@@ -24,8 +20,8 @@ from app.rest.schemas import (
     StudentTermOut,
     ok,
 )
-from app.services import reference as reference_service
-from app.services import students as students_service
+from app.services import compat_reads
+from app.services.compat_reads import Collection
 from app.state import authenticate, state_of
 
 router = APIRouter(tags=["students"])
@@ -64,21 +60,13 @@ async def get_student_terms(
     continuation_key: ContinuationKey = None,
 ) -> Response:
     """A student's terms (see the description)."""
-
-    async def source(
-        session: AsyncSession, principal: Principal, query: CollectionQuery
-    ) -> tuple[Source, Serialize]:
-        current = await reference_service.current_term_id(session, state_of(request).clock.now())
-        found = sources.student_terms(principal, netid, query.conditions, current)
-        return found, lambda row: serializers.term(row, current)
-
     return await answer_collection(
         request,
+        Collection("terms", netid),
         pagesize=pagesize,
         page=page,
         continuation_key=continuation_key,
         max_age=TERMS_MAX_AGE,
-        source_for=source,
     )
 
 
@@ -101,20 +89,14 @@ async def get_student_plans(
     continuation_key: ContinuationKey = None,
 ) -> Response:
     """A student's plans (see the description)."""
-
-    async def source(
-        _session: AsyncSession, principal: Principal, query: CollectionQuery
-    ) -> tuple[Source, Serialize]:
-        return sources.student_plans(principal, netid, query.conditions), serializers.plan
-
     return await answer_collection(
         request,
+        Collection("student_plans", netid),
         pagesize=pagesize,
         page=page,
         continuation_key=continuation_key,
         max_age=PLANS_MAX_AGE,
-        source_for=source,
-        aliases=sources.PLAN_ALIASES,
+        aliases=PLAN_ALIASES,
     )
 
 
@@ -132,7 +114,5 @@ async def get_student(request: Request, netid: str) -> Response:
     `PATCH /api/students/{netid}`, so callers revalidate each time (`If-None-Match` -> 304)."""
     principal = authenticate(request)
     state = state_of(request)
-    async with transaction(state.sessions) as session:
-        student, dplans = await students_service.student_with_dplans(session, principal, netid)
-    body = serializers.student(student, dplans)
-    return cached_json(request, body, max_age=STUDENT_MAX_AGE)
+    body = await compat_reads.student(state.engine, principal, netid, state.clock.now())
+    return cached_body(request, body, max_age=STUDENT_MAX_AGE)

@@ -1,7 +1,7 @@
 """Response models for OpenAPI, mirroring the seed samples field for field and in order.
 
-Routes encode their dicts with orjson (app/rest/serializers.py); these models document them and
-the tests validate real responses against them."""
+The database builds each body (app/repositories/json_reads/rest.py); these models document them
+and the tests validate real responses against them."""
 
 from __future__ import annotations
 

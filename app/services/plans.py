@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
 from app.domain.filters import Condition
-from app.errors import NotFound
 from app.repositories.plans import PlanRepository, PlanRow
 from app.services.paging import Page, check_page_size, page_of
 
@@ -26,13 +25,6 @@ async def find_plan(session: AsyncSession, principal: Principal, plan_id: str) -
         return None
     rows = await PlanRepository(session).by_ids([key], include_protected=sees_protected(principal))
     return rows[0] if rows else None
-
-
-async def visible_plan(session: AsyncSession, principal: Principal, plan_id: str) -> PlanRow:
-    plan = await find_plan(session, principal, plan_id)
-    if plan is None:
-        raise NotFound(f"no academic plan with id {plan_id!r}")
-    return plan
 
 
 async def plans_page(

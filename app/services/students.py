@@ -10,9 +10,7 @@ from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
 from app.domain.filters import Condition
 from app.errors import NotFound
-from app.repositories.dplans import DplanRepository, DplanRow
 from app.repositories.students import StudentRepository, StudentRow
-from app.repositories.terms import TermRepository, TermRow, offset_conditions
 from app.services.paging import Page, check_page_size, page_of
 
 
@@ -57,27 +55,3 @@ async def count_students(
     return await StudentRepository(session).count(
         conditions, include_protected=sees_protected(principal)
     )
-
-
-async def terms_of(
-    session: AsyncSession,
-    principal: Principal,
-    netid: str,
-    *,
-    conditions: Sequence[Condition] = (),
-    current_term_id: str | None = None,
-) -> list[TermRow]:
-    """A visible student's terms (NotFound for an unknown or hidden netid)."""
-    student = await visible_student(session, principal, netid)
-    rewritten = offset_conditions(
-        conditions, "quarterly_term.current_term_offset", "quarterly_term.id", current_term_id
-    )
-    return await TermRepository(session).by_netids([student.netid], rewritten)
-
-
-async def student_with_dplans(
-    session: AsyncSession, principal: Principal, netid: str
-) -> tuple[StudentRow, list[DplanRow]]:
-    """A visible student and its D-plans (NotFound for an unknown or hidden netid)."""
-    student = await visible_student(session, principal, netid)
-    return student, await DplanRepository(session).by_netids([student.netid])

@@ -170,6 +170,39 @@ class TestStatementsPerRequest:
 
         assert counts[0] == counts[1] == counts[2], counts
 
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/academic/plans",
+            "/api/academic/plans/7",
+            "/api/students/f000abc/plans?type=Major",
+            "/api/students/f000abc/terms?quarterly_term.current_term_offset==<0&is_active=N",
+            "/api/students/f000abc",
+        ],
+    )
+    async def test_one_statement_builds_the_answer(self, client, auth, session, sql_counter, path):
+        await make_student(session, netid="f000abc")
+        for plan_id in range(1, 9):
+            await make_plan(session, "f000abc", id=plan_id)
+        await self._grow_terms_and_dplans(session)
+        assert await self._count(client, auth, sql_counter, path) == 1, sql_counter.statements
+
+    async def test_a_later_page_is_one_statement_after_the_key_lookup(
+        self, client, auth, session, sql_counter
+    ):
+        await make_student(session, netid="f000abc")
+        for plan_id in range(1, 9):
+            await make_plan(session, "f000abc", id=plan_id)
+        await session.commit()
+        first = await client.get("/api/academic/plans?pagesize=3", headers=auth())
+        key = first.headers["x-request-id"]
+        before = sql_counter.count
+        second = await client.get(
+            f"/api/academic/plans?pagesize=3&continuation_key={key}&page=2", headers=auth()
+        )
+        assert [p["id"] for p in second.json()] == ["4", "5", "6"]
+        assert sql_counter.count - before == 2, sql_counter.statements[before:]
+
     async def _grow_terms_and_dplans(self, session):
         for year in range(2000, 2013):
             for season in ("01", "03", "06", "09"):

@@ -4,23 +4,53 @@ spliced into the response unparsed. See `objects` (types), `roots` (Query fields
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import fetch_row
+from app.domain.filters import Condition
+from app.repositories.json_reads import rest
 from app.repositories.json_reads.dialects import DIALECTS
+from app.repositories.json_reads.filters import Shape, bind, shape_of
 from app.repositories.json_reads.objects import Pick, Unplannable
+from app.repositories.json_reads.rest import Listing
 from app.repositories.json_reads.roots import Compiled, RootQuery, RootRead, compile_data, prepare
 
-__all__ = ["JsonReads", "Pick", "RootQuery", "Unplannable"]
+__all__ = ["FirstPage", "JsonReads", "Listing", "Pick", "RootQuery", "Unplannable"]
 
 
 @lru_cache(maxsize=1024)
 def _compiled(dialect: str, reads: tuple[RootRead, ...], include_protected: bool) -> Compiled:
     return compile_data(DIALECTS[dialect], reads, include_protected=include_protected)
+
+
+@lru_cache(maxsize=256)
+def _first_page(dialect: str, kind: str, shape: Shape, include_protected: bool) -> Compiled:
+    listing = Listing(kind)
+    return rest.first_page(DIALECTS[dialect], listing, shape, include_protected=include_protected)
+
+
+@lru_cache(maxsize=16)
+def _single(dialect: str, what: str, include_protected: bool) -> Compiled:
+    if what == "student":
+        return rest.student(DIALECTS[dialect], include_protected)
+    if what == "plan":
+        return rest.plan(DIALECTS[dialect], include_protected)
+    listing = Listing(what.removeprefix("later:"))
+    return rest.later_page(DIALECTS[dialect], listing, include_protected=include_protected)
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    found: bool  # the collection's student exists for the caller
+    total: int
+    body: bytes  # the first page, as JSON
+    keys: list[Any] | None  # every matching key, in order, when there is more than a page
 
 
 class JsonReads:
@@ -43,3 +73,56 @@ class JsonReads:
         compiled = _compiled(self.dialect.name, tuple(reads), include_protected)
         row = await fetch_row(self.engine, compiled.sql, compiled.params(values))
         return str(row[0])
+
+    # --- the REST compat reads ------------------------------------------------------------------
+
+    async def _run(self, compiled: Compiled, values: dict[str, Any]) -> tuple[Any, ...]:
+        return await fetch_row(self.engine, compiled.sql, compiled.params(values))
+
+    async def one(
+        self, what: str, key: Any, *, include_protected: bool, now: datetime
+    ) -> bytes | None:
+        """`student` (by netid) or `plan` (by id), in its REST shape; None when hidden/unknown."""
+        compiled = _single(self.dialect.name, what, include_protected)
+        slot = "netid" if what == "student" else "id"
+        (text,) = await self._run(compiled, {slot: key, "now": self.dialect.instant(now)})
+        return None if text == "null" else str(text).encode()
+
+    async def first_page(
+        self,
+        listing: Listing,
+        netid: str | None,
+        conditions: list[Condition],
+        *,
+        pagesize: int,
+        include_protected: bool,
+        now: datetime,
+    ) -> FirstPage:
+        """`Invalid` naming each filter value that does not fit."""
+        values = bind(listing.table, conditions, "filter", self.dialect)
+        values.update(netid=netid, pagesize=pagesize, now=self.dialect.instant(now))
+        shape = shape_of(listing.table, conditions)
+        compiled = _first_page(self.dialect.name, listing.kind, shape, include_protected)
+        found, total, body, keys = await self._run(compiled, values)
+        return FirstPage(
+            bool(found), int(total), str(body).encode(), orjson.loads(keys) if keys else None
+        )
+
+    async def later_page(
+        self,
+        listing: Listing,
+        netid: str | None,
+        keys: list[Any],
+        *,
+        include_protected: bool,
+        now: datetime,
+    ) -> tuple[bool, bytes]:
+        """(the collection's student exists for the caller, the JSON of those keys' rows)."""
+        compiled = _single(self.dialect.name, f"later:{listing.kind}", include_protected)
+        values = {
+            "netid": netid,
+            "keys": self.dialect.list_param(keys),
+            "now": self.dialect.instant(now),
+        }
+        found, body = await self._run(compiled, values)
+        return bool(found), str(body).encode()

@@ -43,8 +43,9 @@ class Dialect:
     def base64(self, expr: str, *, urlsafe: bool = False) -> str:
         raise NotImplementedError
 
-    def array(self, item: str, source: str, order_by: str) -> str:
-        """`[item,...]` over the rows of `source` (FROM ... WHERE ...), in `order_by` order."""
+    def array(self, item: str, source: str, order_by: str, limit: str | None = None) -> str:
+        """`[item,...]` over the rows of `source` (FROM ... WHERE ...), in `order_by` order, the
+        first `limit` of them when given."""
         raise NotImplementedError
 
     def concat(self, item: str, order_by: str) -> str:
@@ -91,10 +92,16 @@ class PostgresDialect(Dialect):
             return f"translate({encoded}, '+/' || chr(10), '-_')"
         return f"translate({encoded}, chr(10), '')"
 
-    def array(self, item: str, source: str, order_by: str) -> str:
+    def array(self, item: str, source: str, order_by: str, limit: str | None = None) -> str:
+        if limit is None:
+            return (
+                f"(SELECT '[' || coalesce(string_agg({item}, ',' ORDER BY {order_by}), '') || ']' "
+                f"FROM {source})"
+            )
         return (
-            f"(SELECT '[' || coalesce(string_agg({item}, ',' ORDER BY {order_by}), '') || ']' "
-            f"FROM {source})"
+            "(SELECT '[' || coalesce(string_agg(j, ',' ORDER BY n), '') || ']' FROM "
+            f"(SELECT {item} AS j, row_number() OVER (ORDER BY {order_by}) AS n FROM {source} "
+            f"ORDER BY {order_by} LIMIT {limit}) x)"
         )
 
     def concat(self, item: str, order_by: str) -> str:
@@ -119,12 +126,13 @@ class SqliteDialect(Dialect):
     def base64(self, expr: str, *, urlsafe: bool = False) -> str:
         return f"{'sg_base64url' if urlsafe else 'sg_base64'}({expr})"
 
-    def array(self, item: str, source: str, order_by: str) -> str:
+    def array(self, item: str, source: str, order_by: str, limit: str | None = None) -> str:
         # SQLite 3.40 has no ORDER BY inside an aggregate; an ordered subquery under an
         # aggregate is not flattened, so group_concat sees its rows in that order.
+        limited = f" LIMIT {limit}" if limit is not None else ""
         return (
             "(SELECT '[' || coalesce(group_concat(j, ','), '') || ']' "
-            f"FROM (SELECT {item} AS j FROM {source} ORDER BY {order_by}))"
+            f"FROM (SELECT {item} AS j FROM {source} ORDER BY {order_by}{limited}))"
         )
 
     def concat(self, item: str, order_by: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.sql import ClauseElement
 from app.domain.filters import Condition, escape_like
 from app.errors import Invalid, Problem
 from app.repositories.filtering import Field, bound_value, value_problem
+from app.repositories.json_reads.dialects import Dialect
 from app.repositories.json_reads.objects import Statement
 
 Shape = tuple[tuple[str, str], ...]  # (field, operator) per condition
@@ -104,6 +106,10 @@ def where(st: Statement, table: Table, alias: str, shape: Shape, slot: str) -> l
     return clauses
 
 
+def _param(dialect: Dialect, value: Any) -> Any:
+    return dialect.instant(value) if isinstance(value, datetime) else value
+
+
 def bind(table: Table, conditions: Sequence[Condition], slot: str, dialect: Any) -> dict[str, Any]:
     """Each condition's value for its slot; `Invalid` naming every value that does not fit."""
     values: dict[str, Any] = {}
@@ -121,8 +127,8 @@ def bind(table: Table, conditions: Sequence[Condition], slot: str, dialect: Any)
         if cond.op == "in":
             if not value:
                 continue
-            value = dialect.list_param(value)
-        values[f"{slot}.{i}"] = value
+            value = dialect.list_param([_param(dialect, v) for v in value])
+        values[f"{slot}.{i}"] = _param(dialect, value)
     if problems:
         raise Invalid("the filter has values that cannot be used", problems)
     return values

@@ -238,10 +238,10 @@ def compile_data(
         for i, read in enumerate(reads)
     ]
     body = " || ".join(parts) + " || '}'" if parts else "'{}'"
-    return _finish(st, f"SELECT {body}")
+    return finish(st, f"SELECT {body}")
 
 
-def _finish(st: Statement, select: str) -> Compiled:
+def finish(st: Statement, select: str) -> Compiled:
     if st.uses_current_term:
         select = f"WITH {st.current_term_cte()} {select}"
     return Compiled(select, tuple(st.slots))

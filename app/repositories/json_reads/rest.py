@@ -1,0 +1,235 @@
+"""The DartAPI compat reads as single statements: the seed samples' shapes are picks of the same
+object builders GraphQL's planned reads use, under the REST field names, in the samples' order.
+
+A collection's first page is one statement: whether its student is visible, how many rows match,
+the page's JSON, and, only when there is a second page, every matching key (to keep as a found
+set). A later page is one statement over the found set's keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.filters import Condition
+from app.errors import Invalid, Problem
+from app.repositories import plans as plans_repo
+from app.repositories import terms as terms_repo
+from app.repositories.filtering import to_flag, to_int
+from app.repositories.json_reads import objects
+from app.repositories.json_reads.dialects import Dialect
+from app.repositories.json_reads.filters import COMPARISONS, Shape, Special, Table, where
+from app.repositories.json_reads.objects import Pick, Rows, Statement, ordinal
+from app.repositories.json_reads.roots import Compiled, finish
+
+STUDENT = (
+    Pick("netid", "netid"),
+    Pick("first_name", "firstName"),
+    Pick("middle_name", "middleName"),
+    Pick("last_name", "lastName"),
+    Pick("name", "name"),
+    Pick("class_year", "classYear"),
+    Pick("school_code", "schoolCode"),
+    Pick("ferpa_protected", "ferpaProtected"),
+    Pick(
+        "dplans",
+        "dplans",
+        (
+            Pick("dplan_description", "dplanDescription"),
+            Pick("dplan_source_id", "dplanSourceId"),
+            Pick("dplan_id", "dplanId"),
+            Pick("dplan_source_description", "dplanSourceDescription"),
+            Pick("term_code", "termCode"),
+        ),
+    ),
+)
+TERM = (
+    Pick("netid", "netid"),
+    Pick("term_id", "termId"),
+    Pick("school_id", "schoolId"),
+    Pick("is_active", "isActive"),
+    Pick("start_date", "startDate"),
+    Pick("end_date", "endDate"),
+    Pick(
+        "lms_term",
+        "lmsTerm",
+        (
+            Pick("id", "id"),
+            Pick("name", "name"),
+            Pick("is_course_send_enabled", "isCourseSendEnabled"),
+            Pick("is_enroll_send_enabled", "isEnrollSendEnabled"),
+        ),
+    ),
+    Pick(
+        "quarterly_term",
+        "quarterlyTerm",
+        (
+            Pick("id", "id"),
+            Pick("name", "name"),
+            Pick("start_date", "startDate"),
+            Pick("end_date", "endDate"),
+            Pick("current_term_offset", "currentTermOffset"),
+        ),
+    ),
+    Pick("term_description", "termDescription", (Pick("id", "id"), Pick("name", "name"))),
+    Pick("id", "id"),
+)
+PLAN = (
+    Pick("id", "planId"),
+    Pick("type", "type"),
+    Pick("state", "state"),
+    Pick("name", "name"),
+    Pick("parent_id", "parentId"),
+    Pick("updated", "updated:flag"),
+    Pick("dropped", "dropped:flag"),
+    Pick("department", "department"),
+    Pick("student_netid", "studentNetid"),
+    Pick("faculty_netid", "facultyNetid"),
+    Pick("internal_comment", "internalComment"),
+    Pick("student_rationale", "studentRationale"),
+    Pick("denial_reason", "denialReason"),
+    Pick("prerequisites", "prerequisites"),
+    Pick("culminating_experience", "culminatingExperience"),
+    Pick("approval_comment", "approvalComment"),
+    Pick("student_comments", "studentComments"),
+    Pick("db_name", "dbName"),
+    Pick("updated_at", "updatedAt"),
+)
+
+
+# --- the terms route's computed filters -------------------------------------------------------
+
+
+def _bad_filter(field: str, message: str) -> Invalid:
+    return Invalid("bad filter", [Problem(field, message)])
+
+
+def _offset_clause(st: Statement, a: str, op: str, param: str) -> str:
+    offset = f"({ordinal(f'{a}.quarterly_term_id')} - {st.current_ordinal()})"
+    if op == "in":
+        return st.d.any_of(offset, param, integer=True)
+    return f"{offset} {COMPARISONS[op]} {param}"
+
+
+def _offset_value(cond: Condition) -> Any:
+    if cond.op == "prefix":
+        raise _bad_filter(cond.field, "a number does not take a prefix match")
+    try:
+        return [to_int(v) for v in cond.value] if cond.op == "in" else to_int(cond.value)
+    except ValueError as exc:
+        raise _bad_filter(cond.field, f"{cond.value!r}: {exc}") from exc
+
+
+def _active_clause(st: Statement, a: str, op: str, param: str) -> str:
+    return f"coalesce({a}.quarterly_term_id = {st.current_term_id()}, FALSE) = {param}"
+
+
+def active_value(cond: Condition) -> bool:
+    """`is_active=Y|N` (or true/false): the computed flag, equality only."""
+    try:
+        if cond.op != "eq":
+            raise ValueError("takes Y or N only, no range or prefix")
+        return to_flag(cond.value)
+    except ValueError as exc:
+        raise _bad_filter(cond.field, f"{cond.value!r}: {exc}") from exc
+
+
+TERM_OFFSET = "quarterly_term.current_term_offset"
+STUDENT_TERMS = Table(
+    "student_terms",
+    terms_repo.STUDENT_TERM_FIELDS,
+    {
+        TERM_OFFSET: Special(_offset_clause, _offset_value),
+        "is_active": Special(_active_clause, active_value),
+    },
+)
+PLANS = Table("academic_plans", plans_repo.FIELDS)
+
+
+# --- statements -----------------------------------------------------------------------------------
+
+
+def student(dialect: Dialect, include_protected: bool) -> Compiled:
+    """`GET /api/students/{netid}`: the student with its D-plans, or NULL."""
+    st = Statement(dialect, include_protected=include_protected)
+    netid = st.param("netid")
+    return finish(
+        st, "SELECT " + objects.one_student(st, lambda s: f"{s}.netid = {netid}", STUDENT)
+    )
+
+
+def plan(dialect: Dialect, include_protected: bool) -> Compiled:
+    """`GET /api/academic/plans/{id}`: the plan, or NULL."""
+    st = Statement(dialect, include_protected=include_protected)
+    plan_id = st.param("id")
+    return finish(st, "SELECT " + objects.one_plan(st, lambda a: f"{a}.id = {plan_id}", PLAN))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One compat collection: `terms` (of a student), `student_plans`, or `plans`."""
+
+    kind: str
+
+    @property
+    def table(self) -> Table:
+        return STUDENT_TERMS if self.kind == "terms" else PLANS
+
+    def rows(self, st: Statement, extra: str) -> Rows:
+        """The collection's rows (filtered by `extra`, SQL on the rows' alias placeholder)."""
+        if self.kind == "terms":
+            netid = st.param("netid")
+            return objects.terms(st, lambda t: f"{t}.netid = {netid}{extra.format(t)}", TERM)
+        a = st.alias("a")
+        item = objects.academic_plan(st, a, PLAN)
+        own = (
+            f" AND {a}.student_netid = {st.param('netid')}" if self.kind == "student_plans" else ""
+        )
+        source = f"{objects.visible_plans(st, a)} WHERE TRUE{own}{extra.format(a)}"
+        return Rows(item, source, f"{a}.id")
+
+    def key(self, rows: Rows) -> str:
+        alias = rows.order.split(".")[0]
+        return f"{alias}.id"
+
+    def found(self, st: Statement) -> str:
+        """Whether the collection's owner exists for the caller (a hidden student's is a 404)."""
+        if self.kind == "plans":
+            return "TRUE"
+        s, netid = st.alias("s"), st.param("netid")
+        return (
+            f"EXISTS (SELECT 1 FROM students {s} WHERE {s}.netid = {netid}{st.visible_student(s)})"
+        )
+
+
+def _filters(st: Statement, listing: Listing, shape: Shape) -> str:
+    clauses = where(st, listing.table, "{0}", shape, "filter")
+    return "".join(f" AND {c}" for c in clauses)
+
+
+def first_page(
+    dialect: Dialect, listing: Listing, shape: Shape, *, include_protected: bool
+) -> Compiled:
+    """found, total, the first page's JSON, and (only past one page) every key in order."""
+    st = Statement(dialect, include_protected=include_protected)
+    counted = listing.rows(st, _filters(st, listing, shape))
+    paged = listing.rows(st, _filters(st, listing, shape))
+    keyed = listing.rows(st, _filters(st, listing, shape))
+    total = f"(SELECT count(*) FROM {counted.source})"
+    size = f"CAST({st.param('pagesize')} AS BIGINT)"
+    page = dialect.array(paged.item, paged.source, paged.order, limit=size)
+    key = listing.key(keyed)
+    key_json = dialect.string(key, False) if listing.kind == "terms" else dialect.number(key)
+    keys = dialect.array(key_json, keyed.source, keyed.order)
+    select = (
+        f"SELECT {listing.found(st)}, {total}, {page}, CASE WHEN {total} > {size} THEN {keys} END"
+    )
+    return finish(st, select)
+
+
+def later_page(dialect: Dialect, listing: Listing, *, include_protected: bool) -> Compiled:
+    """found, and the JSON of the rows of some keys (those still visible), in order."""
+    st = Statement(dialect, include_protected=include_protected)
+    rows = listing.rows(st, "")
+    keys = dialect.any_of(listing.key(rows), st.param("keys"), integer=listing.kind != "terms")
+    page = dialect.array(rows.item, f"{rows.source} AND {keys}", rows.order)
+    return finish(st, f"SELECT {listing.found(st)}, {page}")

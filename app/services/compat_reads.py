@@ -1,0 +1,182 @@
+"""The DartAPI compat reads: each answered by one statement whose JSON the database builds (a
+later page of a found set: one statement after the key lookup). Access is decided here, in the
+order the routes have always checked it: filter syntax, scopes, the student, filter values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.auth import STUDENTS_READ, Principal, require_scopes
+from app.auth.scopes import sees_protected
+from app.db import transaction
+from app.domain.filters import Condition
+from app.errors import Invalid, NotFound
+from app.repositories.json_reads import JsonReads, Listing
+from app.repositories.json_reads.rest import active_value
+from app.services import found_sets
+from app.services.plans import parse_plan_id
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A compat collection: `terms` or `student_plans` of `netid`, or all `plans`."""
+
+    kind: str
+    netid: str | None = None
+
+    @property
+    def resource(self) -> str:
+        """What a found set is bound to: a key works only on the route that made it."""
+        if self.kind == "plans":
+            return "academic/plans"
+        return f"students/{self.netid}/{'terms' if self.kind == 'terms' else 'plans'}"
+
+    def ignored(self, conditions: list[Condition]) -> list[str]:
+        """Filter attributes this collection does not know (ignored, and named back)."""
+        table = Listing(self.kind).table
+        return [c.field for c in conditions if not table.knows(c.field)]
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes  # JSON
+    total: int
+    page: int
+    pagesize: int
+    set_id: str | None  # the continuation key, when the found set was kept
+    ignored: list[str]
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.pagesize < self.total
+
+
+def _missing(collection: Collection) -> NotFound:
+    return NotFound(f"no student with netid {collection.netid!r}")
+
+
+async def student(engine: AsyncEngine, principal: Principal, netid: str, now: datetime) -> bytes:
+    """`GET /api/students/{netid}`: NotFound for an unknown or hidden netid."""
+    require_scopes(principal, STUDENTS_READ)
+    body = await JsonReads(engine).one(
+        "student", netid, include_protected=sees_protected(principal), now=now
+    )
+    if body is None:
+        raise NotFound(f"no student with netid {netid!r}")
+    return body
+
+
+async def plan(engine: AsyncEngine, principal: Principal, plan_id: str, now: datetime) -> bytes:
+    """`GET /api/academic/plans/{id}`: NotFound for an unknown id or a hidden student's plan."""
+    require_scopes(principal, STUDENTS_READ)
+    key = parse_plan_id(plan_id)
+    body = None
+    if key is not None:
+        body = await JsonReads(engine).one(
+            "plan", key, include_protected=sees_protected(principal), now=now
+        )
+    if body is None:
+        raise NotFound(f"no academic plan with id {plan_id!r}")
+    return body
+
+
+async def first_page(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    collection: Collection,
+    conditions: list[Condition],
+    *,
+    pagesize: int,
+    set_id: str,
+    now: datetime,
+    ttl_seconds: int,
+) -> Page:
+    """Page 1 of a collection; past one page, its keys are kept as found set `set_id`."""
+    for cond in conditions:
+        if collection.kind == "terms" and cond.field == "is_active":
+            active_value(cond)
+    require_scopes(principal, STUDENTS_READ)
+    reads, private = JsonReads(engine), sees_protected(principal)
+    listing = Listing(collection.kind)
+    try:
+        found = await reads.first_page(
+            listing,
+            collection.netid,
+            conditions,
+            pagesize=pagesize,
+            include_protected=private,
+            now=now,
+        )
+    except Invalid:
+        # An unknown or hidden student is a 404 whatever the filters say.
+        if (
+            collection.netid
+            and not (
+                await reads.first_page(
+                    listing, collection.netid, [], pagesize=0, include_protected=private, now=now
+                )
+            ).found
+        ):
+            raise _missing(collection) from None
+        raise
+    if not found.found:
+        raise _missing(collection)
+    kept = None
+    if found.keys is not None:
+        async with transaction(sessions) as session:
+            await found_sets.keep(
+                session,
+                principal,
+                set_id=set_id,
+                resource=collection.resource,
+                keys=found.keys,
+                now=now,
+                ttl_seconds=ttl_seconds,
+            )
+        kept = set_id
+    return Page(found.body, found.total, 1, pagesize, kept, collection.ignored(conditions))
+
+
+async def later_page(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    collection: Collection,
+    conditions: list[Condition],
+    *,
+    set_id: str,
+    page: int,
+    pagesize: int,
+    now: datetime,
+    ttl_seconds: int,
+) -> Page:
+    """Page `page` of a kept found set (filters sent with it are ignored: the set decides)."""
+    async with sessions() as session:
+        stored = await found_sets.reopen_set(
+            session,
+            principal,
+            set_id=set_id,
+            resource=collection.resource,
+            page=page,
+            pagesize=pagesize,
+            now=now,
+            ttl_seconds=ttl_seconds,
+        )
+    body = b"[]"
+    if stored.keys:
+        require_scopes(principal, STUDENTS_READ)
+        found, body = await JsonReads(engine).later_page(
+            Listing(collection.kind),
+            collection.netid,
+            list(stored.keys),
+            include_protected=sees_protected(principal),
+            now=now,
+        )
+        if not found:
+            raise _missing(collection)
+    ignored = [c.field for c in conditions]
+    return Page(body, stored.total, page, pagesize, set_id, ignored)

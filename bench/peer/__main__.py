@@ -1,0 +1,220 @@
+"""`make bench-peer`: the project against PostGraphile v4 and the floor, over HTTP, on one
+PostgreSQL database of generated students.
+
+1. Data: `studentgraph migrate` and `generate --students N --seed S` into DATABASE (created, and
+   refilled only when its counts are not those of N students).
+2. Servers, one process each on 127.0.0.1: the project (`studentgraph serve`, its defaults),
+   PostGraphile v4 (pinned in bench/peer/package.json, `--simple-collections both`) and the floor
+   (bench/peer/floor_app.py: plain SQL, assembled in Python, the same uvicorn).
+3. Check: every system answers every scenario with the same counts of students, terms, plans and
+   D-plans, and reports its SQL statements per request.
+4. Time: wrk, 8 connections, alternating rounds (project, PostGraphile, floor, ...); medians.
+   "5,000 students with their terms" is one sequential client fetching them as a client would
+   with each system's default settings: the project's pages of 100 (its cap), PostGraphile's one
+   list (it has no cap), the floor's one answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from bench.peer import scenarios
+from bench.peer.load import Result, alternating_fetches, lua_script, wrk
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+VENV_BIN = Path(sys.executable).parent
+PORTS = {"project": 8710, "postgraphile": 8711, "floor": 8712}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
+    p.add_argument("--database", default="sg_peer", help="PostgreSQL database (sg_peer)")
+    p.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
+    p.add_argument("--students", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=8.0, help="per wrk run (8)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    p.add_argument("--fetches", type=int, default=5, help="timed 5,000-student fetches (5)")
+    return p.parse_args(argv)
+
+
+def run(*command: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd
+    )
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def prepare_tools() -> None:
+    if shutil.which("wrk") is None:
+        print("installing wrk (Debian package) ...", flush=True)
+        run("apt-get", "install", "-y", "-q", "wrk")
+    if not (HERE / "node_modules" / ".bin" / "postgraphile").exists():
+        print("installing PostGraphile (npm ci) ...", flush=True)
+        run("npm", "ci", "--no-audit", "--no-fund", cwd=HERE)
+
+
+def prepare_data(args: argparse.Namespace) -> str:
+    admin = f"postgresql://{args.pg}/postgres"
+    exists = run(
+        "psql", admin, "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{args.database}'"
+    )
+    if not exists.strip():
+        run("psql", admin, "-c", f'CREATE DATABASE "{args.database}"')
+    url = f"postgresql+asyncpg://{args.pg}/{args.database}"
+    env = {"DATABASE_URL": url}
+    run(str(VENV_BIN / "studentgraph"), "migrate", env=env)
+    count = run(
+        "psql", f"postgresql://{args.pg}/{args.database}", "-Atc", "SELECT count(*) FROM students"
+    )
+    if int(count.strip() or 0) != args.students:
+        print(f"generating {args.students} students ...", flush=True)
+        run(
+            "psql",
+            f"postgresql://{args.pg}/{args.database}",
+            "-c",
+            "TRUNCATE students, student_terms, academic_plans, student_dplans, tasks CASCADE",
+        )
+        run(
+            str(VENV_BIN / "studentgraph"),
+            "generate",
+            "--students",
+            str(args.students),
+            "--seed",
+            str(args.seed),
+            env=env,
+        )
+    return url
+
+
+@contextmanager
+def servers(url: str, args: argparse.Namespace, *, debug_sql: bool) -> Iterator[dict[str, str]]:
+    plain = url.replace("+asyncpg", "")
+    logs = Path(tempfile.mkdtemp(prefix="bench-peer-"))
+    commands = {
+        "project": (
+            [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS["project"])],
+            {"DATABASE_URL": url},
+        ),
+        "postgraphile": (
+            [
+                str(HERE / "node_modules" / ".bin" / "postgraphile"),
+                "-c",
+                plain,
+                "--simple-collections",
+                "both",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(PORTS["postgraphile"]),
+                "--disable-query-log",
+            ],
+            {"NODE_ENV": "production", **({"DEBUG": "postgraphile:postgres"} if debug_sql else {})},
+        ),
+        "floor": (
+            [
+                str(VENV_BIN / "uvicorn"),
+                "bench.peer.floor_app:app",
+                "--port",
+                str(PORTS["floor"]),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            {"FLOOR_DATABASE_URL": plain},
+        ),
+    }
+    processes = {}
+    try:
+        for name, (command, env) in commands.items():
+            log = open(logs / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+            processes[name] = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, **env},
+            )
+        for name in commands:
+            _wait_for(f"http://127.0.0.1:{PORTS[name]}", processes[name], logs / f"{name}.log")
+        yield {name: str(logs / f"{name}.log") for name in commands}
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(10)
+
+
+def _wait_for(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            sys.exit(f"{base} exited:\n{log.read_text()}")
+        try:
+            httpx.get(base + "/", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    sys.exit(f"{base} did not start:\n{log.read_text()}")
+
+
+def machine() -> str:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    pg = run(
+        "psql", "postgresql://postgres@127.0.0.1:5432/postgres", "-Atc", "SHOW server_version"
+    ).strip()
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{os.cpu_count()} cores ({cpu}), {python}, PostgreSQL {pg}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    prepare_tools()
+    url = prepare_data(args)
+    context = scenarios.Context.create(url, args)
+    with servers(url, args, debug_sql=True) as logs:
+        counts = scenarios.check(context, logs)
+    table: dict[tuple[str, str], list[Result]] = {}
+    with servers(url, args, debug_sql=False), tempfile.TemporaryDirectory() as tmp:
+        for scenario in scenarios.LOADED:
+            scripts = {
+                system: lua_script(
+                    request, context.keys_file, Path(tmp) / f"{scenario.key}-{system}.lua"
+                )
+                for system, request in scenario.requests(context).items()
+            }
+            for system, script in scripts.items():  # warm
+                wrk(f"http://127.0.0.1:{PORTS[system]}", script, seconds=1)
+            for _ in range(args.rounds):
+                for system, script in scripts.items():
+                    result = wrk(f"http://127.0.0.1:{PORTS[system]}", script, seconds=args.seconds)
+                    table.setdefault((scenario.key, system), []).append(result)
+        fetches = {
+            system: (fetch, f"http://127.0.0.1:{PORTS[system]}")
+            for system, fetch in scenarios.fetchers(context).items()
+        }
+        fetch_times = alternating_fetches(fetches, args.fetches)
+    print(scenarios.report(table, fetch_times, counts, machine(), args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
