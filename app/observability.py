@@ -4,7 +4,9 @@ The middleware is plain ASGI (no BaseHTTPMiddleware) so it adds no task per requ
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import time
 import uuid
@@ -84,16 +86,28 @@ class RequestContextMiddleware:
             route = _route_label(scope["path"])
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                access_line(request_id, scope["method"], scope["path"], status, elapsed)
+
+
+def access_line(request_id: str, method: str, path: str, status: int, elapsed: float) -> None:
+    """The access log: one JSON line per request, in JsonFormatter's shape, written straight to
+    stderr. Through `logging` (a LogRecord, the formatter's walk over its attributes, the
+    handler's lock) it cost more than answering a small request; this costs one small orjson
+    dump and one write."""
+    entry = {
+        "ts": round(time.time(), 3),
+        "level": "info",
+        "logger": log.name,
+        "msg": "request",
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "ms": round(elapsed * 1000, 2),
+    }
+    with contextlib.suppress(OSError):  # stderr gone (a closed pipe): still answered
+        os.write(2, orjson.dumps(entry) + b"\n")
 
 
 class BodyLimitMiddleware:

@@ -59,6 +59,9 @@ def _holds_nul(value: Any) -> bool:
 
 
 async def refuse_nul_in_url(request: Request) -> None:
-    """A router dependency: the path and query string are checked before any route runs."""
-    refuse_nul(request.url.path, "path")
-    refuse_nul(request.query_params.multi_items(), "query string")
+    """A router dependency: the path and query string are checked before any route runs (on
+    the raw scope: the server has decoded the path; the query string is still %-encoded)."""
+    if "\x00" in request.scope["path"]:
+        raise BadRequest("the path contains a NUL character (\\u0000)")
+    if b"%00" in request.scope.get("query_string", b""):
+        raise BadRequest("the query string contains a NUL character (\\u0000)")

@@ -66,7 +66,8 @@ def lua_script(request: Request, keys_file: Path, out: Path) -> Path:
 
 
 def wrk(url: str, script: Path, *, seconds: float, connections: int = 8) -> Result:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
+    command = ["wrk", "-t2", f"-c{connections}", duration, "--latency", "-s", str(script)]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
