@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     jwt_secret: str = DEV_JWT_SECRET
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
+    jwt_jwks_timeout_seconds: float = 3.0  # one fetch of the JWKS; slower answers are refused
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 30
@@ -45,6 +46,15 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
+    # Per caller (token `sub`): requests per second on average, and the burst allowed; 0 = off.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    redis_url: str | None = None  # shares rate-limit buckets between processes
+    # Every statement on PostgreSQL is stopped past this (0 = no limit).
+    database_statement_timeout_ms: int = 15000
+    graphql_max_cost: int = 25000  # requested cost of one operation (README: Limits)
+    graphql_max_repeats: int = 10  # one response key selected in one selection set
+    graphql_introspection: bool | None = None  # default: on in development, off in production
     page_size_max: int = 100
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.

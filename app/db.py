@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError
+from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError, QueryCanceledError
 from sqlalchemy import Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.base import Executable
 
 from app.config import Settings
+from app.errors import StatementTimeout
 from app.observability import SQL_STATEMENTS
 
 # What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
@@ -65,8 +66,12 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
         return engine
+    timeout = settings.database_statement_timeout_ms
     engine = create_async_engine(
-        database_url, pool_size=settings.database_pool_size, hide_parameters=True
+        database_url,
+        pool_size=settings.database_pool_size,
+        hide_parameters=True,
+        connect_args={"server_settings": {"statement_timeout": str(timeout)}} if timeout else {},
     )
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
@@ -161,8 +166,21 @@ async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tup
                 if engine.dialect.name == "postgresql":
                     return tuple(await driver.fetchrow(sql, *params))
                 return tuple((await driver.execute_fetchall(sql, params))[0])
+            except QueryCanceledError as exc:
+                raise StatementTimeout() from exc
             except DISCONNECTED:
                 await connection.invalidate()
                 if attempt == 2:
                     raise
     raise AssertionError("unreachable")
+
+
+def is_statement_timeout(exc: BaseException | None) -> bool:
+    """A statement stopped by PostgreSQL's statement_timeout, however SQLAlchemy wrapped it."""
+    for _ in range(5):
+        if exc is None:
+            return False
+        if isinstance(exc, QueryCanceledError):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return False

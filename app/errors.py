@@ -27,8 +27,17 @@ class DomainError(Exception):
 
 
 class Unauthenticated(DomainError):
+    """Every refused token gets the same answer (which check failed would help an attacker);
+    `reason` says it for the log."""
+
     code = "UNAUTHENTICATED"
     http_status = 401
+    MESSAGE = "a valid bearer token is required (Authorization: Bearer <jwt>)"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.MESSAGE)
+        self.reason = reason if len(reason) <= 200 else reason[:197] + "..."
+        self.args = (self.reason,)  # str(exc), for logs; clients see only `message`
 
 
 class Forbidden(DomainError):
@@ -67,3 +76,28 @@ class Invalid(DomainError):
 class Conflict(DomainError):
     code = "CONFLICT"
     http_status = 409
+
+
+class RateLimited(DomainError):
+    """Too many requests from one caller; `retry_after` seconds until the next is allowed."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests; retry in {retry_after} s (Retry-After)")
+        self.retry_after = retry_after
+
+
+class StatementTimeout(DomainError):
+    """A statement ran past the database's statement timeout and was stopped."""
+
+    code = "TIMEOUT"
+    http_status = 503
+
+    def __init__(self, timeout_ms: int | None = None) -> None:
+        limit = f" ({timeout_ms} ms)" if timeout_ms else ""
+        super().__init__(
+            f"the database stopped a statement that ran past its time limit{limit}; "
+            "ask for less (fewer rows, a narrower filter)"
+        )

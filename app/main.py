@@ -16,12 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
-from app.errors import DomainError, Unauthenticated
+from app.db import create_engine, create_sessionmaker, is_statement_timeout
+from app.errors import DomainError, RateLimited, StatementTimeout, Unauthenticated
 from app.graphql import http as graphql_http
 from app.graphql import subscriptions as graphql_subscriptions
+from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
+from app.ratelimit import build_limiter
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
 from app.state import AppState, request_id_of
@@ -31,6 +33,8 @@ log = logging.getLogger("app")
 
 
 def _auth_headers(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, Unauthenticated):
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if exc.http_status == 403:
@@ -41,12 +45,17 @@ def _auth_headers(exc: DomainError) -> dict[str, str]:
 def _install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
+        if isinstance(exc, Unauthenticated):  # the client gets one fixed answer; this, the log
+            extra = {"reason": exc.reason, "request_id": request_id_of(request)}
+            log.info("refused a token", extra=extra)
         headers = _auth_headers(exc)
         if request.url.path.startswith("/graphql"):
             return graphql_http.graphql_error_response(exc, headers)
         return rest_errors.error_response(exc, headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if is_statement_timeout(exc):
+            return await domain_error(request, StatementTimeout())
         # The details go to the log with the request id; the client learns only that it failed.
         log.error(
             "unhandled error",
@@ -70,15 +79,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        schema = build_schema(
-            settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens
-        )
+        schema = build_schema(limits_from(settings))
         state = AppState(
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
             schema=schema,
             clock=clock or Clock(settings.clock_now),
+            limiter=build_limiter(settings),
         )
         app.state.studentgraph = state
         # Everything built so far (schema, SQLAlchemy's and Strawberry's tables) lives as long as
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             async with worker_background(settings, engine):
                 yield
         finally:
+            await state.limiter.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -103,8 +112,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     _install_error_handlers(app)
-    app.state.graphql_planner = graphql_http.build_planner(settings)
-    app.include_router(graphql_http.build_router(app.state.graphql_planner))
+    door = graphql_http.build_door(settings)
+    app.state.graphql_planner = door.planner
+    app.include_router(graphql_http.build_router(door))
     graphql_http.mount_static(app)
     graphql_subscriptions.mount(app)
     app.include_router(build_rest_router(), prefix="/api")

@@ -3,18 +3,20 @@ adapters share: authentication and the request id."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection, Request
 
+from app import ratelimit
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.clock import Clock
 from app.config import Settings
 from app.errors import BadRequest
+from app.ratelimit import Limiter, NoLimit
 
 
 @dataclass
@@ -24,6 +26,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     schema: strawberry.Schema
     clock: Clock
+    limiter: Limiter = field(default_factory=NoLimit)
 
 
 def state_of(connection: HTTPConnection) -> AppState:
@@ -31,31 +34,42 @@ def state_of(connection: HTTPConnection) -> AppState:
     return state
 
 
-def authenticate(connection: HTTPConnection) -> Principal:
-    """The caller, from `Authorization: Bearer <jwt>`; `Unauthenticated` (401) otherwise."""
-    token = bearer_token(connection.headers.get("authorization"))
-    return verify(token, state_of(connection).settings)
+async def authenticate(connection: HTTPConnection) -> Principal:
+    """The caller, from `Authorization: Bearer <jwt>`; `Unauthenticated` (401) otherwise, and
+    `RateLimited` (429) past the caller's rate."""
+    state = state_of(connection)
+    token = bearer_token(connection.headers.getlist("authorization"))
+    principal = await verify(token, state.settings)
+    await ratelimit.check(state.limiter, principal.sub)
+    return principal
 
 
 def request_id_of(connection: HTTPConnection) -> str:
     return str(connection.scope.get("state", {}).get("request_id", ""))
 
 
+MAX_JSON_DEPTH = 32  # no request this API takes nests deeper (a PATCH body: 3 levels)
+
+
 def refuse_nul(value: Any, where: str) -> None:
-    """No value this API takes can hold a NUL character, and PostgreSQL text cannot store one:
-    refuse it at the edge as a bad request, before it reaches a query."""
-    if _holds_nul(value):
-        raise BadRequest(f"the {where} contains a NUL character (\\u0000)")
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(v) for v in value)
-    return False
+    """No value this API takes can hold a NUL character, and PostgreSQL text cannot store one;
+    nor is any nested more than MAX_JSON_DEPTH deep (900 levels once reached a RecursionError):
+    refuse either at the edge as a bad request, before it reaches a query. Iterative, so the
+    check itself cannot recurse too deep."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise BadRequest(f"the {where} contains a NUL character (\\u0000)")
+            continue
+        if isinstance(item, dict | list | tuple) and depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"the {where} nests JSON more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, dict):
+            pending.extend((k, depth) for k in item)
+            pending.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend((v, depth + 1) for v in item)
 
 
 async def refuse_nul_in_url(request: Request) -> None:

@@ -35,7 +35,11 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") e
 
 
 def _settings(url: str) -> Settings:
-    return Settings(database_url=url, environment="test", log_level="WARNING")
+    # No rate limit: a test sends hundreds of requests a second as one caller (its own tests
+    # turn it on).
+    return Settings(
+        database_url=url, environment="test", log_level="WARNING", rate_limit_per_second=0
+    )
 
 
 async def _seed(url: str) -> None:

@@ -72,7 +72,8 @@ class TestWithoutPeoplePrivate:
         unknown = await client.post(
             "/graphql", json={"query": TASK, "variables": {"id": UNKNOWN_TASK}}, headers=headers
         )
-        assert hidden.content == unknown.content == b'{"data":{"task":null}}'
+        assert hidden.content == unknown.content
+        assert hidden.json()["data"] == {"task": None}
 
     async def test_graphql_node_is_null(self, client, auth, hidden_task, who):
         headers = auth(*WITHOUT_PRIVATE[who]["scopes"], sub=WITHOUT_PRIVATE[who]["sub"])
@@ -81,7 +82,7 @@ class TestWithoutPeoplePrivate:
             json={"query": NODE, "variables": {"id": hidden_task["node_id"]}},
             headers=headers,
         )
-        assert hidden.content == b'{"data":{"node":null}}'
+        assert hidden.json()["data"] == {"node": None}
 
 
 async def test_people_private_still_sees_it(client, auth, hidden_task):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 from collections import OrderedDict
 from functools import lru_cache
@@ -15,15 +17,23 @@ from app.errors import Unauthenticated
 
 
 @lru_cache(maxsize=4)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+def _jwks_client(url: str, timeout: float) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=timeout)
 
 
-def _verification_key(token: str, algorithm: str, settings: Settings) -> Any:
+async def _verification_key(token: str, algorithm: str, settings: Settings) -> Any:
     if algorithm.startswith("HS"):
         return settings.jwt_secret
     if settings.jwt_jwks_url:
-        return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+        # PyJWKClient fetches with urllib, which blocks: in a thread, with a timeout, so a slow
+        # identity provider delays only the tokens whose key it must fetch; keys it already
+        # holds keep being served meanwhile.
+        client = _jwks_client(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds)
+        try:
+            found = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientError as exc:
+            raise Unauthenticated(f"no key for this token from the JWKS: {exc}") from exc
+        return found.key
     if settings.jwt_public_key:
         return settings.jwt_public_key
     raise Unauthenticated(f"no key is configured for {algorithm} tokens")
@@ -47,12 +57,12 @@ def _judged_by(settings: Settings) -> tuple[object, ...]:
     )
 
 
-def verify(token: str, settings: Settings) -> Principal:
+async def verify(token: str, settings: Settings) -> Principal:
     """The Principal a token stands for; `Unauthenticated` for anything not a valid token."""
     key = (token, _judged_by(settings))
     principal = _VERIFIED.get(key)
     if principal is None:
-        principal = _verify_signature(token, settings)
+        principal = await _verify_signature(token, settings)
         _VERIFIED[key] = principal
         if len(_VERIFIED) > _VERIFIED_MAX:
             _VERIFIED.popitem(last=False)
@@ -62,31 +72,63 @@ def verify(token: str, settings: Settings) -> Principal:
     return principal
 
 
-def _verify_signature(token: str, settings: Settings) -> Principal:
+MAX_SUB_LENGTH = 128  # what a task's requester and a found set's owner can hold
+NUMERIC_DATES = ("exp", "iat", "nbf")
+
+
+def check_claims(claims: dict[str, Any]) -> None:
+    """What the signature cannot vouch for: `sub` a printable string of 1 to 128 characters
+    (it is stored), NumericDates numbers (PyJWT would also take `"exp": "9999999999"`), and no
+    NUL anywhere (PostgreSQL's json cannot hold one)."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH or not sub.isprintable():
+        raise Unauthenticated(f"sub must be a printable string of 1 to {MAX_SUB_LENGTH} characters")
+    for name in NUMERIC_DATES:
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise Unauthenticated(f"{name} must be a NumericDate (a number)")
+    pending: list[Any] = [claims]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            raise Unauthenticated("a claim holds a NUL character")
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+async def _verify_signature(token: str, settings: Settings) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         # Never trust the token's own choice: `none`, or HS256 signed with a public key, fail here.
         if algorithm not in settings.jwt_algorithms:
-            raise Unauthenticated(f"token algorithm {algorithm!r} is not accepted")
+            raise Unauthenticated(f"token algorithm {str(algorithm)[:40]!r} is not accepted")
         claims = jwt.decode(
             token,
-            _verification_key(token, algorithm, settings),
+            await _verification_key(token, algorithm, settings),
             algorithms=[algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=settings.jwt_leeway_seconds,
             options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
         )
+        check_claims(claims)
         scope_claim = claims.get("scope")
         scopes = parse_scopes(scope_claim)
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("the token has expired") from exc
-    except (jwt.PyJWTError, ValueError) as exc:
-        raise Unauthenticated(f"the token is not valid: {exc}") from exc
+    except (jwt.PyJWTError, ValueError, RecursionError) as exc:
+        raise Unauthenticated(f"the token is not valid: {exc!r}"[:200]) from exc
     order = scope_claim.replace(",", " ").split() if isinstance(scope_claim, str) else scope_claim
     return Principal(
-        sub=str(claims["sub"]), scopes=scopes, claims=claims, scope_order=tuple(order or ())
+        sub=claims["sub"], scopes=scopes, claims=claims, scope_order=tuple(order or ())
     )
 
 
@@ -119,8 +161,13 @@ def mint(
     return jwt.encode(claims, settings.jwt_secret, algorithm=algorithm)
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token from an `Authorization: Bearer ...` header."""
+def bearer_token(authorization: str | list[str] | None) -> str:
+    """The token from an `Authorization: Bearer ...` header (one: two are refused, since the
+    two parts of a system may each read another of them)."""
+    if isinstance(authorization, list):
+        if len(authorization) > 1:
+            raise Unauthenticated("more than one Authorization header")
+        authorization = authorization[0] if authorization else None
     if not authorization:
         raise Unauthenticated("no bearer token was sent (Authorization: Bearer <jwt>)")
     scheme, _, token = authorization.partition(" ")

@@ -4,11 +4,13 @@ unexpected shown to a client (it is logged with the request id instead)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
 
-from app.errors import DomainError
+from app.db import is_statement_timeout
+from app.errors import DomainError, StatementTimeout
 
 log = logging.getLogger("app.graphql")
 MASKED_MESSAGE = "Unexpected error."
@@ -26,13 +28,31 @@ def _located(error: GraphQLError, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def format_error(
+    error: GraphQLError, request_id: str, *, suggestions: bool = True
+) -> dict[str, Any]:
+    request_error = error.original_error is None or isinstance(error.original_error, GraphQLError)
+    if not suggestions and request_error:
+        message = _SUGGESTION.sub("", error.message)
+        error = GraphQLError(
+            message, error.nodes, error.source, error.positions, error.path, error.original_error
+        )
     original = error.original_error
     if isinstance(original, DomainError):
         extra: dict[str, Any] = {}
         if original.problems:
             extra["problems"] = [p.as_dict() for p in original.problems]
         return _located(error, graphql_error(original.message, original.code, **extra))
+    if is_statement_timeout(original):
+        timeout = StatementTimeout()
+        return _located(error, graphql_error(timeout.message, timeout.code))
+    if isinstance(original, GraphQLError):
+        # A variable whose value does not fit its type: the client's error, said as graphql-core
+        # says it (naming the variable), never masked.
+        return _located(error, graphql_error(error.message, "BAD_USER_INPUT"))
     if original is None:
         code = (
             "GRAPHQL_PARSE_FAILED"
@@ -48,5 +68,27 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     return _located(error, graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"))
 
 
-def format_errors(errors: list[GraphQLError], request_id: str) -> list[dict[str, Any]]:
-    return [format_error(e, request_id) for e in errors]
+_VARIABLE = re.compile(r"^Variable '\$(\w+)'")
+
+
+def format_errors(
+    errors: list[GraphQLError], request_id: str, *, suggestions: bool = True
+) -> list[dict[str, Any]]:
+    """Each error once; a variable's many problems (10,000 unknown input fields, say) as its
+    first, saying how many more there were (`extensions.more`). Without `suggestions`
+    (production), no "Did you mean ...?" tells a prober the names it nearly guessed."""
+    out: list[dict[str, Any]] = []
+    per_variable: dict[str, dict[str, Any]] = {}
+    for error in errors:
+        formatted = format_error(error, request_id, suggestions=suggestions)
+        match = _VARIABLE.match(error.message) if error.path is None else None
+        if match is None:
+            out.append(formatted)
+            continue
+        first = per_variable.get(match.group(1))
+        if first is None:
+            per_variable[match.group(1)] = formatted
+            out.append(formatted)
+        else:
+            first["extensions"]["more"] = first["extensions"].get("more", 0) + 1
+    return out

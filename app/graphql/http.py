@@ -7,12 +7,15 @@ leaves, and responses are encoded with orjson. GET serves GraphiQL (development)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from graphql import GraphQLError, OperationDefinitionNode
+from graphql import OperationType as AstOperationType
 from starlette.staticfiles import StaticFiles
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
@@ -23,8 +26,9 @@ from app.db import transaction
 from app.errors import BadRequest, DomainError
 from app.graphql.context import build_context
 from app.graphql.errors import MASKED_MESSAGE, format_errors, graphql_error
+from app.graphql.limits import Costs, limits_from, operation_of
 from app.graphql.planner import Planner
-from app.graphql.schema import build_schema
+from app.graphql.schema import Schema, build_schema
 from app.state import AppState, authenticate, refuse_nul, request_id_of
 
 _NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
@@ -69,20 +73,77 @@ def _respond(request: Request, body: bytes, request_error: bool = False) -> Resp
     return Response(body, 200, media_type=GRAPHQL_CONTENT_TYPE)
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """An operation that passed every check before execution, and what it costs."""
+
+    operation: OperationDefinitionNode
+    cost: int
+    maximum: int
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"cost": {"requested": self.cost, "maximum": self.maximum}}
+
+
+def _check(
+    state: AppState, costs: Costs, params: tuple[str, dict[str, Any] | None, str | None]
+) -> _Checked | Response | None:
+    """The operation and its cost; a request-error response (no such operation, too costly);
+    or None when the document has errors of its own, which Strawberry reports."""
+    query, variables, operation_name = params
+    schema: Schema = state.schema  # type: ignore[assignment]
+    try:
+        document, errors = schema.prepare_document(schema._schema, query)
+    except GraphQLError:
+        return None
+    if errors:
+        return None
+    operation = operation_of(document, operation_name)
+    if operation is None:
+        message = (
+            f"Unknown operation named '{operation_name}'."
+            if operation_name is not None
+            else "Must provide operation name if query contains multiple operations."
+        )
+        return _request_error(message, "OPERATION_RESOLUTION_FAILURE")
+    requested = costs.of(query, document, operation, variables or {})
+    maximum = schema.limits.max_cost
+    if requested > maximum:
+        message = (
+            f"this operation could cost {requested}, more than the maximum of {maximum} "
+            "(see extensions.cost); ask for fewer rows (`first`) or fewer nested lists"
+        )
+        cost = {"requested": requested, "maximum": maximum}
+        return _request_error(message, "MAX_COST_EXCEEDED", cost=cost)
+    return _Checked(operation, requested, maximum)
+
+
+def _request_error(message: str, code: str, **extensions: Any) -> Response:
+    return _json({"errors": [graphql_error(message, code, **extensions)]}, 400)
+
+
 async def _execute(
     request: Request,
     principal: Principal,
     params: tuple[str, dict[str, Any] | None, str | None],
     allowed: frozenset[OperationType],
-    planner: Planner | None,
+    graphql: GraphQLDoor,
 ) -> Response:
     state: AppState = request.app.state.studentgraph
     query, variables, operation = params
-    if planner is not None:
+    checked = _check(state, graphql.costs, params)
+    if isinstance(checked, Response):
+        if GRAPHQL_RESPONSE_TYPE not in request.headers.get("accept", ""):
+            checked.status_code = 200  # application/json: every answer is a 200
+        return checked
+    extensions = checked.extensions if checked else None
+    if checked and graphql.planner and checked.operation.operation is AstOperationType.QUERY:
         now = state.clock.now()
-        data = await planner.data(state.engine, principal, query, variables, operation, now)
+        data = await graphql.planner.data(state.engine, principal, query, variables, operation, now)
         if data is not None:
-            return _respond(request, b'{"data":' + data.encode() + b"}")
+            tail = b',"extensions":' + orjson.dumps(extensions) + b"}"
+            return _respond(request, b'{"data":' + data.encode() + tail)
     request_id = request_id_of(request)
     result = None
     try:
@@ -115,8 +176,19 @@ async def _execute(
     request_error = result.data is None and all(e.path is None for e in result.errors or [])
     body: dict[str, Any] = {} if request_error else {"data": result.data}
     if result.errors:
-        body["errors"] = format_errors(list(result.errors), request_id)
+        suggestions = state.settings.environment != "production"
+        body["errors"] = format_errors(list(result.errors), request_id, suggestions=suggestions)
+    if extensions and not request_error:
+        body["extensions"] = extensions
     return _respond(request, orjson.dumps(body), request_error)
+
+
+@dataclass(frozen=True)
+class GraphQLDoor:
+    """What /graphql holds beside the schema: the planner (or None) and the remembered costs."""
+
+    planner: Planner | None
+    costs: Costs
 
 
 def build_planner(settings: Settings) -> Planner | None:
@@ -124,19 +196,22 @@ def build_planner(settings: Settings) -> Planner | None:
     statement, and everything else by the resolvers."""
     if not settings.graphql_planner:
         return None
-    schema = build_schema(
-        settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens
-    )
+    schema = build_schema(limits_from(settings))
     return Planner(schema._schema, schema.prepare_document, settings.page_size_max)
 
 
-def build_router(planner: Planner | None) -> APIRouter:
+def build_door(settings: Settings) -> GraphQLDoor:
+    schema = build_schema(limits_from(settings))
+    return GraphQLDoor(build_planner(settings), Costs(schema._schema))
+
+
+def build_router(graphql: GraphQLDoor) -> APIRouter:
     """POST and GET /graphql."""
     router = APIRouter()
 
     @router.post("/graphql", include_in_schema=False)
     async def graphql_post(request: Request) -> Response:
-        principal = authenticate(request)
+        principal = await authenticate(request)
         try:
             raw = orjson.loads(await request.body())
         except orjson.JSONDecodeError as exc:
@@ -144,7 +219,7 @@ def build_router(planner: Planner | None) -> APIRouter:
         if not isinstance(raw, dict):
             raise BadRequest("the body must be a JSON object with a `query`")
         over_http = frozenset({OperationType.QUERY, OperationType.MUTATION})
-        return await _execute(request, principal, _read_params(raw), over_http, planner)
+        return await _execute(request, principal, _read_params(raw), over_http, graphql)
 
     @router.get("/graphql", include_in_schema=False)
     async def graphql_get(request: Request) -> Response:
@@ -152,10 +227,10 @@ def build_router(planner: Planner | None) -> APIRouter:
         wants_html = "text/html" in request.headers.get("accept", "")
         if wants_html and state.settings.graphiql_enabled and "query" not in request.query_params:
             return HTMLResponse((STATIC / "graphiql.html").read_text())
-        principal = authenticate(request)
+        principal = await authenticate(request)
         params = _read_params(dict(request.query_params))
         queries = frozenset({OperationType.QUERY})
-        return await _execute(request, principal, params, queries, planner)
+        return await _execute(request, principal, params, queries, graphql)
 
     return router
 

@@ -1,33 +1,330 @@
-"""Limits on by default (depth, aliases, tokens), with parsed and validated documents cached.
+"""Limits on by default, each costing time linear in the document: tokens (while parsing), depth,
+aliases, repeats of one response key, and cost (connections weighted by `first`). Parsed and
+validated documents are cached per query text.
 
-One extension does both parse and validation so the cache key is the query text: the same text
-parses to the same document and validates to the same errors, whoever sends it."""
+Depth and aliases mean what Strawberry's `QueryDepthLimiter` and `MaxAliasesLimiter` meant (a
+fragment counts each time it is spread), but a fragment is measured once and its measure reused,
+so a document of fragments that spread each other twice costs what it weighs, not 2^n. A response
+key selected many times in one selection set is refused before validation: graphql-core's
+OverlappingFieldsCanBeMerged compares such fields pairwise. Every limit is checked before
+graphql-core validates the document, so a hostile document costs no validation at all.
+
+Cost (the *requested* cost, before anything runs) is what an operation could return:
+* a field of object type: 1 + the cost of its selection;
+* a list of objects the schema does not bound: `LIST_SIZE` x (1 + the cost of an item);
+* a connection (`students`, `plans`): `first` x (1 + the cost of its selection), its `edges`
+  counted once (first: the argument, a variable's value, else its default);
+* scalars, enums and `__typename`: 0; fragments count each time they are spread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+    parse,
+    specified_rules,
+    validate,
+    value_from_ast_untyped,
+    visit,
+)
+from graphql.language import Visitor
+from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from app.config import Settings
+
 CACHE_SIZE = 512
+LIST_SIZE = 10  # what an unbounded list of objects counts as
 Prepare = Callable[[GraphQLSchema, str], tuple[DocumentNode, list[GraphQLError]]]
 
 
-def _rules(max_depth: int, max_aliases: int) -> tuple[Any, ...]:
-    depth = QueryDepthLimiter(max_depth=max_depth).validation_rules
-    aliases = MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules
-    return (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule, *depth, *aliases)
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_cost: int = 25000
+    max_repeats: int = 10  # one response key in one selection set
+    introspection: bool = True
+    suggestions: bool = True
+
+
+def limits_from(settings: Settings) -> Limits:
+    """The settings' limits; production also hides introspection (unless
+    GRAPHQL_INTROSPECTION=true) and "Did you mean ...?" suggestions."""
+    production = settings.environment == "production"
+    introspection = settings.graphql_introspection
+    return Limits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_tokens=settings.graphql_max_tokens,
+        max_cost=settings.graphql_max_cost,
+        max_repeats=settings.graphql_max_repeats,
+        introspection=not production if introspection is None else introspection,
+        suggestions=not production,
+    )
+
+
+@dataclass
+class Measure:
+    """What a document weighs, found in one pass (fragments measured once)."""
+
+    depths: dict[str, int] = field(default_factory=dict)  # operation name -> depth
+    aliases: int = 0
+    repeats: tuple[str, int] = ("", 0)  # the most repeated response key, and how often
+    visited: int = 0  # selections looked at: linear in the document (tests assert it)
+
+
+class _Walk:
+    def __init__(self, document: DocumentNode) -> None:
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.measure = Measure()
+        self._memo: dict[str, tuple[int, int, dict[str, int]]] = {}
+
+    def selections(self, node: Any) -> tuple[int, int, dict[str, int]]:
+        """(depth, aliases, response keys of this level with fragments inlined) of a selection
+        set; deeper levels record their own repeats."""
+        depth, aliases = 0, 0
+        keys: dict[str, int] = {}
+        for selection in node.selection_set.selections:
+            self.measure.visited += 1
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                keys[key] = keys.get(key, 0) + 1
+                aliases += 1 if selection.alias else 0
+                if selection.selection_set is not None:
+                    inner, inner_aliases, inner_keys = self.selections(selection)
+                    self._note(inner_keys)
+                    aliases += inner_aliases
+                    if not selection.name.value.startswith("__"):
+                        depth = max(depth, 1 + inner)
+            else:
+                inner, inner_aliases, inner_keys = self._fragment(selection)
+                depth, aliases = max(depth, inner), aliases + inner_aliases
+                for key, count in inner_keys.items():
+                    keys[key] = keys.get(key, 0) + count
+        return depth, aliases, keys
+
+    def _fragment(self, node: Any) -> tuple[int, int, dict[str, int]]:
+        if isinstance(node, InlineFragmentNode):
+            return self.selections(node)
+        assert isinstance(node, FragmentSpreadNode)
+        name = node.name.value
+        if name not in self._memo:
+            fragment = self.fragments.get(name)
+            self._memo[name] = (0, 0, {})  # a cycle counts nothing (validation reports it)
+            if fragment is not None:
+                self._memo[name] = self.selections(fragment)
+        return self._memo[name]
+
+    def _note(self, keys: dict[str, int]) -> None:
+        for key, count in keys.items():
+            if count > self.measure.repeats[1]:
+                self.measure.repeats = (key, count)
+
+
+def measure(document: DocumentNode) -> Measure:
+    walk = _Walk(document)
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            depth, aliases, keys = walk.selections(definition)
+            walk._note(keys)
+            name = definition.name.value if definition.name else "anonymous"
+            walk.measure.depths[name] = depth
+            walk.measure.aliases += aliases
+    return walk.measure
+
+
+def limit_errors(found: Measure, limits: Limits) -> list[GraphQLError]:
+    errors = [
+        GraphQLError(f"'{name}' exceeds maximum operation depth of {limits.max_depth}")
+        for name, depth in found.depths.items()
+        if depth > limits.max_depth
+    ]
+    if found.aliases > limits.max_aliases:
+        errors.append(GraphQLError(f"{found.aliases} aliases found. Allowed: {limits.max_aliases}"))
+    key, count = found.repeats
+    if count > limits.max_repeats:
+        errors.append(
+            GraphQLError(
+                f"'{key}' is selected {count} times in one selection set. "
+                f"Allowed: {limits.max_repeats}"
+            )
+        )
+    return errors
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+class _Cost:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self._memo: dict[str, int] = {}
+
+    def of(self, node: Any, parent: Any) -> int:
+        total = 0
+        for selection in node.selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self._field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                kind = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.of(selection, kind)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._spread(selection.name.value)
+        return total
+
+    def _spread(self, name: str) -> int:
+        if name not in self._memo:
+            self._memo[name] = 0  # a cycle counts nothing (validation reports it)
+            fragment = self.fragments.get(name)
+            if fragment is not None:
+                kind = self.schema.get_type(fragment.type_condition.name.value)
+                self._memo[name] = self.of(fragment, kind)
+        return self._memo[name]
+
+    def _definition(self, node: FieldNode, parent: Any) -> Any:
+        name = node.name.value
+        if name == "__schema":
+            return SchemaMetaFieldDef
+        if name == "__type":
+            return TypeMetaFieldDef
+        fields = getattr(parent, "fields", None)
+        return fields.get(name) if fields else None
+
+    def _field(self, node: FieldNode, parent: Any) -> int:
+        definition = self._definition(node, parent)
+        if definition is None or node.selection_set is None:
+            return 0  # a scalar, or a field validation will refuse
+        named = get_named_type(definition.type)
+        inner = 1 + self.of(node, named)
+        if named.name.endswith("Connection") and "first" in definition.args:
+            return self._first(node, definition) * inner
+        in_connection = getattr(parent, "name", "").endswith("Connection")
+        if is_list_type(get_nullable_type(definition.type)) and not in_connection:
+            return LIST_SIZE * inner
+        return inner
+
+    def _first(self, node: FieldNode, definition: Any) -> int:
+        value: Any = definition.args["first"].default_value
+        for argument in node.arguments or ():
+            if argument.name.value != "first":
+                continue
+            if isinstance(argument.value, IntValueNode):
+                value = int(argument.value.value)
+            elif isinstance(argument.value, VariableNode):
+                value = self.variables.get(argument.value.name.value, value)
+        return max(0, value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request runs, chosen as graphql-core chooses it (None: a request error)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+def cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+) -> int:
+    root = schema.get_root_type(operation.operation)
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
+    return _Cost(schema, document, {**defaults, **variables}).of(operation, root)
+
+
+def _first_variables(document: DocumentNode) -> tuple[str, ...]:
+    """Variables given as a `first` argument: the only ones a cost depends on."""
+    names: set[str] = set()
+
+    class Firsts(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value == "first" and isinstance(node.value, VariableNode):
+                names.add(node.value.name.value)
+
+    visit(document, Firsts())
+    return tuple(sorted(names))
+
+
+class Costs:
+    """Requested costs, remembered per (query, operation, values of its `first` variables)."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self.schema = schema
+        self._firsts: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._costs: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+    def of(
+        self,
+        query: str,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+    ) -> int:
+        firsts = _remember(self._firsts, query, lambda: _first_variables(document))
+        name = operation.name.value if operation.name else None
+        key = (query, name, *(repr(variables.get(n)) for n in firsts))
+        found: int = _remember(
+            self._costs, key, lambda: cost(self.schema, document, operation, variables)
+        )
+        return found
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    cache[key] = value = compute()
+    if len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+# --- the cached preparation, shared by Strawberry's execution and the planner ---------------
 
 
 class DocumentCache(SchemaExtension):
-    """Parse with a token limit and validate with the limit rules, each at most once per text."""
+    """Parse with the token limit, check the limits, validate, each at most once per text."""
 
     _prepare: Prepare
+    max_tokens: int = 0
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
@@ -39,25 +336,31 @@ class DocumentCache(SchemaExtension):
                 ec.parse_options = {**ec.parse_options, "max_tokens": self.max_tokens}
         yield
 
-    max_tokens: int = 0
+
+def _rules(limits: Limits) -> tuple[Any, ...]:
+    rules: tuple[Any, ...] = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    if not limits.introspection:
+        rules += (NoSchemaIntrospectionCustomRule,)
+    return rules
 
 
-def document_cache(max_depth: int, max_aliases: int, max_tokens: int) -> type[DocumentCache]:
-    rules = _rules(max_depth, max_aliases)
+def document_cache(limits: Limits) -> type[DocumentCache]:
+    rules = _rules(limits)
 
     @lru_cache(maxsize=CACHE_SIZE)
     def prepare(schema: GraphQLSchema, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
-        document = parse(query, max_tokens=max_tokens)
-        return document, validate(schema, document, rules)
+        document = parse(query, max_tokens=limits.max_tokens)
+        errors = limit_errors(measure(document), limits)
+        if errors:
+            return document, errors
+        return document, validate(schema, document, rules, hide_suggestions=not limits.suggestions)
 
     return type(
         "DocumentCache",
         (DocumentCache,),
-        {"_prepare": staticmethod(prepare), "max_tokens": max_tokens},
+        {"_prepare": staticmethod(prepare), "max_tokens": limits.max_tokens},
     )
 
 
-def schema_extensions(
-    max_depth: int, max_aliases: int, max_tokens: int
-) -> list[type[DocumentCache]]:
-    return [document_cache(max_depth, max_aliases, max_tokens)]
+def schema_extensions(limits: Limits) -> list[type[DocumentCache]]:
+    return [document_cache(limits)]

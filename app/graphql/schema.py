@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.errors import Invalid, Problem
 from app.graphql.context import Info
-from app.graphql.limits import Prepare, schema_extensions
+from app.graphql.limits import Limits, Prepare, schema_extensions
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.connections import (
@@ -52,6 +52,8 @@ class Query:
             global_id = relay.GlobalID.from_id(id)
         except relay.GlobalIDValueError as exc:
             raise Invalid("bad id", [Problem("id", "is not an id this API gave out")]) from exc
+        if not global_id.node_id.isprintable():
+            raise Invalid("bad id", [Problem("id", "is not an id this API gave out")])
         node_type = NODE_TYPES.get(global_id.type_name)
         if node_type is None:
             return None
@@ -171,14 +173,15 @@ class Schema(strawberry.Schema):
     # Parse (with the token limit) and validate (with the limit rules), cached per query text;
     # shared by Strawberry's execution and the planner, so a document is prepared once.
     prepare_document: Prepare
+    limits: Limits
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Errors are formatted (and unexpected ones logged) once, by app.graphql.errors."""
 
 
 @lru_cache(maxsize=4)
-def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000) -> Schema:
-    extensions = schema_extensions(max_depth, max_aliases, max_tokens)
+def build_schema(limits: Limits = Limits()) -> Schema:
+    extensions = schema_extensions(limits)
     schema = Schema(
         query=Query,
         mutation=Mutation,
@@ -188,4 +191,5 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
         extensions=extensions,
     )
     schema.prepare_document = extensions[0]._prepare
+    schema.limits = limits
     return schema

@@ -128,7 +128,7 @@ class _View(GraphQL[SubscriptionContext, None]):
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
         try:
-            context.principal = verify(bearer_token(header), self.state.settings)
+            context.principal = await verify(bearer_token(header), self.state.settings)
         except DomainError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return UnsetType()  # the UNSET singleton: a plain `connection_ack`, no payload

@@ -26,7 +26,7 @@ async def answer_collection(
     max_age: int,
     aliases: Mapping[str, str] | None = None,
 ) -> Response:
-    principal = authenticate(request)
+    principal = await authenticate(request)
     state = state_of(request)
     query = collection_query(
         request,

@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from app.config import Settings
 from app.domain.filters import Condition, parse_rest_value
-from app.errors import BadRequest, Problem
+from app.errors import BadRequest, Invalid, Problem
 
 PAGING = ("pagesize", "page", "continuation_key")
 PLAN_ALIASES = {"netid": "student_netid"}  # plan collections: `?netid=` is the student's
@@ -51,10 +51,17 @@ class CollectionQuery:
     continuation_key: str | None
 
 
+MAX_FILTERS = 50  # filter pairs in one query string
+
+
 def conditions_of(request: Request, aliases: Mapping[str, str]) -> list[Condition]:
     """Every non-paging query parameter as a condition (`?netid=x` may be renamed by `aliases`)."""
     out: list[Condition] = []
-    for name, raw in request.query_params.multi_items():
+    pairs = request.query_params.multi_items()
+    if len(pairs) > MAX_FILTERS + len(PAGING):
+        problem = Problem("query", f"at most {MAX_FILTERS} filters")
+        raise Invalid("the query string has too many filters", [problem])
+    for name, raw in pairs:
         if name in PAGING:
             continue
         op, value = parse_rest_value(raw)

@@ -89,7 +89,7 @@ async def get_plan(request: Request, plan_id: str) -> Response:
     """One plan by id. 404 when no plan has that id, or when the plan's student is
     FERPA-protected and the token lacks `urn:dartmouth:people:private` (the same answer).
     Needs `urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
-    principal = authenticate(request)
+    principal = await authenticate(request)
     state = state_of(request)
     body = await compat_reads.plan(state.engine, principal, plan_id, state.clock.now())
     return cached_body(request, body, max_age=PLANS_MAX_AGE)

@@ -112,7 +112,7 @@ async def get_student(request: Request, netid: str) -> Response:
     Needs `urn:dartmouth:students:read.sensitive` (and `urn:dartmouth:people:private` for a
     FERPA-protected student). `Cache-Control: private, max-age=0`: D-plans change through
     `PATCH /api/students/{netid}`, so callers revalidate each time (`If-None-Match` -> 304)."""
-    principal = authenticate(request)
+    principal = await authenticate(request)
     state = state_of(request)
     body = await compat_reads.student(state.engine, principal, netid, state.clock.now())
     return cached_body(request, body, max_age=STUDENT_MAX_AGE)

@@ -5,9 +5,9 @@ inside the handler, so the row is durable before the 202 leaves."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -89,12 +89,32 @@ def _json_body(request: Request, raw: bytes) -> Any:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise StarletteHTTPException(415, "send the body as Content-Type: application/json")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    body = strict_json(raw)
     refuse_nul(body, "body")
     return body
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise BadRequest(f"the body is ambiguous: it gives the key {key!r} more than once")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise BadRequest(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def strict_json(raw: bytes) -> Any:
+    """The body as JSON, refusing what JSON parsers disagree on: a key given twice in one object
+    (`{"dplans": [], "dplans": [...]}`; orjson keeps the last) and NaN/Infinity."""
+    try:
+        return json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("the body nests JSON too deep") from exc
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -144,7 +164,7 @@ async def patch_student(
 
     Needs `urn:dartmouth:students:write.sensitive` and `urn:dartmouth:students:read.sensitive`
     (and `urn:dartmouth:people:private` for a FERPA-protected student)."""
-    principal = authenticate(request)
+    principal = await authenticate(request)
     body = _json_body(request, await request.body())
     state = state_of(request)
     async with transaction(state.sessions) as session:
@@ -167,7 +187,7 @@ async def patch_student(
 async def get_task(request: Request, task_id: str) -> Response:
     """The task, shaped as the seed samples: visible to its requester (same `sub`) and to holders
     of `urn:dartmouth:tasks:students:write`; anyone else gets the unknown-id 404."""
-    principal = authenticate(request)
+    principal = await authenticate(request)
     state = state_of(request)
     async with transaction(state.sessions) as session:
         row = await tasks_service.visible_task(session, principal, task_id)

@@ -49,55 +49,55 @@ class TestParseScopes:
 
 
 class TestVerify:
-    def test_minted_token_round_trips(self):
+    async def test_minted_token_round_trips(self):
         settings = Settings(environment="test")
         token = mint(settings, sub="f003ghc", scopes=["x", "y"], name="N", email="e@x")
-        principal = verify(token, settings)
+        principal = await verify(token, settings)
         assert principal.sub == "f003ghc"
         assert principal.scopes == frozenset({"x", "y"})
         assert principal.scope_order == ("x", "y")
         assert principal.name == "N"
 
-    def test_scope_as_list_and_comma_string(self):
+    async def test_scope_as_list_and_comma_string(self):
         settings = Settings(environment="test")
         for claim in (["x", "y"], "x,y"):
             token = jwt.encode(_claims(scope=claim), settings.jwt_secret, algorithm="HS256")
-            assert verify(token, settings).scopes == frozenset({"x", "y"})
+            assert (await verify(token, settings)).scopes == frozenset({"x", "y"})
 
-    def test_expired(self):
+    async def test_expired(self):
         settings = Settings(environment="test", jwt_leeway_seconds=0)
         token = jwt.encode(_claims(exp=int(time.time()) - 5), settings.jwt_secret, "HS256")
         with pytest.raises(Unauthenticated, match="expired"):
-            verify(token, settings)
+            await verify(token, settings)
 
-    def test_bad_signature(self):
+    async def test_bad_signature(self):
         settings = Settings(environment="test")
         token = jwt.encode(_claims(), "some-other-secret-of-enough-length!!", "HS256")
         with pytest.raises(Unauthenticated):
-            verify(token, settings)
+            await verify(token, settings)
 
-    def test_alg_none_is_refused(self):
+    async def test_alg_none_is_refused(self):
         settings = Settings(environment="test")
         token = jwt.encode(_claims(), None, algorithm="none")
         with pytest.raises(Unauthenticated, match="not accepted"):
-            verify(token, settings)
+            await verify(token, settings)
 
-    def test_algorithm_outside_the_allow_list(self):
+    async def test_algorithm_outside_the_allow_list(self):
         settings = Settings(environment="test", jwt_algorithms=["RS256"])
         token = jwt.encode(_claims(), settings.jwt_secret, "HS256")
         with pytest.raises(Unauthenticated, match="not accepted"):
-            verify(token, settings)
+            await verify(token, settings)
 
-    def test_missing_sub(self):
+    async def test_missing_sub(self):
         settings = Settings(environment="test")
         claims = _claims()
         del claims["sub"]
         with pytest.raises(Unauthenticated):
-            verify(jwt.encode(claims, settings.jwt_secret, "HS256"), settings)
+            await verify(jwt.encode(claims, settings.jwt_secret, "HS256"), settings)
 
-    def test_garbage(self):
+    async def test_garbage(self):
         with pytest.raises(Unauthenticated):
-            verify("not.a.jwt", Settings(environment="test"))
+            await verify("not.a.jwt", Settings(environment="test"))
 
     @pytest.mark.parametrize(
         ("algorithm", "key"),
@@ -106,23 +106,23 @@ class TestVerify:
             ("ES256", lambda: ec.generate_private_key(ec.SECP256R1())),
         ],
     )
-    def test_public_key_algorithms(self, algorithm, key):
+    async def test_public_key_algorithms(self, algorithm, key):
         private, public = _pem_pair(key())
         settings = Settings(environment="test", jwt_algorithms=[algorithm], jwt_public_key=public)
         token = jwt.encode(_claims(), private, algorithm=algorithm)
-        assert verify(token, settings).sub == "f003ghc"
+        assert (await verify(token, settings)).sub == "f003ghc"
         # The classic confusion attack: HS256 "signed" with the public key is refused.
         forged = jwt.encode(_claims(), "x" * 32, algorithm="HS256")
         with pytest.raises(Unauthenticated):
-            verify(forged, settings)
+            await verify(forged, settings)
 
-    def test_issuer_and_audience(self):
+    async def test_issuer_and_audience(self):
         settings = Settings(environment="test", jwt_issuer="iss-a", jwt_audience="aud-a")
         good = jwt.encode(_claims(iss="iss-a", aud="aud-a"), settings.jwt_secret, "HS256")
-        assert verify(good, settings).sub == "f003ghc"
+        assert (await verify(good, settings)).sub == "f003ghc"
         for bad in (_claims(iss="iss-b", aud="aud-a"), _claims(iss="iss-a", aud="aud-b")):
             with pytest.raises(Unauthenticated):
-                verify(jwt.encode(bad, settings.jwt_secret, "HS256"), settings)
+                await verify(jwt.encode(bad, settings.jwt_secret, "HS256"), settings)
 
 
 class TestBearerHeader:
@@ -143,17 +143,19 @@ class TestMint:
 
 
 class TestVerifiedCache:
-    def test_a_cached_token_still_expires(self, monkeypatch):
+    async def test_a_cached_token_still_expires(self, monkeypatch):
         settings = Settings(environment="test", jwt_leeway_seconds=0)
         token = jwt.encode(_claims(exp=int(time.time()) + 2), settings.jwt_secret, "HS256")
-        assert verify(token, settings).sub == "f003ghc"
+        assert (await verify(token, settings)).sub == "f003ghc"
         later = time.time() + 10
         monkeypatch.setattr("app.auth.tokens.time.time", lambda: later)
         with pytest.raises(Unauthenticated, match="expired"):
-            verify(token, settings)
+            await verify(token, settings)
 
-    def test_other_settings_judge_again(self):
+    async def test_other_settings_judge_again(self):
         token = jwt.encode(_claims(), "a" * 40, "HS256")
-        assert verify(token, Settings(environment="test", jwt_secret="a" * 40)).sub == "f003ghc"
+        assert (
+            await verify(token, Settings(environment="test", jwt_secret="a" * 40))
+        ).sub == "f003ghc"
         with pytest.raises(Unauthenticated):
-            verify(token, Settings(environment="test", jwt_secret="b" * 40))
+            await verify(token, Settings(environment="test", jwt_secret="b" * 40))

@@ -108,7 +108,8 @@ class TestFerpa:
             "/graphql", json={"query": NESTED, "variables": {"netid": "nobody"}}, headers=reader
         )
         assert hidden.status_code == unknown.status_code == 200
-        assert hidden.content == unknown.content == b'{"data":{"student":null}}'
+        assert hidden.content == unknown.content
+        assert hidden.json()["data"] == {"student": None}
 
     async def test_private_scope_reveals_the_student(self, client, session, auth):
         await _protected_world(session)

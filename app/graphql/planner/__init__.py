@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry import relay
 
 from app.auth import Principal
-from app.errors import DomainError
+from app.errors import DomainError, StatementTimeout
 from app.graphql.limits import Prepare
 from app.graphql.planner.selection import Collector, directive_variables
 from app.graphql.types.connections import decode_cursor
@@ -110,6 +110,8 @@ class Planner:
             text = await json_reads_service.data_json(
                 engine, principal, queries, now=now, max_page_size=self.max_page_size
             )
+        except StatementTimeout:
+            raise  # the resolvers would only run out of time again
         except (Fallback, Unplannable, DomainError, GraphQLError):
             return None
         except Exception:
@@ -217,6 +219,8 @@ class Planner:
             global_id = relay.GlobalID.from_id(node_id)
         except relay.GlobalIDValueError as exc:
             raise Fallback from exc  # the resolver names the bad id
+        if not global_id.node_id.isprintable():
+            raise Fallback
         kind = NODE_KINDS.get(global_id.type_name)
         if kind is None:
             if global_id.type_name == "Task":

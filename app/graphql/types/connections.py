@@ -27,7 +27,7 @@ def decode_cursor(kind: str, cursor: str | None) -> str | None:
         prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     except (ValueError, UnicodeDecodeError):
         prefix, key = "", ""
-    if prefix != kind or not key:
+    if prefix != kind or not key or not key.isprintable():
         raise Invalid("bad cursor", [Problem("after", "is not a cursor from this connection")])
     return key
 

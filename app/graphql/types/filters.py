@@ -9,6 +9,7 @@ import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from app.domain.filters import OPS, Condition
+from app.errors import Invalid, Problem
 
 
 @strawberry.input(description="Match a string: exactly, one of a list, or by prefix.")
@@ -74,6 +75,14 @@ class SisTermFilter:
 
 
 _OP_OF = {"in_": "in", "starts_with": "prefix"}
+MAX_IN_VALUES = 1000  # an `in` list; longer ones are refused by name, not left to the database
+
+
+def _bounded(field_name: str, op: str, value: Any) -> Condition:
+    if op == "in" and len(value) > MAX_IN_VALUES:
+        problem = Problem(field_name, f"`in` takes at most {MAX_IN_VALUES} values")
+        raise Invalid("the filter has too many values", [problem])
+    return Condition(field_name, op, value)  # type: ignore[arg-type]
 
 
 def conditions_of(filter_input: Any, fields: dict[str, str]) -> list[Condition]:
@@ -90,7 +99,7 @@ def conditions_of(filter_input: Any, fields: dict[str, str]) -> list[Condition]:
                 continue
             op = _OP_OF.get(op_attr, op_attr)
             assert op in OPS
-            out.append(Condition(field_name, op, value))
+            out.append(_bounded(field_name, op, value))
     return out
 
 
@@ -109,7 +118,7 @@ def conditions_of_value(value: Mapping[str, Any] | None, fields: dict[str, str])
         sub = value.get(to_camel_case(attr))
         for op_name, op_value in (sub or {}).items():
             if op_value is not None:
-                out.append(Condition(field_name, _OP_OF_NAME[op_name], op_value))  # type: ignore[arg-type]
+                out.append(_bounded(field_name, _OP_OF_NAME[op_name], op_value))
     return out
 
 

@@ -1,0 +1,196 @@
+"""Hostile tokens: every refused token gets the same 401 body at every door (which check failed
+goes to the log, never to the client), and a slow identity provider stalls no one else."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import jwt
+import orjson
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app.auth import STUDENTS_READ
+from app.main import create_app
+from tests.hostile import assert_clean
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unsigned(header: dict, claims: dict) -> str:
+    return f"{_b64(orjson.dumps(header))}.{_b64(orjson.dumps(claims))}."
+
+
+def _claims(**overrides) -> dict:
+    now = int(time.time())
+    claims = {"sub": "f003ghc", "scope": STUDENTS_READ, "iat": now, "exp": now + 600}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _signed(settings, **overrides) -> str:
+    return jwt.encode(_claims(**overrides), settings.jwt_secret, "HS256")
+
+
+def _nested_claims(settings) -> str:
+    """Signed with the right secret, claims nested past the JSON parser's recursion limit."""
+    header = _b64(b'{"alg":"HS256","typ":"JWT"}')
+    payload = _b64(b'{"sub":"f003ghc","x":' + b"[" * 5000 + b"]" * 5000 + b"}")
+    signing_input = f"{header}.{payload}".encode()
+    signature = jwt.algorithms.HMACAlgorithm(jwt.algorithms.HMACAlgorithm.SHA256).sign(
+        signing_input, settings.jwt_secret.encode()
+    )
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def bad_tokens(settings) -> dict[str, dict[str, str] | list[tuple[str, str]]]:
+    good = _signed(settings)
+    head = good.split(".")[0]
+    return {
+        "no Authorization header": {},
+        "Bearer and nothing": {"Authorization": "Bearer "},
+        "another scheme": {"Authorization": "Basic dXNlcjpwYXNz"},
+        "not a JWT": {"Authorization": "Bearer not.a.jwt"},
+        "alg none": {"Authorization": "Bearer " + _unsigned({"alg": "none"}, _claims())},
+        "alg NoNe": {"Authorization": "Bearer " + _unsigned({"alg": "NoNe"}, _claims())},
+        "a 10,000-character alg": {
+            "Authorization": "Bearer " + _unsigned({"alg": "A" * 10000}, _claims())
+        },
+        "another secret": {"Authorization": "Bearer " + jwt.encode(_claims(), "x" * 40, "HS256")},
+        "an algorithm outside the allow-list": {
+            "Authorization": "Bearer " + jwt.encode(_claims(), settings.jwt_secret, "HS512")
+        },
+        "a truncated signature": {"Authorization": "Bearer " + good[:-5]},
+        "claims swapped under a valid signature": {
+            "Authorization": f"Bearer {head}.{_b64(orjson.dumps(_claims(sub='admin')))}."
+            + good.split(".")[2]
+        },
+        "expired": {"Authorization": "Bearer " + _signed(settings, exp=int(time.time()) - 3600)},
+        "not yet valid": {
+            "Authorization": "Bearer " + _signed(settings, nbf=int(time.time()) + 3600)
+        },
+        "exp as a string": {
+            "Authorization": "Bearer " + _signed(settings, exp=str(int(time.time()) + 600))
+        },
+        "iat as a string": {"Authorization": "Bearer " + _signed(settings, iat="yesterday")},
+        "no sub": {"Authorization": "Bearer " + _signed(settings, sub=None)},
+        "a numeric sub": {"Authorization": "Bearer " + _signed(settings, sub=12345)},
+        "a 200-character sub": {"Authorization": "Bearer " + _signed(settings, sub="s" * 200)},
+        "a NUL in sub": {"Authorization": "Bearer " + _signed(settings, sub="f003\u0000ghc")},
+        "a NUL in name": {"Authorization": "Bearer " + _signed(settings, name="a\u0000b")},
+        "a scope claim that is a number": {
+            "Authorization": "Bearer " + _signed(settings, scope=42)
+        },
+        "claims nested 5,000 deep": {"Authorization": "Bearer " + _nested_claims(settings)},
+        "two Authorization headers": [
+            ("Authorization", "Bearer " + good),
+            ("Authorization", "Bearer " + good),
+        ],
+    }
+
+
+DOORS = [
+    ("GET", "/api/academic/plans"),
+    ("GET", "/api/students/f000abc/terms"),
+    ("POST", "/graphql"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), DOORS)
+async def test_every_refused_token_gets_one_answer(client, settings, sql_counter, method, path):
+    bodies = set()
+    for name, headers in bad_tokens(settings).items():
+        response = await client.request(
+            method, path, headers=headers, json={"query": "{ dplanCodes { id } }"}
+        )
+        assert response.status_code == 401, (name, response.text)
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"', name
+        assert "A" * 50 not in response.text, name  # nothing the client sent is echoed
+        assert_clean(response)
+        bodies.add(response.content)
+    assert len(bodies) == 1, bodies
+    assert sql_counter.count == 0
+
+
+def test_the_corpus_is_large_enough(settings):
+    assert len(bad_tokens(settings)) >= 15
+
+
+async def test_the_reason_goes_to_the_log(client, settings, caplog):
+    with caplog.at_level(logging.INFO, logger="app"):
+        await client.get(
+            "/api/academic/plans",
+            headers={"Authorization": "Bearer " + _signed(settings, exp="soon")},
+        )
+    reasons = [r.reason for r in caplog.records if hasattr(r, "reason")]
+    assert any("exp" in reason for reason in reasons), reasons
+
+
+# --- a slow identity provider -----------------------------------------------------------------
+
+
+class _SlowJwks:
+    """A JWKS endpoint that answers only when released: while it holds a fetch, the app must
+    keep answering everything that needs no fetch."""
+
+    def __init__(self, jwk: dict) -> None:
+        self.asked, self.release = threading.Event(), threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.asked.set()
+                outer.release.wait(10)
+                body = json.dumps({"keys": [jwk]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+async def test_a_slow_jwks_fetch_stalls_no_one(settings, clock):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = _SlowJwks({**jwk, "kid": "k1", "alg": "RS256", "use": "sig"})
+    try:
+        app_settings = settings.model_copy(
+            update={"jwt_algorithms": ["RS256"], "jwt_jwks_url": jwks.url}
+        )
+        app = create_app(app_settings, clock=clock)
+        token = jwt.encode(_claims(), key, "RS256", headers={"kid": "k1"})
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+            waiting = asyncio.create_task(
+                client.get("/api/academic/plans", headers={"Authorization": f"Bearer {token}"})
+            )
+            await asyncio.to_thread(jwks.asked.wait, 5)
+            # The fetch is held: if it blocked the event loop this would never be answered.
+            health = await asyncio.wait_for(client.get("/healthz"), 5)
+            assert health.status_code == 200 and not waiting.done()
+            jwks.release.set()
+            assert (await waiting).status_code == 200
+    finally:
+        jwks.close()
