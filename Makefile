@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run token test lint typecheck unit schema bench bench-peer clean
+.PHONY: install run token test lint typecheck unit schema bench bench-peer fuzz clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ schema: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# schemathesis against /openapi.json and the GraphQL schema of a served instance (thousands of
+# cases; `make test` runs a short one: tests/test_fuzz.py).
+fuzz: install
+	$(BIN)/python -m tests.fuzz $(ARGS)
 
 # The project, PostGraphile v4 (npm, pinned) and the floor over HTTP on the local PostgreSQL
 # (installs wrk and PostGraphile when missing; see bench/peer/__main__.py).

@@ -7,6 +7,8 @@ the same bytes, so the body cannot depend on the netid (or plan id, or task id).
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -54,10 +56,23 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "ERROR")
     message = NOT_FOUND_MESSAGE if exc.status_code == 404 else str(exc.detail)
-    return OrjsonResponse(
-        error_body(exc.status_code, code, message, []), exc.status_code, exc.headers
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return OrjsonResponse(error_body(exc.status_code, code, message, []), exc.status_code, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this path (Starlette names only the first matching
+    route's: GET and PATCH of /api/students/{netid} live in two modules). Read off the OpenAPI
+    document, which FastAPI builds once."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^/]+?\}", template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations}
+    return sorted(methods)

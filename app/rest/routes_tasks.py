@@ -37,6 +37,17 @@ class DplansPatchIn(BaseModel):
     dplans: list[DplanIn] = Field(description="One dplan per term; other terms stay as they are.")
 
 
+def _patch_body_schema() -> dict[str, Any]:
+    """The PATCH body's JSON schema with `DplanIn` inlined: pydantic writes it under `$defs` with
+    a `#/$defs/...` reference, which resolves against the whole OpenAPI document, where it does
+    not exist (client generators and fuzzers then skip the body)."""
+    schema = DplansPatchIn.model_json_schema()
+    definitions = schema.pop("$defs")
+    schema["properties"]["dplans"]["items"] = definitions["DplanIn"]
+    schema["additionalProperties"] = False
+    return schema
+
+
 class RequesterOut(BaseModel):
     sub: str
     name: str | None
@@ -147,7 +158,7 @@ PATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": DplansPatchIn.model_json_schema()}},
+            "content": {"application/json": {"schema": _patch_body_schema()}},
         }
     },
 )

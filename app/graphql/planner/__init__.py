@@ -115,8 +115,11 @@ class Planner:
         except (Fallback, Unplannable, DomainError, GraphQLError):
             return None
         except Exception:
-            # Never an error of its own: the resolvers answer, and report what they meet.
+            # Never an error of its own: the resolvers answer, and report what they meet. The
+            # operation is not planned again (SQLite's parser, for one, has a nesting limit that
+            # a deep enough selection reaches).
             log.warning("planned read failed; answered by the resolvers", exc_info=True)
+            self._operations.remember((query, operation_name), None)
             return None
         self.answered += 1
         return text

@@ -1,0 +1,1 @@
+"""`make fuzz`: schemathesis against a served studentgraph (see __main__.py)."""
