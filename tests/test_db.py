@@ -40,3 +40,36 @@ class TestEngine:
             )
         await session.rollback()
         assert await StudentRepository(session).by_netid("nobody", include_protected=True) is None
+
+
+class TestReading:
+    """A read-only unit of work sends no BEGIN/COMMIT (PostgreSQL: asyncpg's query log)."""
+
+    async def test_no_begin_or_commit(self, settings, database_url):
+        if not database_url.startswith("postgresql"):
+            pytest.skip("asyncpg's query log: PostgreSQL")
+        from sqlalchemy import text
+
+        from app.db import create_engine, create_sessionmaker, reading, transaction
+
+        engine = create_engine(settings)
+        sessions = create_sessionmaker(engine)
+        sent: dict[str, list[str]] = {}
+        try:
+            for name, unit in (("reading", reading), ("transaction", transaction)):
+                log: list[str] = []
+
+                def record(query, log=log) -> None:
+                    log.append(query.query)
+
+                async with unit(sessions) as session:
+                    connection = await session.connection()
+                    driver = (await connection.get_raw_connection()).driver_connection
+                    driver.add_query_logger(record)
+                    await session.execute(text("SELECT 1"))
+                driver.remove_query_logger(record)
+                sent[name] = log
+        finally:
+            await engine.dispose()
+        assert not any("BEGIN" in q or "COMMIT" in q for q in sent["reading"]), sent
+        assert any("COMMIT" in q for q in sent["transaction"]), sent

@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType
 
 from app.auth.principal import Principal
 from app.config import Settings
-from app.db import transaction
+from app.db import reading, transaction
 from app.errors import BadRequest, DomainError
 from app.graphql.context import build_context
 from app.graphql.errors import MASKED_MESSAGE, format_errors, graphql_error
@@ -146,8 +146,10 @@ async def _execute(
             return _respond(request, b'{"data":' + data.encode() + tail)
     request_id = request_id_of(request)
     result = None
+    mutation = checked is None or checked.operation.operation is not AstOperationType.QUERY
+    unit_of_work = transaction if mutation else reading  # a read needs no BEGIN/COMMIT
     try:
-        async with transaction(state.sessions) as session:
+        async with unit_of_work(state.sessions) as session:
             context = build_context(
                 session, principal, state.settings, state.clock.now(), request_id
             )

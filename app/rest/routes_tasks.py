@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.db import transaction
+from app.db import reading, transaction
 from app.errors import BadRequest
 from app.rest.responses import OrjsonResponse
 from app.rest.schemas import ErrorOut
@@ -200,6 +200,6 @@ async def get_task(request: Request, task_id: str) -> Response:
     of `urn:dartmouth:tasks:students:write`; anyone else gets the unknown-id 404."""
     principal = await authenticate(request)
     state = state_of(request)
-    async with transaction(state.sessions) as session:
+    async with reading(state.sessions) as session:
         row = await tasks_service.visible_task(session, principal, task_id)
     return OrjsonResponse(task_record(row), 200, {"Cache-Control": "no-store"})
