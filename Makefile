@@ -38,6 +38,7 @@ token: install
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -24,7 +24,7 @@ from sqlalchemy.sql.base import Executable
 
 from app.config import Settings
 from app.errors import StatementTimeout
-from app.observability import SQL_STATEMENTS
+from app.metrics import SQL_STATEMENTS
 
 # What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
 DISCONNECTED = (ConnectionDoesNotExistError, InterfaceError, ConnectionResetError)

@@ -13,14 +13,11 @@ import uuid
 from typing import Any
 
 import orjson
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge
+from app.metrics import LATENCY, REQUESTS
 
-REQUESTS = Counter("studentgraph_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("studentgraph_request_seconds", "HTTP request latency", ["method", "route"])
-SQL_STATEMENTS = Counter("studentgraph_sql_statements", "SQL statements sent to the database")
 log = logging.getLogger("app.access")
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
