@@ -25,6 +25,10 @@ class DomainError(Exception):
         self.message = message
         self.problems = problems or []
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers its answer carries, whichever door gives it."""
+        return {}
+
 
 class Unauthenticated(DomainError):
     """Every refused token gets the same answer (which check failed would help an attacker);
@@ -39,14 +43,16 @@ class Unauthenticated(DomainError):
         self.reason = reason if len(reason) <= 200 else reason[:197] + "..."
         self.args = (self.reason,)  # str(exc), for logs; clients see only `message`
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
 
 class Forbidden(DomainError):
     code = "FORBIDDEN"
     http_status = 403
 
-    def __init__(self, message: str, missing_scopes: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.missing_scopes = missing_scopes or []
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
 
 
 class NotFound(DomainError):
@@ -73,11 +79,6 @@ class Invalid(DomainError):
     http_status = 422
 
 
-class Conflict(DomainError):
-    code = "CONFLICT"
-    http_status = 409
-
-
 class RateLimited(DomainError):
     """Too many requests from one caller; `retry_after` seconds until the next is allowed."""
 
@@ -87,6 +88,9 @@ class RateLimited(DomainError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many requests; retry in {retry_after} s (Retry-After)")
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class StatementTimeout(DomainError):

@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker, is_statement_timeout
-from app.errors import DomainError, RateLimited, StatementTimeout, Unauthenticated
+from app.db import create_engine, create_sessionmaker
+from app.errors import DomainError
 from app.graphql import http as graphql_http
 from app.graphql import subscriptions as graphql_subscriptions
 from app.graphql.limits import limits_from
@@ -26,50 +26,19 @@ from app.observability import BodyLimitMiddleware, RequestContextMiddleware, con
 from app.ratelimit import build_limiter
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
-from app.state import AppState, request_id_of
+from app.state import AppState
 from app.worker.embedded import background as worker_background
 
 log = logging.getLogger("app")
 
 
-def _auth_headers(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, RateLimited):
-        return {"Retry-After": str(exc.retry_after)}
-    if isinstance(exc, Unauthenticated):
-        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-    if exc.http_status == 403:
-        return {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
-    return {}
-
-
 def _install_error_handlers(app: FastAPI) -> None:
-    async def domain_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DomainError)
-        if isinstance(exc, Unauthenticated):  # the client gets one fixed answer; this, the log
-            extra = {"reason": exc.reason, "request_id": request_id_of(request)}
-            log.info("refused a token", extra=extra)
-        headers = _auth_headers(exc)
-        if request.url.path.startswith("/graphql"):
-            return graphql_http.graphql_error_response(exc, headers)
-        return rest_errors.error_response(exc, headers)
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        if is_statement_timeout(exc):
-            return await domain_error(request, StatementTimeout())
-        # The details go to the log with the request id; the client learns only that it failed.
-        log.error(
-            "unhandled error",
-            exc_info=exc,
-            extra={"path": request.url.path, "request_id": request_id_of(request)},
-        )
-        if request.url.path.startswith("/graphql"):
-            return graphql_http.internal_error_response()
-        return JSONResponse(rest_errors.error_body(500, "INTERNAL", "Unexpected error.", []), 500)
-
-    app.add_exception_handler(DomainError, domain_error)
+    """REST's translation answers every error that reaches the app (GraphQL's door answers its
+    own: app/graphql/http.py)."""
+    app.add_exception_handler(DomainError, rest_errors.domain_error)
     app.add_exception_handler(RequestValidationError, rest_errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, rest_errors.http_error)
-    app.add_exception_handler(Exception, unexpected)
+    app.add_exception_handler(Exception, rest_errors.unexpected)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:

@@ -3,6 +3,7 @@ adapters share: authentication and the request id."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +16,10 @@ from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.clock import Clock
 from app.config import Settings
-from app.errors import BadRequest
+from app.errors import BadRequest, Unauthenticated
 from app.ratelimit import Limiter, NoLimit
+
+log = logging.getLogger("app")
 
 
 @dataclass
@@ -38,10 +41,19 @@ async def authenticate(connection: HTTPConnection) -> Principal:
     """The caller, from `Authorization: Bearer <jwt>`; `Unauthenticated` (401) otherwise, and
     `RateLimited` (429) past the caller's rate."""
     state = state_of(connection)
-    token = bearer_token(connection.headers.getlist("authorization"))
-    principal = await verify(token, state.settings)
+    try:
+        token = bearer_token(connection.headers.getlist("authorization"))
+        principal = await verify(token, state.settings)
+    except Unauthenticated as exc:
+        log_refusal(exc, request_id_of(connection))
+        raise
     await ratelimit.check(state.limiter, principal.sub)
     return principal
+
+
+def log_refusal(exc: Unauthenticated, request_id: str) -> None:
+    """The client gets one fixed answer for every refused token; the log, which check failed."""
+    log.info("refused a token", extra={"reason": exc.reason, "request_id": request_id})
 
 
 def request_id_of(connection: HTTPConnection) -> str:

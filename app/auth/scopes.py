@@ -15,9 +15,7 @@ ALL_SCOPES = (STUDENTS_WRITE, TASKS_WRITE, STUDENTS_READ, PEOPLE_PRIVATE)
 def require_scopes(principal: Principal, *scopes: str) -> None:
     missing = [s for s in scopes if s not in principal.scopes]
     if missing:
-        raise Forbidden(
-            f"this request needs the scope {', '.join(missing)}", missing_scopes=missing
-        )
+        raise Forbidden(f"this request needs the scope {', '.join(missing)}")
 
 
 def sees_protected(principal: Principal) -> bool:

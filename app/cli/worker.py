@@ -8,10 +8,10 @@ import logging
 import signal
 from typing import Any
 
+from app import notifications
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.observability import configure_logging
-from app.services import tasks as tasks_service
 from app.worker import Worker
 
 log = logging.getLogger("app.worker")
@@ -27,7 +27,7 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
     worker = Worker(settings, engine, create_sessionmaker(engine), concurrency=concurrency)
     log.info("worker started", extra={"worker": worker.name, "slots": worker.concurrency})
     try:
-        async with tasks_service.listening(engine, (tasks_service.TASKS_CHANNEL,)):
+        async with notifications.listening(engine, (notifications.TASKS_CHANNEL,)):
             await worker.run(stop)
     finally:
         await engine.dispose()

@@ -73,11 +73,3 @@ def calendar(first_year: int, last_year: int) -> list[QuarterlyTerm]:
     """Every quarterly term from Winter of `first_year` to Fall of `last_year`."""
     first, last = ordinal(f"{first_year}01"), ordinal(f"{last_year}09")
     return [quarterly_term(term_id_at(p)) for p in range(first, last + 1)]
-
-
-def term_id_containing(when: datetime) -> str:
-    """The calendar's term whose range holds `when` (used when building data, not for reads)."""
-    position = ordinal(f"{when.astimezone(EASTERN).year + 1}01")
-    while term_start(term_id_at(position)) > when:
-        position -= 1
-    return term_id_at(position)

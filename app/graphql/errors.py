@@ -1,5 +1,5 @@
-"""GraphQL's edge of the error hierarchy: a stable `extensions.code` for every error, and nothing
-unexpected shown to a client (it is logged with the request id instead)."""
+"""GraphQL's edge of the error hierarchy, for HTTP and WebSocket: a stable `extensions.code` for
+every error, and nothing unexpected shown to a client (it is logged with the request id)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 import re
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
+from starlette.responses import Response
 
 from app.db import is_statement_timeout
 from app.errors import DomainError, StatementTimeout
@@ -18,6 +20,32 @@ MASKED_MESSAGE = "Unexpected error."
 
 def graphql_error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code, **extensions}}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def error_response(exc: DomainError) -> Response:
+    """A domain error raised outside execution (authentication, a bad envelope, a body too
+    large, a rate limit), with its status and headers."""
+    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
+    body = {"errors": [graphql_error(exc.message, exc.code, **extra)]}
+    return json_response(body, exc.http_status, exc.headers())
+
+
+def unexpected_response(exc: Exception, request_id: str) -> Response:
+    """Anything else raised outside execution: a stopped statement, or a masked 500."""
+    if is_statement_timeout(exc):
+        return error_response(StatementTimeout())
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return json_response({"errors": [graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")]}, 500)
+
+
+def as_graphql_error(exc: DomainError) -> GraphQLError:
+    """A domain error met in a subscription (WebSocket), with its stable code."""
+    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
+    return GraphQLError(exc.message, extensions={"code": exc.code, **extra})
 
 
 def _located(error: GraphQLError, body: dict[str, Any]) -> dict[str, Any]:

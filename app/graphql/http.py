@@ -6,7 +6,9 @@ leaves, and responses are encoded with orjson. GET serves GraphiQL (development)
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,13 @@ from app.config import Settings
 from app.db import reading, transaction
 from app.errors import BadRequest, DomainError
 from app.graphql.context import build_context
-from app.graphql.errors import MASKED_MESSAGE, format_errors, graphql_error
+from app.graphql.errors import (
+    error_response,
+    format_errors,
+    graphql_error,
+    json_response,
+    unexpected_response,
+)
 from app.graphql.limits import Costs, limits_from, operation_of
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema, build_schema
@@ -41,10 +49,6 @@ GRAPHQL_RESPONSE_TYPE = "application/graphql-response+json"
 
 class _RollBack(Exception):
     """Raised inside the unit of work to undo a mutation that reported errors."""
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers, media_type=GRAPHQL_CONTENT_TYPE)
 
 
 def _read_params(raw: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -120,7 +124,7 @@ def _check(
 
 
 def _request_error(message: str, code: str, **extensions: Any) -> Response:
-    return _json({"errors": [graphql_error(message, code, **extensions)]}, 400)
+    return json_response({"errors": [graphql_error(message, code, **extensions)]}, 400)
 
 
 async def _execute(
@@ -167,10 +171,10 @@ async def _execute(
     except InvalidOperationTypeError as exc:
         if exc.operation_type is OperationType.SUBSCRIPTION:
             message = "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql"
-            return _json({"errors": [graphql_error(message, "BAD_REQUEST")]}, 400)
+            return json_response({"errors": [graphql_error(message, "BAD_REQUEST")]}, 400)
         # GraphQL over HTTP: GET may only read; a mutation must be POSTed.
         reason = exc.as_http_error_reason(request.method)
-        return _json(
+        return json_response(
             {"errors": [graphql_error(reason, "METHOD_NOT_ALLOWED")]}, 405, {"Allow": "POST"}
         )
     assert result is not None
@@ -202,6 +206,25 @@ def build_planner(settings: Settings) -> Planner | None:
     return Planner(schema._schema, schema.prepare_document, settings.page_size_max)
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _translated(endpoint: Endpoint) -> Endpoint:
+    """Errors raised outside execution answered in GraphQL's shape, here at the door (REST's
+    handlers answer everything else, app/rest/errors.py)."""
+
+    @functools.wraps(endpoint)
+    async def answered(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except DomainError as exc:
+            return error_response(exc)
+        except Exception as exc:
+            return unexpected_response(exc, request_id_of(request))
+
+    return answered
+
+
 def build_door(settings: Settings) -> GraphQLDoor:
     schema = build_schema(limits_from(settings))
     return GraphQLDoor(build_planner(settings), Costs(schema._schema))
@@ -212,6 +235,7 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
     router = APIRouter()
 
     @router.post("/graphql", include_in_schema=False)
+    @_translated
     async def graphql_post(request: Request) -> Response:
         principal = await authenticate(request)
         try:
@@ -224,6 +248,7 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
         return await _execute(request, principal, _read_params(raw), over_http, graphql)
 
     @router.get("/graphql", include_in_schema=False)
+    @_translated
     async def graphql_get(request: Request) -> Response:
         state: AppState = request.app.state.studentgraph
         wants_html = "text/html" in request.headers.get("accept", "")
@@ -239,14 +264,3 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
 
 def mount_static(app: Any) -> None:
     app.mount("/graphql/static", StaticFiles(directory=STATIC), name="graphiql-static")
-
-
-def graphql_error_response(exc: DomainError, headers: dict[str, str] | None = None) -> Response:
-    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
-    body = {"errors": [graphql_error(exc.message, exc.code, **extra)]}
-    return _json(body, exc.http_status, headers)
-
-
-def internal_error_response() -> Response:
-    """The masked answer to a failure outside GraphQL execution (logged by the caller)."""
-    return _json({"errors": [graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")]}, 500)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
 
-
-def format_utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from app.domain.timestamps import utc_text
 
 
 def _parse(value: Any) -> datetime:
@@ -22,7 +20,7 @@ def _parse(value: Any) -> datetime:
 DateTime = strawberry.scalar(
     name="DateTime",
     description="An instant, ISO 8601 in UTC: `2018-01-03T05:00:00Z`.",
-    serialize=format_utc,
+    serialize=utc_text,
     parse_value=_parse,
 )
 SCALAR_MAP: dict[object, Any] = {datetime: DateTime}

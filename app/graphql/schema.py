@@ -23,9 +23,6 @@ from app.graphql.types.connections import (
     page_info,
 )
 from app.graphql.types.filters import (
-    PLAN_FIELDS,
-    SIS_TERM_FIELDS,
-    STUDENT_FIELDS,
     PlanFilter,
     SisTermFilter,
     StudentFilter,
@@ -75,7 +72,7 @@ class Query:
         after: str | None = None,
     ) -> StudentConnection:
         ctx = info.context
-        conditions = conditions_of(filter, STUDENT_FIELDS)
+        conditions = conditions_of(filter)
         page = await students_service.students_page(
             ctx.session,
             ctx.principal,
@@ -109,7 +106,7 @@ class Query:
         after: str | None = None,
     ) -> AcademicPlanConnection:
         ctx = info.context
-        conditions = conditions_of(filter, PLAN_FIELDS)
+        conditions = conditions_of(filter)
         after_key = decode_cursor("plan", after)
         page = await plans_service.plans_page(
             ctx.session,
@@ -136,7 +133,7 @@ class Query:
         rows = await reference_service.sis_terms(
             ctx.session,
             ctx.principal,
-            conditions_of(filter, SIS_TERM_FIELDS),
+            conditions_of(filter),
             current_term_id=current,
         )
         return [SisTerm.from_row(r, current) for r in rows]

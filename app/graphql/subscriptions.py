@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -19,12 +18,14 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from app import notifications
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
-from app.errors import BadRequest, DomainError, NotFound
+from app.errors import BadRequest, DomainError, NotFound, Unauthenticated
+from app.graphql.errors import as_graphql_error
 from app.graphql.types.task import Task, TaskStatus
 from app.services import tasks as tasks_service
-from app.state import AppState
+from app.state import AppState, log_refusal
 
 FINISHED = (TaskStatus.COMPLETE, TaskStatus.ERROR)
 
@@ -78,7 +79,7 @@ def _passing(task: Task, announced: str | None, last: TaskStatus) -> Task | None
 async def watch_task(ctx: SubscriptionContext, task_id: str) -> AsyncGenerator[Task, None]:
     """Yield the task now and at each status change, until it is complete or in error."""
     poll = ctx.state.settings.worker_poll_seconds
-    with tasks_service.task_changes(ctx.state.engine) as changes:
+    with notifications.task_changes(ctx.state.engine) as changes:
         task = await _read(ctx, task_id)
         yield task
         last = task.status
@@ -108,8 +109,7 @@ class Subscription:
             async for task in watch_task(ctx, task_id):
                 yield task
         except DomainError as exc:
-            # WebSocket errors skip app/graphql/errors.py: give them the same stable code here.
-            raise GraphQLError(exc.message, extensions={"code": exc.code}) from exc
+            raise as_graphql_error(exc) from exc
 
 
 class _View(GraphQL[SubscriptionContext, None]):
@@ -129,7 +129,8 @@ class _View(GraphQL[SubscriptionContext, None]):
         header = params.get("Authorization") or params.get("authorization")
         try:
             context.principal = await verify(bearer_token(header), self.state.settings)
-        except DomainError as exc:
+        except Unauthenticated as exc:
+            log_refusal(exc, "")
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return UnsetType()  # the UNSET singleton: a plain `connection_ack`, no payload
 

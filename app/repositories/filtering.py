@@ -93,15 +93,14 @@ def _clause(field: Field, cond: Condition) -> ColumnElement[bool]:
 
 def compile_conditions(
     fields: Mapping[str, Field], conditions: Sequence[Condition]
-) -> tuple[list[ColumnElement[bool]], list[str]]:
-    """SQL clauses for the known fields, and the names of the unknown ones (ignored)."""
+) -> list[ColumnElement[bool]]:
+    """SQL clauses for the known fields; conditions on other fields are ignored (REST names
+    them back to the caller)."""
     clauses: list[ColumnElement[bool]] = []
-    unknown: list[str] = []
     problems: list[Problem] = []
     for cond in conditions:
         field = fields.get(cond.field)
         if field is None:
-            unknown.append(cond.field)
             continue
         try:
             clauses.append(_clause(field, cond))
@@ -109,4 +108,4 @@ def compile_conditions(
             problems.append(value_problem(cond, exc))
     if problems:
         raise Invalid("the filter has values that cannot be used", problems)
-    return clauses, unknown
+    return clauses

@@ -77,9 +77,9 @@ class PlanRepository:
         stmt: AnySelect,
         conditions: Sequence[Condition],
         include_protected: bool,
-    ) -> tuple[AnySelect, list[str]]:
-        clauses, unknown = compile_conditions(FIELDS, _id_prefix_as_text(conditions))
-        return _visible(stmt, include_protected).where(*clauses), unknown
+    ) -> AnySelect:
+        clauses = compile_conditions(FIELDS, _id_prefix_as_text(conditions))
+        return _visible(stmt, include_protected).where(*clauses)
 
     async def by_ids(self, ids: Sequence[int], *, include_protected: bool) -> list[PlanRow]:
         return await fetch_all(self.session, _BY_IDS[include_protected], {"ids": list(ids)})
@@ -100,18 +100,14 @@ class PlanRepository:
         after: int | None,
         limit: int,
     ) -> list[PlanRow]:
-        stmt, _ = self._select(select(*PLAN_COLUMNS), conditions, include_protected)
+        stmt = self._select(select(*PLAN_COLUMNS), conditions, include_protected)
         if after is not None:
             stmt = stmt.where(AcademicPlan.id > after)
         stmt = stmt.order_by(AcademicPlan.id).limit(limit)
         return await fetch_all(self.session, stmt)
 
     async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
-        stmt, _ = self._select(
+        stmt = self._select(
             select(func.count()).select_from(AcademicPlan), conditions, include_protected
         )
         return int((await self.session.execute(stmt)).scalar_one())
-
-    @staticmethod
-    def unknown_fields(conditions: Sequence[Condition]) -> list[str]:
-        return [c.field for c in conditions if c.field not in FIELDS]

@@ -63,11 +63,11 @@ class StudentRepository:
         stmt: AnySelect,
         conditions: Sequence[Condition],
         include_protected: bool,
-    ) -> tuple[AnySelect, list[str]]:
+    ) -> AnySelect:
         named = [c for c in conditions if c.field == "name"]
-        clauses, unknown = compile_conditions(FIELDS, [c for c in conditions if c.field != "name"])
+        clauses = compile_conditions(FIELDS, [c for c in conditions if c.field != "name"])
         clauses += [_name_prefix(str(c.value)) for c in named]
-        return stmt.where(*clauses, *visible(include_protected)), unknown
+        return stmt.where(*clauses, *visible(include_protected))
 
     async def by_netids(
         self, netids: Sequence[str], *, include_protected: bool
@@ -89,17 +89,14 @@ class StudentRepository:
         limit: int,
     ) -> list[StudentRow]:
         """Up to `limit` students in netid order, after the netid `after` (keyset paging)."""
-        stmt, _ = self._filtered(select(*STUDENT_COLUMNS), conditions, include_protected)
+        stmt = self._filtered(select(*STUDENT_COLUMNS), conditions, include_protected)
         if after is not None:
             stmt = stmt.where(Student.netid > after)
         stmt = stmt.order_by(Student.netid).limit(limit)
         return await fetch_all(self.session, stmt)
 
     async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
-        stmt, _ = self._filtered(
+        stmt = self._filtered(
             select(func.count()).select_from(Student), conditions, include_protected
         )
         return int((await self.session.execute(stmt)).scalar_one())
-
-    async def exists(self, netid: str, *, include_protected: bool) -> bool:
-        return await self.by_netid(netid, include_protected=include_protected) is not None

@@ -117,13 +117,9 @@ class SisTermRepository:
         return rows[0] if rows else None
 
     async def all(self, conditions: Sequence[Condition] = ()) -> list[TermRow]:
-        clauses, _ = compile_conditions(SIS_TERM_FIELDS, conditions)
+        clauses = compile_conditions(SIS_TERM_FIELDS, conditions)
         stmt = select(SisTerm.id, SisTerm.name, SisTerm.start_date, SisTerm.end_date)
         return await fetch_all(self.session, stmt.where(*clauses).order_by(SisTerm.id))
-
-    async def existing_ids(self, ids: Sequence[str]) -> set[str]:
-        stmt = select(SisTerm.id).where(SisTerm.id.in_(list(ids)))
-        return set((await self.session.execute(stmt)).scalars())
 
     async def by_ids(self, ids: Sequence[str]) -> list[TermRow]:
         stmt = select(SisTerm.id, SisTerm.name, SisTerm.start_date, SisTerm.end_date)

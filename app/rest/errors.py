@@ -7,6 +7,7 @@ the same bytes, so the body cannot depend on the netid (or plan id, or task id).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from fastapi import Request
@@ -14,8 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import DomainError, NotFound
+from app.db import is_statement_timeout
+from app.errors import DomainError, NotFound, StatementTimeout
 from app.rest.responses import OrjsonResponse
+from app.state import request_id_of
+
+log = logging.getLogger("app")
 
 HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -37,12 +42,30 @@ def error_body(
     return {"status": status, "code": code, "message": message, "problems": problems}
 
 
-def error_response(exc: DomainError, headers: dict[str, str] | None = None) -> Response:
+def error_response(exc: DomainError) -> Response:
     problems = [p.as_dict() for p in exc.problems]
     message = NOT_FOUND_MESSAGE if isinstance(exc, NotFound) else exc.message
     return OrjsonResponse(
-        error_body(exc.http_status, exc.code, message, problems), exc.http_status, headers
+        error_body(exc.http_status, exc.code, message, problems), exc.http_status, exc.headers()
     )
+
+
+async def domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return error_response(exc)
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    """Anything else: a stopped statement is a 503 `TIMEOUT`; the rest is masked (the details go
+    to the log with the request id, the client learns only that it failed)."""
+    if is_statement_timeout(exc):
+        return error_response(StatementTimeout())
+    log.error(
+        "unhandled error",
+        exc_info=exc,
+        extra={"path": request.url.path, "request_id": request_id_of(request)},
+    )
+    return OrjsonResponse(error_body(500, "INTERNAL", "Unexpected error.", []), 500)
 
 
 async def validation_error(_request: Request, exc: Exception) -> Response:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
+from app.db import transaction
+from app.rest.bodies import json_body, patch_body_schema
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
 from app.rest.pages import answer_collection
 from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
-from app.rest.responses import PLANS_MAX_AGE, STUDENT_MAX_AGE, TERMS_MAX_AGE, cached_body
+from app.rest.responses import (
+    PLANS_MAX_AGE,
+    STUDENT_MAX_AGE,
+    TERMS_MAX_AGE,
+    OrjsonResponse,
+    cached_body,
+)
 from app.rest.schemas import (
     COLLECTION_ERRORS,
     COMMON_ERRORS,
@@ -21,6 +29,7 @@ from app.rest.schemas import (
     ok,
 )
 from app.services import compat_reads
+from app.services import dplans as dplans_service
 from app.services.compat_reads import Collection
 from app.state import authenticate, state_of
 
@@ -116,3 +125,61 @@ async def get_student(request: Request, netid: str) -> Response:
     state = state_of(request)
     body = await compat_reads.student(state.engine, principal, netid, state.clock.now())
     return cached_body(request, body, max_age=STUDENT_MAX_AGE)
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+PATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Accepted and stored; follow `Location` to the task.",
+        "content": {"application/json": {"example": {"status": "accepted"}}},
+        "headers": {"Location": {"description": "`/api/tasks/{id}`", "schema": {"type": "string"}}},
+    },
+    400: _error_doc("The body is not valid JSON."),
+    401: _error_doc("No valid bearer token."),
+    403: _error_doc("The token lacks write.sensitive or read.sensitive."),
+    404: _error_doc("The netid is not valid (or is FERPA-protected and hidden from this token)."),
+    415: _error_doc("The body is not `application/json`."),
+    422: _error_doc(
+        "A dplan is not valid (each problem named: `dplans[1].dplan_source_id`), or the "
+        "Idempotency-Key was already used for a different request."
+    ),
+}
+
+
+@router.patch(
+    "/students/{netid}",
+    status_code=202,
+    summary="Set a student's D-plans (accepted as a task)",
+    responses=PATCH_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": patch_body_schema()}},
+        }
+    },
+)
+async def patch_student(
+    request: Request,
+    netid: str,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description="Repeat a request safely: same key, same task."
+    ),
+) -> Response:
+    """Adds or replaces dplans by term; every other term is left as it is. Every dplan is checked
+    now (known `dplan_id`, `dplan_source_id`, SIS `term_code`, one per term); the change itself is
+    applied by a worker: poll the task at `Location` until `complete` or `error`.
+
+    Needs `urn:dartmouth:students:write.sensitive` and `urn:dartmouth:students:read.sensitive`
+    (and `urn:dartmouth:people:private` for a FERPA-protected student)."""
+    principal = await authenticate(request)
+    body = json_body(request, await request.body())
+    state = state_of(request)
+    async with transaction(state.sessions) as session:
+        task = await dplans_service.set_dplans(
+            session, principal, netid, body, idempotency_key=idempotency_key
+        )
+    # Committed: only now is the task announced.
+    return OrjsonResponse({"status": "accepted"}, 202, {"Location": f"/api/tasks/{task.id}"})

@@ -17,9 +17,14 @@ from app.services.students import visible_student
 from app.services.tasks import TaskRow
 
 
-async def _known_ids(session: AsyncSession, body: Any) -> KnownIds:
-    found = await DplanWriteRepository(session).reference_ids(term_codes_in(body))
-    return KnownIds(codes=found["code"], sources=found["source"], terms=found["term"])
+async def known_ids(
+    session: AsyncSession, body: Any, netid: str | None = None
+) -> tuple[KnownIds, bool]:
+    """The reference ids a D-plan body may use, today (one round trip), and whether `netid`
+    (when given) names a student. Used when a request is accepted and again when it is applied."""
+    found = await DplanWriteRepository(session).reference_ids(term_codes_in(body), netid=netid)
+    known = KnownIds(codes=found["code"], sources=found["source"], terms=found["term"])
+    return known, bool(found["student"])
 
 
 async def set_dplans(
@@ -37,7 +42,8 @@ async def set_dplans(
     to the student here: the returned task (status `accepted`) is applied by a worker."""
     require_scopes(principal, STUDENTS_WRITE, STUDENTS_READ)
     student = await visible_student(session, principal, netid)
-    validate_dplans(body, await _known_ids(session, body))
+    known, _ = await known_ids(session, body)
+    validate_dplans(body, known)
     return await tasks_service.accept(
         session,
         principal,

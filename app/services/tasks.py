@@ -1,25 +1,19 @@
-"""Tasks: accepting one durably (idempotently), showing it to whom it belongs, and the decisions
-a worker makes about a claimed task (apply, complete, retry or give up). Never commits."""
+"""Tasks as the doors see them: accepting one durably (idempotently) and showing it to whom it
+belongs. (What a worker decides about a claimed task: app/services/task_runs.py.) Never commits."""
 
 from __future__ import annotations
 
 import hashlib
-import random
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import TASKS_WRITE, Principal
 from app.auth.scopes import sees_protected
-from app.domain.dplans import KnownIds, term_codes_in, validate_dplans
 from app.domain.task_ids import is_task_id, new_task_id
 from app.errors import Invalid, NotFound, Problem
-from app.repositories import notify
-from app.repositories.dplans_write import DplanWriteRepository
-from app.repositories.notify import TASK_UPDATES_CHANNEL, TASKS_CHANNEL
 from app.repositories.tasks import (
     ACCEPTED,
     COMPLETE,
@@ -29,28 +23,8 @@ from app.repositories.tasks import (
     TaskRow,
 )
 
-__all__ = [
-    "ACCEPTED",
-    "COMPLETE",
-    "ERROR",
-    "RUNNING",
-    "TASKS_CHANNEL",
-    "TASK_UPDATES_CHANNEL",
-    "TaskRow",
-]
+__all__ = ["ACCEPTED", "COMPLETE", "ERROR", "RUNNING", "TaskRow"]
 MAX_KEY_LENGTH = 255
-BACKOFF_CAP_SECONDS = 300.0
-
-
-class TaskRejected(Exception):
-    """A claimed task can never succeed as asked (the student is gone, a code was retired):
-    it ends in `error` at once instead of being retried."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int
-    backoff_base_seconds: float
 
 
 def utcnow() -> datetime:
@@ -161,107 +135,3 @@ async def visible_task(session: AsyncSession, principal: Principal, task_id: str
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     return row
-
-
-# --- what a worker decides about a claimed task ---------------------------------------------
-
-
-async def claim(session: AsyncSession, owner: str, lease_seconds: float) -> TaskRow | None:
-    """Claim the oldest claimable task for `owner` under a lease."""
-    return await TaskRepository(session).claim(owner, utcnow(), timedelta(seconds=lease_seconds))
-
-
-async def take(session: AsyncSession, task: TaskRow, owner: str) -> TaskRow | None:
-    """Lock a claimed task for its apply transaction; None when the lease was lost."""
-    return await TaskRepository(session).lock_if_held(task.id, owner)
-
-
-async def apply(session: AsyncSession, task: TaskRow) -> None:
-    """Write what the task asks for. Re-validates against today's reference data, since it may
-    have changed since the task was accepted; a task that can no longer succeed is rejected."""
-    if (task.resource, task.action) != ("students", "PATCH"):
-        raise TaskRejected(f"this worker cannot apply {task.action} {task.resource}")
-    repo = DplanWriteRepository(session)
-    found = await repo.reference_ids(term_codes_in(task.payload), netid=task.resource_id)
-    if not found["student"]:
-        raise TaskRejected(f"student {task.resource_id} no longer exists; nothing was changed")
-    known = KnownIds(codes=found["code"], sources=found["source"], terms=found["term"])
-    try:
-        changes = validate_dplans(task.payload, known)
-    except Invalid as exc:
-        detail = "; ".join(f"{p.loc}: {p.message}" for p in exc.problems)
-        raise TaskRejected(f"the request is no longer valid ({detail}); send a new one") from exc
-    rows = [vars(c) for c in changes]
-    await repo.upsert_for_task(task.id, task.resource_id, rows, utcnow())
-
-
-async def complete(session: AsyncSession, task: TaskRow, owner: str) -> bool:
-    values = {
-        "status": COMPLETE,
-        "completed_date": utcnow(),
-        "path": f"/api/students/{task.resource_id}",
-        "message": "success",
-    }
-    return await TaskRepository(session).finish(task.id, owner, values)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _backoff(attempts: int, policy: RetryPolicy) -> float:
-    delay = min(BACKOFF_CAP_SECONDS, policy.backoff_base_seconds * 2.0 ** max(0, attempts - 1))
-    return delay * (0.8 + 0.4 * random.random())  # noqa: S311 (jitter, not secrecy)
-
-
-async def fail(
-    session: AsyncSession, task: TaskRow, owner: str, exc: BaseException, policy: RetryPolicy
-) -> str:
-    """Record a failed attempt: back to `accepted` after a backoff, or `error` once rejected or
-    out of attempts. Returns the status recorded (or "lost" when the lease was lost)."""
-    now = utcnow()
-    if isinstance(exc, TaskRejected) or task.attempts >= policy.max_attempts:
-        tries = "" if isinstance(exc, TaskRejected) else f" after {task.attempts} attempts"
-        message = (
-            f"failed{tries}: {_reason(exc)}. The student's D-plans were not changed; "
-            "correct the cause and send the request again."
-        )
-        values: dict[str, Any] = {"status": ERROR, "completed_date": now, "message": message}
-    else:
-        delay = _backoff(task.attempts, policy)
-        message = (
-            f"attempt {task.attempts} of {policy.max_attempts} failed: {_reason(exc)}; "
-            f"retrying in {delay:.1f}s"
-        )
-        values = {
-            "status": ACCEPTED,
-            "available_at": now + timedelta(seconds=delay),
-            "message": message,
-        }
-    done = await TaskRepository(session).finish(task.id, owner, values)
-    return str(values["status"]) if done else "lost"
-
-
-async def next_wake_at(session: AsyncSession) -> datetime | None:
-    return await TaskRepository(session).next_wake_at(utcnow())
-
-
-# --- hearing about tasks: workers wake on new work, subscribers on status changes -------------
-
-TASK_CHANNELS = (TASKS_CHANNEL, TASK_UPDATES_CHANNEL)
-
-
-def listening(engine: AsyncEngine, channels: tuple[str, ...] = TASK_CHANNELS) -> Any:
-    """While inside, this process hears other processes' task notifications (PostgreSQL)."""
-    return notify.listening(engine, channels)
-
-
-def new_work(engine: AsyncEngine) -> Any:
-    """A queue that receives a resource id whenever a task may have become claimable."""
-    return notify.hub_for(engine).subscribe(TASKS_CHANNEL)
-
-
-def task_changes(engine: AsyncEngine) -> Any:
-    """A queue that receives `<task id>:<status>` whenever a task changes status."""
-    return notify.hub_for(engine).subscribe(TASK_UPDATES_CHANNEL)

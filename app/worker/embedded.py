@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import notifications
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.services import tasks as tasks_service
 from app.worker.runner import Worker
 
 log = logging.getLogger("app.worker")
@@ -44,7 +44,7 @@ async def _in_process_worker(settings: Settings) -> AsyncIterator[None]:
 async def background(settings: Settings, engine: AsyncEngine) -> AsyncIterator[None]:
     """Run the background parts of the API process while inside."""
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(tasks_service.listening(engine))
+        await stack.enter_async_context(notifications.listening(engine))
         if settings.runs_in_process_worker:
             await stack.enter_async_context(_in_process_worker(settings))
         yield

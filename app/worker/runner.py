@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import notifications
 from app.config import Settings
 from app.db import transaction
-from app.services import tasks as tasks_service
-from app.services.tasks import RetryPolicy, TaskRow
+from app.services import task_runs
+from app.services.task_runs import RetryPolicy
+from app.services.tasks import TaskRow
 from app.worker.faults import Faults
 
 log = logging.getLogger("app.worker")
@@ -59,7 +61,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set."""
-        with tasks_service.new_work(self.engine) as announcements:
+        with notifications.new_work(self.engine) as announcements:
             relay = asyncio.create_task(self._relay(announcements))
             try:
                 slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
@@ -95,7 +97,7 @@ class Worker:
     async def run_one(self, owner: str) -> bool:
         """Claim and process one task; False when there was nothing to claim."""
         async with transaction(self.sessions) as session:
-            task = await tasks_service.claim(session, owner, self.settings.worker_lease_seconds)
+            task = await task_runs.claim(session, owner, self.settings.worker_lease_seconds)
         if task is None:
             return False
         self._wake_one()  # there may be more: let an idle slot look too
@@ -110,13 +112,13 @@ class Worker:
     async def _process(self, task: TaskRow, owner: str) -> None:
         try:
             async with transaction(self.sessions) as session:
-                held = await tasks_service.take(session, task, owner)
+                held = await task_runs.take(session, task, owner)
                 if held is None:
                     log.warning("lease lost before apply", extra={"task_id": task.id})
                     return
-                await tasks_service.apply(session, held)
+                await task_runs.apply(session, held)
                 await self.faults.during_apply(held)
-                if not await tasks_service.complete(session, held, owner):
+                if not await task_runs.complete(session, held, owner):
                     raise RuntimeError("lease lost while applying")
         except Exception as exc:
             log.warning("task attempt failed", extra={"task_id": task.id, "error": str(exc)})
@@ -126,13 +128,13 @@ class Worker:
 
     async def _record_failure(self, task: TaskRow, owner: str, exc: BaseException) -> None:
         async with transaction(self.sessions) as session:
-            status = await tasks_service.fail(session, task, owner, exc, self.policy)
+            status = await task_runs.fail(session, task, owner, exc, self.policy)
         log.info("task attempt recorded", extra={"task_id": task.id, "status": status})
 
     async def _seconds_to_next(self) -> float:
         poll = self.settings.worker_poll_seconds
         async with self.sessions() as session:
-            when = await tasks_service.next_wake_at(session)
+            when = await task_runs.next_wake_at(session)
         if when is None:
             return poll
         return min(poll, max(0.01, (when - datetime.now(UTC)).total_seconds() + 0.01))

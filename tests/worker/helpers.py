@@ -43,9 +43,9 @@ async def running_worker(settings: Settings, **overrides: Any) -> AsyncIterator[
     engine = create_engine(worker_settings)
     worker = Worker(worker_settings, engine, create_sessionmaker(engine))
     stop = asyncio.Event()
-    from app.services import tasks as tasks_service
+    from app import notifications
 
-    async with tasks_service.listening(engine, (tasks_service.TASKS_CHANNEL,)):
+    async with notifications.listening(engine, (notifications.TASKS_CHANNEL,)):
         task = asyncio.create_task(worker.run(stop))
         try:
             yield worker

@@ -38,9 +38,6 @@ from app.graphql.limits import Prepare
 from app.graphql.planner.selection import Collector, directive_variables
 from app.graphql.types.connections import decode_cursor
 from app.graphql.types.filters import (
-    PLAN_FIELDS,
-    SIS_TERM_FIELDS,
-    STUDENT_FIELDS,
     conditions_of_value,
 )
 from app.repositories.json_reads import Pick, RootQuery, Unplannable
@@ -209,7 +206,7 @@ class Planner:
         if name in ("students", "plans"):
             return RootQuery(root.key, name, root.picks, _connection_args(name, args))
         if name == "sisTerms":
-            conditions = conditions_of_value(args.get("filter"), SIS_TERM_FIELDS)
+            conditions = conditions_of_value(args.get("filter"))
             return RootQuery(root.key, name, root.picks, {"conditions": conditions})
         if name == "node":
             return self._node(operation, root, args["id"], values)
@@ -253,9 +250,9 @@ def _connection_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     after_key = decode_cursor("student" if name == "students" else "plan", cursor)
     if name == "plans":
         after: Any = parse_plan_id(after_key) if after_key else None
-        conditions = conditions_of_value(args.get("filter"), PLAN_FIELDS)
+        conditions = conditions_of_value(args.get("filter"))
     else:
-        after, conditions = after_key, conditions_of_value(args.get("filter"), STUDENT_FIELDS)
+        after, conditions = after_key, conditions_of_value(args.get("filter"))
     return {
         "conditions": conditions,
         "first": args["first"],

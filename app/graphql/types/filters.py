@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import strawberry
-from strawberry.utils.str_converters import to_camel_case
+from strawberry.utils.str_converters import to_snake_case
 
 from app.domain.filters import OPS, Condition
 from app.errors import Invalid, Problem
@@ -85,13 +85,13 @@ def _bounded(field_name: str, op: str, value: Any) -> Condition:
     return Condition(field_name, op, value)  # type: ignore[arg-type]
 
 
-def conditions_of(filter_input: Any, fields: dict[str, str]) -> list[Condition]:
-    """Conditions from a filter input; `fields` maps input attributes to service field names."""
+def conditions_of(filter_input: Any) -> list[Condition]:
+    """Conditions from a filter input. An input's attribute is the service's field name
+    (`class_year`), so the filterable fields are declared once: by the input types above."""
     if filter_input is None:
         return []
     out: list[Condition] = []
-    for attr, field_name in fields.items():
-        sub = getattr(filter_input, attr, None)
+    for field_name, sub in vars(filter_input).items():
         if sub is None or sub is strawberry.UNSET:
             continue
         for op_attr, value in vars(sub).items():
@@ -108,30 +108,12 @@ _OP_OF_NAME = {"eq": "eq", "in": "in", "lt": "lt", "lte": "lte", "gt": "gt", "gt
 _OP_OF_NAME["startsWith"] = "prefix"
 
 
-def conditions_of_value(value: Mapping[str, Any] | None, fields: dict[str, str]) -> list[Condition]:
+def conditions_of_value(value: Mapping[str, Any] | None) -> list[Condition]:
     """`conditions_of` for a filter argument as graphql-core coerces it: a dict keyed by the
     GraphQL names (what the planner reads, without Strawberry's input objects)."""
-    if not value:
-        return []
     out: list[Condition] = []
-    for attr, field_name in fields.items():
-        sub = value.get(to_camel_case(attr))
+    for name, sub in (value or {}).items():
         for op_name, op_value in (sub or {}).items():
             if op_value is not None:
-                out.append(_bounded(field_name, _OP_OF_NAME[op_name], op_value))
+                out.append(_bounded(to_snake_case(name), _OP_OF_NAME[op_name], op_value))
     return out
-
-
-STUDENT_FIELDS = {
-    "netid": "netid",
-    "name": "name",
-    "class_year": "class_year",
-    "school_code": "school_code",
-}
-PLAN_FIELDS = {
-    "student_netid": "student_netid",
-    "department": "department",
-    "type": "type",
-    "state": "state",
-}
-SIS_TERM_FIELDS = {"current_term_offset": "current_term_offset", "year": "year"}
