@@ -97,6 +97,7 @@ class SerializedSession(AsyncSession):
         super().__init__(*args, **kwargs)
         self.turn = asyncio.Lock()
 
+    # Each session method that sends a statement takes its turn the same way.
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         async with self.turn:
             return await super().execute(*args, **kwargs)

@@ -72,6 +72,7 @@ class PayloadTooLarge(DomainError):
     http_status = 413
 
 
+# Each error: a stable code, an HTTP status, and the headers its answer carries.
 class Invalid(DomainError):
     """The request was read but its content breaks a rule; `problems` names each one."""
 

@@ -157,6 +157,7 @@ def register(commands: Any) -> None:
     )
     p.set_defaults(handler=demo)
 
+    # Each subcommand: its name, help and arguments (argparse's shape).
     p = commands.add_parser(
         "generate",
         help="upsert synthetic students for benchmarks",

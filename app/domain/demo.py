@@ -10,10 +10,12 @@ document every time.
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
 from app.domain.reference_data import DPLAN_CODES, DPLAN_SOURCES
+from app.domain.samples import PLANS_SAMPLE, TERMS_SAMPLE
 from app.domain.synthetic import (
     FIRST_NAMES,
     LAST_NAMES,
@@ -28,96 +30,8 @@ from app.domain.synthetic import (
 
 Json = dict[str, Any]
 
-_RATIONALE = "<p>The modified major will best allow me to explore international relations</p>"
-_PREREQUISITES = (
-    "<p>MATH 3: Pre-College&nbsp;</p>\r\n<p>MATH 10: Pre-College</p>\r\n<p>ECON 1: 20W&nbsp;</p>"
-)
-_CULMINATING = (
-    "<p>GOVT 92: Economics Statecraft and International Relations&nbsp;</p>\r\n"
-    "<p>GOVT 86.27: Ethics of the Family</p>"
-)
-
-
-def _sample_plan(plan_id: str, **values: Any) -> Json:
-    """A plan of the plans sample (seed 003); its four plans differ only in `values`."""
-    plan: Json = {
-        "id": plan_id,
-        "type": "Major",
-        "state": "declared",
-        "name": None,
-        "parent_id": None,
-        "updated": "N",
-        "dropped": "N",
-        "department": None,
-        "student_netid": "f0027k4",
-        "faculty_netid": None,
-        "internal_comment": None,
-        "student_rationale": _RATIONALE,
-        "denial_reason": None,
-        "prerequisites": _PREREQUISITES,
-        "culminating_experience": _CULMINATING,
-        "approval_comment": None,
-        "student_comments": None,
-        "db_name": "iron",
-        "updated_at": "2021-01-29T23:07:02Z",
-    }
-    plan.update(values)
-    return plan
-
-
-SAMPLE_PLANS = [
-    _sample_plan(
-        "20109", name="GOVT-GOVT:ECON", parent_id=20111, department="GOVT", faculty_netid="f003736"
-    ),
-    _sample_plan(
-        "20110", name="ECON-GOVT:ECON", parent_id=20111, department="ECON", faculty_netid="d22062k"
-    ),
-    _sample_plan("20111", type="Modified", name="GOVT:ECON"),
-    _sample_plan(
-        "22191",
-        name="ASCL-MAJOR",
-        department="ASCL",
-        faculty_netid="d34486s",
-        student_rationale=None,
-        prerequisites="<p>All prerequisites have been satisfied</p>",
-        culminating_experience="",
-        updated_at="2021-04-23T16:12:20Z",
-    ),
-]
-
-
-def _sample_term(year: int, lms_id: str, term_id: str, offset: int) -> Json:
-    """A term of the terms sample (seed 004), computed fields as the sample shows them."""
-    q = f"{year}01"
-    return {
-        "netid": "f000abc",
-        "term_id": f"{q}-U",
-        "school_id": "UG",
-        "is_active": False,
-        "start_date": f"{year}-01-03T05:00:00Z",
-        "end_date": f"{year}-03-13T04:00:00Z",
-        "lms_term": {
-            "id": lms_id,
-            "name": f"Winter Term {year} (A&S)",
-            "is_course_send_enabled": False,
-            "is_enroll_send_enabled": False,
-        },
-        "quarterly_term": {
-            "id": q,
-            "name": f"Winter Term {year}",
-            "start_date": f"{year - 1}-12-16T05:00:00Z",
-            "end_date": f"{year}-03-15T04:00:00Z",
-            "current_term_offset": offset,
-        },
-        "term_description": {"id": "U", "name": "Undergraduate full term"},
-        "id": term_id,
-    }
-
-
-SAMPLE_TERMS = [
-    _sample_term(2018, "WI18", "5d72b52ddeaaa38d5c98b5cf", -6),
-    _sample_term(2019, "WI19", "5d72b5a6deaaa38d5c9bb429", -2),
-]
+SAMPLE_PLANS = copy.deepcopy(PLANS_SAMPLE)
+SAMPLE_TERMS = copy.deepcopy(TERMS_SAMPLE)
 # The successful task's payload (seed 000), as f0027k4's D-plans, dated when the task completed.
 SAMPLE_DPLANS = [
     {

@@ -15,6 +15,7 @@ TERM_DESCRIPTIONS = [
     {"id": "1", "name": "First half of term"},
     {"id": "2", "name": "Second half of term"},
 ]
+# Value lists: data, alike in shape.
 DPLAN_CODES = [
     {"id": "R", "description": "Resident"},
     {"id": "L", "description": "Leave Term"},

@@ -124,6 +124,7 @@ def life_of(
     return life
 
 
+# A plan record: every field of the plans sample (the load format), as the sample has them.
 def _plan(rng: random.Random, life: StudentLife, plan_id: int, **values: Any) -> dict[str, Any]:
     declared = calendar.term_start(f"{(life.year or 2020) - 2}03") + timedelta(
         days=rng.randint(0, 150), seconds=rng.randint(0, 86399)

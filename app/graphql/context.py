@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as StrawberryInfo
@@ -14,6 +16,8 @@ from app.auth.scopes import sees_protected
 from app.config import Settings
 from app.graphql.loaders import Loaders
 from app.services import reference as reference_service
+
+N = TypeVar("N")
 
 
 @dataclass
@@ -47,3 +51,15 @@ def build_context(
 
 
 Info = StrawberryInfo[Context, None]
+
+Find = Callable[[AsyncSession, Principal, str], Awaitable[Any]]
+
+
+async def found_nodes(
+    info: Info, node_ids: Iterable[str], find: Find, build: Callable[[Any], N]
+) -> list[N | None]:
+    """`Node.resolve_nodes` for every node type: each id through its service's `find_*`
+    (which decides access: an id the caller may not see is None, as an unknown one)."""
+    ctx = info.context
+    rows = [await find(ctx.session, ctx.principal, node_id) for node_id in node_ids]
+    return [build(row) if row is not None else None for row in rows]

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from graphql import GraphQLError, OperationDefinitionNode
+from graphql import OperationDefinitionNode
 from graphql import OperationType as AstOperationType
 from starlette.staticfiles import StaticFiles
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -34,7 +34,7 @@ from app.graphql.errors import (
     json_response,
     unexpected_response,
 )
-from app.graphql.limits import Costs, limits_from, operation_of
+from app.graphql.limits import Costs, limits_from, prepared_operation
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema, build_schema
 from app.state import AppState, authenticate, refuse_nul, request_id_of
@@ -97,13 +97,10 @@ def _check(
     or None when the document has errors of its own, which Strawberry reports."""
     query, variables, operation_name = params
     schema: Schema = state.schema  # type: ignore[assignment]
-    try:
-        document, errors = schema.prepare_document(schema._schema, query)
-    except GraphQLError:
+    prepared = prepared_operation(schema.prepare_document, schema._schema, query, operation_name)
+    if prepared is None:
         return None
-    if errors:
-        return None
-    operation = operation_of(document, operation_name)
+    document, operation = prepared
     if operation is None:
         message = (
             f"Unknown operation named '{operation_name}'."

@@ -75,6 +75,7 @@ def limits_from(settings: Settings) -> Limits:
     GRAPHQL_INTROSPECTION=true) and "Did you mean ...?" suggestions."""
     production = settings.environment == "production"
     introspection = settings.graphql_introspection
+    # One keyword a setting.
     return Limits(
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
@@ -253,6 +254,20 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
     if name is None:
         return operations[0] if len(operations) == 1 else None
     return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+def prepared_operation(
+    prepare: Prepare, schema: GraphQLSchema, query: str, operation_name: str | None
+) -> tuple[DocumentNode, OperationDefinitionNode | None] | None:
+    """The prepared (parsed, limited, validated) document and the operation a request names
+    (None when it names none); None when the document has errors of its own."""
+    try:
+        document, errors = prepare(schema, query)
+    except GraphQLError:
+        return None
+    if errors:
+        return None
+    return document, operation_of(document, operation_name)
 
 
 def cost(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.dplans import DplanRepository, DplanRow
+from app.repositories.dplans import DplanRepository
 from app.repositories.plans import PlanRepository, PlanRow
 from app.repositories.students import StudentRepository, StudentRow
-from app.repositories.terms import TermRepository, TermRow
+from app.repositories.terms import TermRepository
 
 K = TypeVar("K", bound=Hashable)
 
@@ -24,34 +24,37 @@ def group_by(rows: Iterable[Any], key: Callable[[Any], K]) -> dict[K, list[Any]]
     return grouped
 
 
-class TermsByNetidLoader(DataLoader[str, list[TermRow]]):
-    def __init__(self, session: AsyncSession) -> None:
+class _GroupedLoader(DataLoader[K, list[Any]]):
+    """Rows of many keys in one statement, grouped back to their key, in key order."""
+
+    def __init__(self, fetch: Callable[[list[K]], Awaitable[list[Any]]], key: str) -> None:
         super().__init__()
-        self.repo = TermRepository(session)
+        self.fetch, self.key = fetch, key
 
-    async def batch_load_fn(self, netids: list[str]) -> list[list[TermRow]]:
-        grouped = group_by(await self.repo.by_netids(netids), key=lambda r: r.netid)
-        return [grouped.get(n, []) for n in netids]
+    async def batch_load_fn(self, keys: list[K]) -> list[list[Any]]:
+        grouped = group_by(await self.fetch(keys), key=lambda r: getattr(r, self.key))
+        return [grouped.get(k, []) for k in keys]
 
 
-class PlansByNetidLoader(DataLoader[str, list[PlanRow]]):
+# One named loader a lookup (house style); what they share is _GroupedLoader.
+class TermsByNetidLoader(_GroupedLoader[str]):
     def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self.repo = PlanRepository(session)
-
-    async def batch_load_fn(self, netids: list[str]) -> list[list[PlanRow]]:
-        grouped = group_by(await self.repo.by_netids(netids), key=lambda r: r.student_netid)
-        return [grouped.get(n, []) for n in netids]
+        super().__init__(TermRepository(session).by_netids, "netid")
 
 
-class DplansByNetidLoader(DataLoader[str, list[DplanRow]]):
+class PlansByNetidLoader(_GroupedLoader[str]):
     def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self.repo = DplanRepository(session)
+        super().__init__(PlanRepository(session).by_netids, "student_netid")
 
-    async def batch_load_fn(self, netids: list[str]) -> list[list[DplanRow]]:
-        grouped = group_by(await self.repo.by_netids(netids), key=lambda r: r.netid)
-        return [grouped.get(n, []) for n in netids]
+
+class DplansByNetidLoader(_GroupedLoader[str]):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(DplanRepository(session).by_netids, "netid")
+
+
+class PlansByParentIdLoader(_GroupedLoader[int]):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(PlanRepository(session).by_parent_ids, "parent_id")
 
 
 class PlanByIdLoader(DataLoader[int, PlanRow | None]):
@@ -66,16 +69,6 @@ class PlanByIdLoader(DataLoader[int, PlanRow | None]):
         rows = await self.repo.by_ids(ids, include_protected=self.include_protected)
         by_id = {r.id: r for r in rows}
         return [by_id.get(i) for i in ids]
-
-
-class PlansByParentIdLoader(DataLoader[int, list[PlanRow]]):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__()
-        self.repo = PlanRepository(session)
-
-    async def batch_load_fn(self, ids: list[int]) -> list[list[PlanRow]]:
-        grouped = group_by(await self.repo.by_parent_ids(ids), key=lambda r: r.parent_id)
-        return [grouped.get(i, []) for i in ids]
 
 
 class StudentByNetidLoader(DataLoader[str, StudentRow | None]):

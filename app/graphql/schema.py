@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +33,7 @@ from app.graphql.types.plan import AcademicPlan
 from app.graphql.types.reference import DplanCode, DplanSource, SisTerm
 from app.graphql.types.student import Student
 from app.graphql.types.task import Task, resolve_set_dplans, resolve_task
+from app.services import paging
 from app.services import plans as plans_service
 from app.services import reference as reference_service
 from app.services import students as students_service
@@ -39,6 +41,36 @@ from app.services import students as students_service
 PAGE_DEFAULT = 20
 # Types `node(id:)` can fetch, by GraphQL type name (a global id names its type).
 NODE_TYPES: dict[str, Any] = {"Student": Student, "AcademicPlan": AcademicPlan, "Task": Task}
+
+
+# What each listing's rows become: the cursor's kind and key, and the node.
+_NODES: dict[Any, tuple[str, Callable[[Any], str], Any]] = {
+    paging.STUDENTS: ("student", lambda r: r.netid, Student),
+    paging.PLANS: ("plan", lambda r: str(r.id), AcademicPlan),
+}
+
+
+async def _connection(
+    info: Info, listing: Any, filter: Any, first: int, cursor: str | None, after: Any
+) -> dict[str, Any]:
+    """A connection's parts: a page after the keyset key `after`, `totalCount` on demand."""
+    ctx = info.context
+    conditions = conditions_of(filter)
+    page = await listing.page(
+        ctx.session,
+        ctx.principal,
+        conditions,
+        first=first,
+        after=after,
+        max_page_size=ctx.settings.page_size_max,
+    )
+    kind, key_of, node = _NODES[listing]
+    edges = [Edge(cursor=encode_cursor(kind, key_of(r)), node=node.from_row(r)) for r in page.rows]
+    return {
+        "edges": edges,
+        "page_info": page_info([e.cursor for e in edges], page.has_next, cursor is not None),
+        "_count": lambda: listing.count(ctx.session, ctx.principal, conditions),
+    }
 
 
 @strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
@@ -71,25 +103,10 @@ class Query:
         first: int = PAGE_DEFAULT,
         after: str | None = None,
     ) -> StudentConnection:
-        ctx = info.context
-        conditions = conditions_of(filter)
-        page = await students_service.students_page(
-            ctx.session,
-            ctx.principal,
-            conditions,
-            first=first,
-            after=decode_cursor("student", after),
-            max_page_size=ctx.settings.page_size_max,
+        connection = await _connection(
+            info, paging.STUDENTS, filter, first, after, decode_cursor("student", after)
         )
-        edges = [
-            Edge(cursor=encode_cursor("student", r.netid), node=Student.from_row(r))
-            for r in page.rows
-        ]
-        return StudentConnection(
-            edges=edges,
-            page_info=page_info([e.cursor for e in edges], page.has_next, after is not None),
-            _count=lambda: students_service.count_students(ctx.session, ctx.principal, conditions),
-        )
+        return StudentConnection(**connection)
 
     @strawberry.field(description="One academic plan by id; null when unknown or not visible.")
     async def plan(self, info: Info, id: str) -> AcademicPlan | None:
@@ -98,6 +115,8 @@ class Query:
         return AcademicPlan.from_row(row) if row is not None else None
 
     @strawberry.field(description="Academic plans in id order, a page at a time (at most 100).")
+    # Alike `students`: Strawberry reads each field's own signature; what they share is
+    # `_connection`.
     async def plans(
         self,
         info: Info,
@@ -105,26 +124,10 @@ class Query:
         first: int = PAGE_DEFAULT,
         after: str | None = None,
     ) -> AcademicPlanConnection:
-        ctx = info.context
-        conditions = conditions_of(filter)
         after_key = decode_cursor("plan", after)
-        page = await plans_service.plans_page(
-            ctx.session,
-            ctx.principal,
-            conditions,
-            first=first,
-            after=plans_service.parse_plan_id(after_key) if after_key else None,
-            max_page_size=ctx.settings.page_size_max,
-        )
-        edges = [
-            Edge(cursor=encode_cursor("plan", str(r.id)), node=AcademicPlan.from_row(r))
-            for r in page.rows
-        ]
-        return AcademicPlanConnection(
-            edges=edges,
-            page_info=page_info([e.cursor for e in edges], page.has_next, after is not None),
-            _count=lambda: plans_service.count_plans(ctx.session, ctx.principal, conditions),
-        )
+        key = plans_service.parse_plan_id(after_key) if after_key else None
+        connection = await _connection(info, paging.PLANS, filter, first, after, key)
+        return AcademicPlanConnection(**connection)
 
     @strawberry.field(description="The SIS quarterly term calendar, oldest first.")
     async def sis_terms(self, info: Info, filter: SisTermFilter | None = None) -> list[SisTerm]:

@@ -21,6 +21,7 @@ class SisTerm(Base):
     end_date: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+# Reference tables look alike: an id and a name or two, each a table of its own.
 class TermDescription(Base):
     """A part-of-term code (`U` Undergraduate full term, ...)."""
 

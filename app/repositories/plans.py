@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import String, bindparam, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import String, bindparam, cast, select
 
 from app.db import fetch_all
 from app.domain.filters import Condition
 from app.models import AcademicPlan, Student
-from app.repositories import AnySelect, Record
+from app.repositories import AnySelect, KeysetListing, Record
 from app.repositories.filtering import Field, compile_conditions, to_datetime, to_flag, to_int
 
 PlanRow = Record
@@ -68,11 +67,12 @@ _BY_PARENT_IDS = (
 )
 
 
-class PlanRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class PlanRepository(KeysetListing):
+    table, key, columns = AcademicPlan, AcademicPlan.__table__.c.id, PLAN_COLUMNS
 
-    def _select(
+    # How plans' conditions filter them (StudentRepository has its own: each table its own
+    # fields and visibility rule).
+    def filtered(
         self,
         stmt: AnySelect,
         conditions: Sequence[Condition],
@@ -91,23 +91,3 @@ class PlanRepository:
     async def by_parent_ids(self, ids: Sequence[int]) -> list[PlanRow]:
         """Children of plans already known to be visible (a child has its parent's student)."""
         return await fetch_all(self.session, _BY_PARENT_IDS, {"ids": list(ids)})
-
-    async def page(
-        self,
-        conditions: Sequence[Condition],
-        *,
-        include_protected: bool,
-        after: int | None,
-        limit: int,
-    ) -> list[PlanRow]:
-        stmt = self._select(select(*PLAN_COLUMNS), conditions, include_protected)
-        if after is not None:
-            stmt = stmt.where(AcademicPlan.id > after)
-        stmt = stmt.order_by(AcademicPlan.id).limit(limit)
-        return await fetch_all(self.session, stmt)
-
-    async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
-        stmt = self._select(
-            select(func.count()).select_from(AcademicPlan), conditions, include_protected
-        )
-        return int((await self.session.execute(stmt)).scalar_one())

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fetch_all
 from app.domain.filters import Condition, escape_like
 from app.models import Student
-from app.repositories import AnySelect, Record
+from app.repositories import AnySelect, KeysetListing, Record
 from app.repositories.filtering import Field, compile_conditions, to_int
 
 StudentRow = Record
@@ -54,11 +53,10 @@ _BY_NETIDS = {
 }
 
 
-class StudentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class StudentRepository(KeysetListing):
+    table, key, columns = Student, Student.__table__.c.netid, STUDENT_COLUMNS
 
-    def _filtered(
+    def filtered(
         self,
         stmt: AnySelect,
         conditions: Sequence[Condition],
@@ -79,24 +77,3 @@ class StudentRepository:
     async def by_netid(self, netid: str, *, include_protected: bool) -> StudentRow | None:
         rows = await self.by_netids([netid], include_protected=include_protected)
         return rows[0] if rows else None
-
-    async def page(
-        self,
-        conditions: Sequence[Condition],
-        *,
-        include_protected: bool,
-        after: str | None,
-        limit: int,
-    ) -> list[StudentRow]:
-        """Up to `limit` students in netid order, after the netid `after` (keyset paging)."""
-        stmt = self._filtered(select(*STUDENT_COLUMNS), conditions, include_protected)
-        if after is not None:
-            stmt = stmt.where(Student.netid > after)
-        stmt = stmt.order_by(Student.netid).limit(limit)
-        return await fetch_all(self.session, stmt)
-
-    async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
-        stmt = self._filtered(
-            select(func.count()).select_from(Student), conditions, include_protected
-        )
-        return int((await self.session.execute(stmt)).scalar_one())

@@ -99,6 +99,7 @@ _CURRENT_TERM = (
 )
 
 
+# Batch reads by netid look alike across repositories: one prepared statement each.
 class TermRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

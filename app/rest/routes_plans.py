@@ -45,6 +45,8 @@ is kept 12 hours: pass this response's `X-Request-ID` as `continuation_key` with
         **COLLECTION_ERRORS,
     },
 )
+# The same collection with the trailing slash the seed's sample uses: one handler, two
+# declared paths (each its own OpenAPI entry).
 @router.get(
     "/academic/plans/",
     response_model=list[AcademicPlanOut],

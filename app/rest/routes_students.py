@@ -90,6 +90,8 @@ Needs `urn:dartmouth:students:read.sensitive` (and `urn:dartmouth:people:private
 FERPA-protected student). `Cache-Control: private, max-age=3600` (refreshed every hour).""",
     responses={**ok("The student's plans.", PLANS_SAMPLE), **COLLECTION_ERRORS, **NOT_FOUND},
 )
+# Alike the terms route above: FastAPI reads each route's parameters (they are the OpenAPI
+# document); what the two share is answer_collection.
 async def get_student_plans(
     request: Request,
     netid: str,

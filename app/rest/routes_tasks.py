@@ -21,6 +21,7 @@ from app.state import authenticate, state_of
 router = APIRouter(tags=["tasks"])
 
 
+# Response models, field for field the seed sample (as in rest/schemas.py).
 class RequesterOut(BaseModel):
     sub: str
     name: str | None

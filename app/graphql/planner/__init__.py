@@ -34,7 +34,7 @@ from strawberry import relay
 
 from app.auth import Principal
 from app.errors import DomainError, StatementTimeout
-from app.graphql.limits import Prepare
+from app.graphql.limits import Prepare, prepared_operation
 from app.graphql.planner.selection import Collector, directive_variables
 from app.graphql.types.connections import decode_cursor
 from app.graphql.types.filters import (
@@ -145,23 +145,16 @@ class Planner:
         return found
 
     def _read_operation(self, query: str, operation_name: str | None) -> _Operation | None:
-        try:
-            document, errors = self.prepare(self.schema, query)
-        except GraphQLError:
+        prepared = prepared_operation(self.prepare, self.schema, query, operation_name)
+        if prepared is None:
             return None
-        if errors:
-            return None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if operation_name is None:
-            chosen = operations if len(operations) == 1 else []
-        else:
-            chosen = [o for o in operations if o.name and o.name.value == operation_name]
-        if not chosen or chosen[0].operation is not OperationType.QUERY:
+        document, chosen = prepared
+        if chosen is None or chosen.operation is not OperationType.QUERY:
             return None
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        return _Operation(chosen[0], fragments, directive_variables(chosen[0], fragments.values()))
+        return _Operation(chosen, fragments, directive_variables(chosen, fragments.values()))
 
     def _roots(self, operation: _Operation, values: VariableValues) -> list[_Root]:
         key = tuple(values.coerced.get(n) for n in operation.directive_variables)

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry import relay
 
-from app.graphql.context import Info
+from app.graphql.context import Info, found_nodes
 from app.graphql.types.student import Student
 from app.services import plans as plans_service
 
@@ -89,8 +89,4 @@ class AcademicPlan(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[AcademicPlan | None]:
-        rows = [
-            await plans_service.find_plan(info.context.session, info.context.principal, n)
-            for n in node_ids
-        ]
-        return [cls.from_row(r) if r is not None else None for r in rows]
+        return await found_nodes(info, node_ids, plans_service.find_plan, cls.from_row)

@@ -59,6 +59,7 @@ class DplanCode:
 
 
 @strawberry.type(description="Where a D-plan came from.")
+# The value lists look alike: each is a type of its own in the schema.
 class DplanSource:
     id: str = strawberry.field(description="The code (`PHL`).")
     description: str = strawberry.field(description="`Registrar Action`.")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
-from app.graphql.context import Info
+from app.graphql.context import Info, found_nodes
 from app.graphql.types.reference import LmsTerm, SisTerm, TermDescription
 from app.services import students as students_service
 
@@ -156,8 +156,4 @@ class Student(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Student | None]:
-        rows = [
-            await students_service.find_student(info.context.session, info.context.principal, n)
-            for n in node_ids
-        ]
-        return [cls.from_row(r) if r is not None else None for r in rows]
+        return await found_nodes(info, node_ids, students_service.find_student, cls.from_row)

@@ -12,7 +12,7 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from app.graphql.context import Info
+from app.graphql.context import Info, found_nodes
 from app.services import dplans as dplans_service
 from app.services import tasks as tasks_service
 from app.services.tasks import TaskRow
@@ -81,6 +81,8 @@ class Task(relay.Node):
         )
 
     @classmethod
+    # Relay's Node protocol, spelled per type (as Student and AcademicPlan do); the shared
+    # work is `found_nodes`.
     def resolve_id(cls, root: Task, *, info: Info) -> str:
         return root.task_id
 
@@ -88,9 +90,7 @@ class Task(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Task | None]:
-        ctx = info.context
-        rows = [await tasks_service.find_task(ctx.session, ctx.principal, n) for n in node_ids]
-        return [cls.from_row(r) if r is not None else None for r in rows]
+        return await found_nodes(info, node_ids, tasks_service.find_task, cls.from_row)
 
 
 @strawberry.input(description="One D-plan to set: the value for one term.")

@@ -18,9 +18,9 @@ from sqlalchemy.sql import ClauseElement
 
 from app.domain.filters import Condition, escape_like
 from app.errors import Invalid, Problem
-from app.repositories.filtering import Field, bound_value, value_problem
+from app.repositories.filtering import Field, bound_value, to_int, value_problem
 from app.repositories.json_reads.dialects import Dialect
-from app.repositories.json_reads.objects import Statement
+from app.repositories.json_reads.objects import Statement, ordinal
 
 Shape = tuple[tuple[str, str], ...]  # (field, operator) per condition
 COMPARISONS = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -56,6 +56,30 @@ def _name_prefix(st: Statement, a: str, op: str, p: str) -> str:
     return (
         f"(lower({a}.last_name) LIKE {p} ESCAPE '\\' OR lower({a}.first_name) LIKE {p} ESCAPE '\\')"
     )
+
+
+def current_term_offset(term_id_column: str) -> Special:
+    """A computed filter: how many terms a row's quarterly term (`term_id_column`) lies from the
+    current one. With no current term it matches nothing (the Core path's `offset_conditions`
+    rewrites it as `id in []`)."""
+
+    def clause(st: Statement, alias: str, op: str, param: str) -> str:
+        offset = f"({ordinal(f'{alias}.{term_id_column}')} - {st.current_ordinal()})"
+        if op == "in":
+            return st.d.any_of(offset, param, integer=True)
+        return f"{offset} {COMPARISONS[op]} {param}"
+
+    def value(cond: Condition) -> Any:
+        if cond.op == "prefix":
+            raise Invalid(
+                "bad filter", [Problem(cond.field, "a number does not take a prefix match")]
+            )
+        try:
+            return [to_int(v) for v in cond.value] if cond.op == "in" else to_int(cond.value)
+        except ValueError as exc:
+            raise Invalid("bad filter", [Problem(cond.field, f"{cond.value!r}: {exc}")]) from exc
+
+    return Special(clause, value)
 
 
 NAME_PREFIX = Special(_name_prefix, lambda cond: escape_like(str(cond.value).lower()) + "%")

@@ -8,17 +8,22 @@ set). A later page is one statement over the found set's keys."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
 from app.repositories import plans as plans_repo
 from app.repositories import terms as terms_repo
-from app.repositories.filtering import to_flag, to_int
+from app.repositories.filtering import to_flag
 from app.repositories.json_reads import objects
 from app.repositories.json_reads.dialects import Dialect
-from app.repositories.json_reads.filters import COMPARISONS, Shape, Special, Table, where
-from app.repositories.json_reads.objects import Pick, Rows, Statement, ordinal
+from app.repositories.json_reads.filters import (
+    Shape,
+    Special,
+    Table,
+    current_term_offset,
+    where,
+)
+from app.repositories.json_reads.objects import Pick, Rows, Statement
 from app.repositories.json_reads.roots import Compiled, finish
 
 STUDENT = (
@@ -103,22 +108,6 @@ def _bad_filter(field: str, message: str) -> Invalid:
     return Invalid("bad filter", [Problem(field, message)])
 
 
-def _offset_clause(st: Statement, a: str, op: str, param: str) -> str:
-    offset = f"({ordinal(f'{a}.quarterly_term_id')} - {st.current_ordinal()})"
-    if op == "in":
-        return st.d.any_of(offset, param, integer=True)
-    return f"{offset} {COMPARISONS[op]} {param}"
-
-
-def _offset_value(cond: Condition) -> Any:
-    if cond.op == "prefix":
-        raise _bad_filter(cond.field, "a number does not take a prefix match")
-    try:
-        return [to_int(v) for v in cond.value] if cond.op == "in" else to_int(cond.value)
-    except ValueError as exc:
-        raise _bad_filter(cond.field, f"{cond.value!r}: {exc}") from exc
-
-
 def _active_clause(st: Statement, a: str, op: str, param: str) -> str:
     return f"coalesce({a}.quarterly_term_id = {st.current_term_id()}, FALSE) = {param}"
 
@@ -138,7 +127,7 @@ STUDENT_TERMS = Table(
     "student_terms",
     terms_repo.STUDENT_TERM_FIELDS,
     {
-        TERM_OFFSET: Special(_offset_clause, _offset_value),
+        TERM_OFFSET: current_term_offset("quarterly_term_id"),
         "is_active": Special(_active_clause, active_value),
     },
 )

@@ -11,46 +11,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.filters import Condition
 from app.repositories import plans as plans_repo
 from app.repositories import students as students_repo
 from app.repositories import terms as terms_repo
-from app.repositories.filtering import to_int
 from app.repositories.json_reads import objects
 from app.repositories.json_reads.dialects import Dialect
 from app.repositories.json_reads.filters import (
-    COMPARISONS,
     NAME_PREFIX,
     Shape,
-    Special,
     Table,
     bind,
+    current_term_offset,
     shape_of,
     where,
 )
-from app.repositories.json_reads.objects import Pick, Statement, ordinal
+from app.repositories.json_reads.objects import Pick, Statement
 
-
-def _offset_clause(st: Statement, alias: str, op: str, param: str) -> str:
-    """A term's distance from the current one; with no current term it matches nothing (as
-    `offset_conditions` rewrites it: `id in []`)."""
-    offset = f"({ordinal(f'{alias}.id')} - {st.current_ordinal()})"
-    if op == "in":
-        return st.d.any_of(offset, param, integer=True)
-    return f"{offset} {COMPARISONS[op]} {param}"
-
-
-def _offset_value(cond: Condition) -> Any:
-    if cond.op == "prefix":
-        raise ValueError("a number does not take a prefix match")
-    return [to_int(v) for v in cond.value] if cond.op == "in" else to_int(cond.value)
-
-
-CURRENT_TERM_OFFSET = Special(_offset_clause, _offset_value)
 STUDENTS = Table("students", students_repo.FIELDS, {"name": NAME_PREFIX})
 PLANS = Table("academic_plans", plans_repo.FIELDS)
 SIS_TERMS = Table(
-    "sis_terms", terms_repo.SIS_TERM_FIELDS, {"current_term_offset": CURRENT_TERM_OFFSET}
+    "sis_terms", terms_repo.SIS_TERM_FIELDS, {"current_term_offset": current_term_offset("id")}
 )
 
 
