@@ -37,6 +37,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # `startsWith` is case-sensitive, as on PostgreSQL (a name match lowercases both sides).
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
     # SQLite has no base64; planned reads build global ids and cursors with these.
     dbapi_connection.create_function("sg_base64", 1, _base64, deterministic=True)

@@ -73,3 +73,44 @@ class TestReading:
             await engine.dispose()
         assert not any("BEGIN" in q or "COMMIT" in q for q in sent["reading"]), sent
         assert any("COMMIT" in q for q in sent["transaction"]), sent
+
+
+class TestSerializedSession:
+    """GraphQL resolves sibling fields concurrently on one session: its statements take turns."""
+
+    async def test_concurrent_statements_take_turns(self, sessions, session):
+        import asyncio
+
+        from sqlalchemy import func, select, text
+
+        from app.db import fetch_all
+        from app.models import Student
+        from tests.factories import make_student
+
+        await make_student(session, netid="f000ser")
+        await session.commit()
+        async with sessions() as shared:
+            answers = await asyncio.gather(
+                *(shared.execute(text("SELECT 1")) for _ in range(5)),
+                *(shared.scalar(select(func.count()).select_from(Student)) for _ in range(5)),
+                *(fetch_all(shared, select(Student.netid)) for _ in range(5)),
+                shared.get(Student, "f000ser"),
+            )
+        assert [a.scalar_one() for a in answers[:5]] == [1] * 5
+        assert answers[5:10] == [1] * 5
+        assert all([r.netid for r in rows] == ["f000ser"] for rows in answers[10:15])
+        assert answers[15].netid == "f000ser"
+
+    async def test_a_plain_session_refuses_the_same(self, engine):
+        import asyncio
+
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        plain = AsyncSession(engine)
+        outcomes = await asyncio.gather(
+            *(plain.execute(text("SELECT 1")) for _ in range(5)), return_exceptions=True
+        )
+        await plain.close()
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        assert refused and "concurrent operations are not permitted" in str(refused[0])

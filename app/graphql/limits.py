@@ -14,7 +14,16 @@ Cost (the *requested* cost, before anything runs) is what an operation could ret
 * a list of objects the schema does not bound: `LIST_SIZE` x (1 + the cost of an item);
 * a connection (`students`, `plans`): `first` x (1 + the cost of its selection), its `edges`
   counted once (first: the argument, a variable's value, else its default);
-* scalars, enums and `__typename`: 0; fragments count each time they are spread."""
+* scalars, enums and `__typename`: 0; fragments count each time they are spread.
+
+What this leans on beyond Strawberry's and graphql-core's documented API, and why (each is
+checked by tests/graphql/test_library_internals.py, which fails loudly on an upgrade that
+changes it): Strawberry's two validation rules of its own (`MaybeNullValidationRule`,
+`OneOfInputValidationRule`, which its `validate_document` adds to the specified rules: we
+validate ourselves, with `hide_suggestions`, so we add them too); `strawberry.Schema._schema`,
+the graphql-core schema a Strawberry schema wraps (no public accessor exists); and the
+extension's `execution_context` fields `query`, `graphql_document`, `pre_execution_errors` and
+`parse_options`, which is how a `SchemaExtension` replaces parsing and validation."""
 
 from __future__ import annotations
 

@@ -36,8 +36,9 @@ async def notify(session: AsyncSession, *messages: tuple[str, str]) -> None:
         await session.execute(select(*(func.pg_notify(c, p) for c, p in messages)))
         return
     sync = session.sync_session
-    if _PENDING not in sync.info:
-        sync.info[_PENDING] = []
-        event.listen(sync, "after_commit", _publish_pending, once=True)
-        event.listen(sync, "after_rollback", _drop_pending, once=True)
-    sync.info[_PENDING].extend(messages)
+    if not event.contains(sync, "after_commit", _publish_pending):
+        # Registered once a session; each commit publishes (and each rollback drops) what that
+        # transaction sent.
+        event.listen(sync, "after_commit", _publish_pending)
+        event.listen(sync, "after_rollback", _drop_pending)
+    sync.info.setdefault(_PENDING, []).extend(messages)

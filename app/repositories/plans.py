@@ -29,8 +29,8 @@ FIELDS = {
     "db_name": Field(AcademicPlan.db_name),
     "updated_at": Field(AcademicPlan.updated_at, to_datetime),
 }
-# A prefix match on an id compares its digits as text.
-FIELDS["id_text"] = Field(cast(AcademicPlan.id, String), prefixable=True)
+# A prefix match on an id compares its digits as text (`?id=201*`): not a filter of its own.
+_ID_TEXT = Field(cast(AcademicPlan.id, String), prefixable=True)
 
 
 def _visible(stmt: AnySelect, include_protected: bool) -> AnySelect:
@@ -43,7 +43,7 @@ def _visible(stmt: AnySelect, include_protected: bool) -> AnySelect:
 
 def _id_prefix_as_text(conditions: Sequence[Condition]) -> list[Condition]:
     return [
-        Condition("id_text", "prefix", c.value) if c.field == "id" and c.op == "prefix" else c
+        Condition(" id as text", "prefix", c.value) if c.field == "id" and c.op == "prefix" else c
         for c in conditions
     ]
 
@@ -78,7 +78,9 @@ class PlanRepository(KeysetListing):
         conditions: Sequence[Condition],
         include_protected: bool,
     ) -> AnySelect:
-        clauses = compile_conditions(FIELDS, _id_prefix_as_text(conditions))
+        clauses = compile_conditions(
+            {**FIELDS, " id as text": _ID_TEXT}, _id_prefix_as_text(conditions)
+        )
         return _visible(stmt, include_protected).where(*clauses)
 
     async def by_ids(self, ids: Sequence[int], *, include_protected: bool) -> list[PlanRow]:

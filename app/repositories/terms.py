@@ -121,7 +121,3 @@ class SisTermRepository:
         clauses = compile_conditions(SIS_TERM_FIELDS, conditions)
         stmt = select(SisTerm.id, SisTerm.name, SisTerm.start_date, SisTerm.end_date)
         return await fetch_all(self.session, stmt.where(*clauses).order_by(SisTerm.id))
-
-    async def by_ids(self, ids: Sequence[str]) -> list[TermRow]:
-        stmt = select(SisTerm.id, SisTerm.name, SisTerm.start_date, SisTerm.end_date)
-        return await fetch_all(self.session, stmt.where(SisTerm.id.in_(list(ids))))

@@ -15,7 +15,6 @@ from app.db import transaction
 from app.domain.filters import Condition
 from app.errors import Invalid, NotFound
 from app.repositories.json_reads import JsonReads, Listing
-from app.repositories.json_reads.rest import active_value
 from app.services import found_sets
 from app.services.plans import parse_plan_id
 
@@ -95,10 +94,9 @@ async def first_page(
     now: datetime,
     ttl_seconds: int,
 ) -> Page:
-    """Page 1 of a collection; past one page, its keys are kept as found set `set_id`."""
-    for cond in conditions:
-        if collection.kind == "terms" and cond.field == "is_active":
-            active_value(cond)
+    """Page 1 of a collection; past one page, its keys are kept as found set `set_id`. The read
+    scope first, then the student (unknown or hidden: 404 whatever the filters say), then the
+    filters' values."""
     require_scopes(principal, STUDENTS_READ)
     reads, private = JsonReads(engine), sees_protected(principal)
     listing = Listing(collection.kind)
@@ -112,15 +110,10 @@ async def first_page(
             now=now,
         )
     except Invalid:
-        # An unknown or hidden student is a 404 whatever the filters say.
-        if (
-            collection.netid
-            and not (
-                await reads.first_page(
-                    listing, collection.netid, [], pagesize=0, include_protected=private, now=now
-                )
-            ).found
-        ):
+        unfiltered = await reads.first_page(
+            listing, collection.netid, [], pagesize=0, include_protected=private, now=now
+        )
+        if not unfiltered.found:
             raise _missing(collection) from None
         raise
     if not found.found:

@@ -81,7 +81,8 @@ def _unknown_key(ttl_seconds: int) -> BadRequest:
         [
             Problem(
                 "continuation_key",
-                f"a found set is kept {hours:g} hours after the request that made it, for the "
+                f"a found set is kept {hours:g} hour{'' if hours == 1 else 's'} after the "
+                "request that made it, for the "
                 "same caller and scopes and the same route; repeat the request without "
                 "continuation_key to start a new one",
             )

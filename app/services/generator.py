@@ -2,7 +2,8 @@
 
 Rows are built in Python straight in column form (no JSON, no per-field checks: the builder
 only makes valid rows) and bulk-upserted a chunk of students at a time, so memory stays flat and
-100,000 students take minutes. The same seed gives the same rows; running it again replaces them.
+100,000 students take minutes. The same seed gives the same rows, so running it again with that
+seed changes nothing (rows of another seed's run are not removed).
 Netids are `sg000001`, ... and plan ids start at 10,000,000, clear of the demo's.
 """
 

@@ -198,3 +198,22 @@ class TestNothingReachesSqlButAsParameters:
         assert response.status_code == 200
         assert "set-cookie" not in response.headers
         assert response.headers["x-ignored-filters"] == "a%0D%0ASet-Cookie:%20x%3D1, %C3%A9"
+
+
+class TestPlanIdPrefix:
+    async def test_an_id_prefix_compares_digits_and_id_text_is_no_filter(
+        self, client, session, auth
+    ):
+        await make_student(session, netid="f0027k4")
+        for plan_id in (2010, 20109, 30109):
+            await make_plan(session, "f0027k4", id=plan_id)
+        await session.commit()
+        prefixed = await client.get("/api/academic/plans?id=201*", headers=auth())
+        assert [p["id"] for p in prefixed.json()] == ["2010", "20109"]
+        internal = await client.get("/api/academic/plans?id_text=201*", headers=auth())
+        assert len(internal.json()) == 3 and internal.headers["x-ignored-filters"] == "id_text"
+
+
+async def test_a_bad_filter_on_an_unknown_student_is_a_404(client, auth):
+    response = await client.get("/api/students/f000unk/terms?is_active=maybe", headers=auth())
+    assert response.status_code == 404

@@ -53,8 +53,9 @@ class Dialect:
         of an ordered subquery it reads)."""
         raise NotImplementedError
 
-    def any_of(self, column: str, param: str, integer: bool) -> str:
-        """`column` equals one of the list bound to `param` (however long: one parameter)."""
+    def any_of(self, column: str, param: str, sql_type: str) -> str:
+        """`column` equals one of the list bound to `param` (however long: one parameter), the
+        list's items of `sql_type` (`BIGINT`, `TEXT`, `BOOLEAN`, `TIMESTAMPTZ`)."""
         raise NotImplementedError
 
     def list_param(self, values: list[object]) -> object:
@@ -107,8 +108,8 @@ class PostgresDialect(Dialect):
     def concat(self, item: str, order_by: str) -> str:
         return f"string_agg({item}, ',' ORDER BY {order_by})"
 
-    def any_of(self, column: str, param: str, integer: bool) -> str:
-        return f"{column} = ANY(CAST({param} AS {'BIGINT' if integer else 'TEXT'}[]))"
+    def any_of(self, column: str, param: str, sql_type: str) -> str:
+        return f"{column} = ANY(CAST({param} AS {sql_type}[]))"
 
 
 class SqliteDialect(Dialect):
@@ -138,7 +139,7 @@ class SqliteDialect(Dialect):
     def concat(self, item: str, order_by: str) -> str:
         return f"group_concat({item}, ',')"
 
-    def any_of(self, column: str, param: str, integer: bool) -> str:
+    def any_of(self, column: str, param: str, sql_type: str) -> str:
         return f"{column} IN (SELECT value FROM json_each({param}))"
 
     def instant(self, value: datetime) -> object:

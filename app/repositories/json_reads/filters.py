@@ -12,12 +12,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
 from app.domain.filters import Condition, escape_like
 from app.errors import Invalid, Problem
+from app.models import AcademicPlan
+from app.models.base import UtcDateTime
 from app.repositories.filtering import Field, bound_value, to_int, value_problem
 from app.repositories.json_reads.dialects import Dialect
 from app.repositories.json_reads.objects import Statement, ordinal
@@ -66,7 +68,7 @@ def current_term_offset(term_id_column: str) -> Special:
     def clause(st: Statement, alias: str, op: str, param: str) -> str:
         offset = f"({ordinal(f'{alias}.{term_id_column}')} - {st.current_ordinal()})"
         if op == "in":
-            return st.d.any_of(offset, param, integer=True)
+            return st.d.any_of(offset, param, "BIGINT")
         return f"{offset} {COMPARISONS[op]} {param}"
 
     def value(cond: Condition) -> Any:
@@ -82,6 +84,21 @@ def current_term_offset(term_id_column: str) -> Special:
     return Special(clause, value)
 
 
+def _plan_id_clause(st: Statement, a: str, op: str, param: str) -> str:
+    if op == "prefix":  # digits compared as text: `?id=201*`
+        return f"CAST({a}.id AS TEXT) LIKE {param} ESCAPE '\\'"
+    if op == "in":
+        return st.d.any_of(f"{a}.id", param, "BIGINT")
+    return f"{a}.id {COMPARISONS[op]} {param}"
+
+
+def _plan_id_value(cond: Condition) -> Any:
+    if cond.op == "prefix":
+        return escape_like(str(cond.value)) + "%"
+    return bound_value(Field(AcademicPlan.id, to_int), cond)
+
+
+PLAN_ID = Special(_plan_id_clause, _plan_id_value)
 NAME_PREFIX = Special(_name_prefix, lambda cond: escape_like(str(cond.value).lower()) + "%")
 
 
@@ -93,8 +110,16 @@ def _column_sql(column: ClauseElement, table: str, dialect: str) -> str:
     return str(compiled).replace(f"{table}.", "{a}.")
 
 
-def _is_integer(field: Field) -> bool:
-    return isinstance(getattr(field.column, "type", None), Integer | BigInteger)
+def _sql_type(field: Field) -> str:
+    """What PostgreSQL calls a field's values, for a list of them (`= ANY(CAST($n AS T[]))`)."""
+    column_type = getattr(field.column, "type", None)
+    if isinstance(column_type, Integer | BigInteger):
+        return "BIGINT"
+    if isinstance(column_type, Boolean):
+        return "BOOLEAN"
+    if isinstance(column_type, DateTime | UtcDateTime):
+        return "TIMESTAMPTZ"
+    return "TEXT"
 
 
 def shape_of(table: Table, conditions: Sequence[Condition]) -> Shape:
@@ -122,7 +147,7 @@ def where(st: Statement, table: Table, alias: str, shape: Shape, slot: str) -> l
         column_field = table.fields[name]
         column = _column_sql(column_field.column, table.name, st.d.name).format(a=alias)
         if op == "in":
-            clauses.append(st.d.any_of(column, param, _is_integer(column_field)))
+            clauses.append(st.d.any_of(column, param, _sql_type(column_field)))
         elif op == "prefix":
             clauses.append(f"{column} LIKE {param} ESCAPE '\\'")
         else:

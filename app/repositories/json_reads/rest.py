@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
-from app.repositories import plans as plans_repo
 from app.repositories import terms as terms_repo
 from app.repositories.filtering import to_flag
 from app.repositories.json_reads import objects
@@ -24,7 +23,7 @@ from app.repositories.json_reads.filters import (
     where,
 )
 from app.repositories.json_reads.objects import Pick, Rows, Statement
-from app.repositories.json_reads.roots import Compiled, finish
+from app.repositories.json_reads.roots import PLANS, Compiled, finish
 
 STUDENT = (
     Pick("netid", "netid"),
@@ -131,7 +130,6 @@ STUDENT_TERMS = Table(
         "is_active": Special(_active_clause, active_value),
     },
 )
-PLANS = Table("academic_plans", plans_repo.FIELDS)
 
 
 # --- statements -----------------------------------------------------------------------------------
@@ -167,7 +165,10 @@ class Listing:
         """The collection's rows (filtered by `extra`, SQL on the rows' alias placeholder)."""
         if self.kind == "terms":
             netid = st.param("netid")
-            return objects.terms(st, lambda t: f"{t}.netid = {netid}{extra.format(t)}", TERM)
+            hidden = "" if st.include_protected else f" AND {self.found(st)}"
+            return objects.terms(
+                st, lambda t: f"{t}.netid = {netid}{hidden}{extra.format(t)}", TERM
+            )
         a = st.alias("a")
         item = objects.academic_plan(st, a, PLAN)
         own = (
@@ -219,6 +220,7 @@ def later_page(dialect: Dialect, listing: Listing, *, include_protected: bool) -
     """found, and the JSON of the rows of some keys (those still visible), in order."""
     st = Statement(dialect, include_protected=include_protected)
     rows = listing.rows(st, "")
-    keys = dialect.any_of(listing.key(rows), st.param("keys"), integer=listing.kind != "terms")
+    key_type = "TEXT" if listing.kind == "terms" else "BIGINT"
+    keys = dialect.any_of(listing.key(rows), st.param("keys"), key_type)
     page = dialect.array(rows.item, f"{rows.source} AND {keys}", rows.order)
     return finish(st, f"SELECT {listing.found(st)}, {page}")

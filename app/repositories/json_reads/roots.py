@@ -18,6 +18,7 @@ from app.repositories.json_reads import objects
 from app.repositories.json_reads.dialects import Dialect
 from app.repositories.json_reads.filters import (
     NAME_PREFIX,
+    PLAN_ID,
     Shape,
     Table,
     bind,
@@ -28,7 +29,7 @@ from app.repositories.json_reads.filters import (
 from app.repositories.json_reads.objects import Pick, Statement
 
 STUDENTS = Table("students", students_repo.FIELDS, {"name": NAME_PREFIX})
-PLANS = Table("academic_plans", plans_repo.FIELDS)
+PLANS = Table("academic_plans", plans_repo.FIELDS, {"id": PLAN_ID})
 SIS_TERMS = Table(
     "sis_terms", terms_repo.SIS_TERM_FIELDS, {"current_term_offset": current_term_offset("id")}
 )
@@ -213,6 +214,9 @@ def compile_data(
 ) -> Compiled:
     """One statement returning the JSON text of an operation's `data`: `{"key":value,...}`."""
     st = Statement(dialect, include_protected=include_protected)
+    for read in reads:
+        if not objects.NAME.match(read.key):  # response keys are GraphQL names
+            raise ValueError(f"not a name: {read.key!r}")
     parts = [
         f"'{'{' if i == 0 else ','}\"{read.key}\":' || {_root(st, i, read)}"
         for i, read in enumerate(reads)
