@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError, QueryCanceledError
+from asyncpg.exceptions import (
+    AdminShutdownError,
+    CannotConnectNowError,
+    ConnectionDoesNotExistError,
+    CrashShutdownError,
+    InterfaceError,
+    PostgresConnectionError,
+    QueryCanceledError,
+)
 from sqlalchemy import Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -23,11 +31,21 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.base import Executable
 
 from app.config import Settings
-from app.errors import StatementTimeout
+from app.errors import DatabaseUnavailable, StatementTimeout
 from app.metrics import SQL_STATEMENTS
 
 # What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
 DISCONNECTED = (ConnectionDoesNotExistError, InterfaceError, ConnectionResetError)
+# ... and, with those, what says the server cannot be reached at all right now.
+UNREACHABLE = (
+    *DISCONNECTED,
+    OSError,  # connection refused, reset, unreachable
+    TimeoutError,
+    PostgresConnectionError,
+    CannotConnectNowError,  # starting up
+    AdminShutdownError,  # shutting down, or the connection terminated
+    CrashShutdownError,
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -167,7 +185,20 @@ async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tup
     """The first row of one read statement, run on the driver's own connection outside any
     transaction: a lone read needs no BEGIN/COMMIT, and skipping SQLAlchemy's execution layer
     leaves the database the only cost. A connection found dropped (the server restarted) is
-    discarded and the statement run once more on a fresh one: no pre-ping per request."""
+    discarded and the statement run once more on a fresh one: no pre-ping per request.
+    `StatementTimeout` past the statement timeout, `DatabaseUnavailable` when the database
+    cannot be reached."""
+    try:
+        return await _fetch_row(engine, sql, params)
+    except QueryCanceledError as exc:
+        raise StatementTimeout() from exc
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            raise DatabaseUnavailable() from exc
+        raise
+
+
+async def _fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
     for attempt in (1, 2):
         async with engine.connect() as connection:
             pooled = await connection.get_raw_connection()
@@ -179,13 +210,28 @@ async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tup
                 if engine.dialect.name == "postgresql":
                     return tuple(await driver.fetchrow(sql, *params))
                 return tuple((await driver.execute_fetchall(sql, params))[0])
-            except QueryCanceledError as exc:
-                raise StatementTimeout() from exc
             except DISCONNECTED:
                 await connection.invalidate()
                 if attempt == 2:
                     raise
     raise AssertionError("unreachable")
+
+
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    """The exception and what it wraps (SQLAlchemy's `orig`, the `__cause__` chain)."""
+    chain: list[BaseException] = []
+    while exc is not None and len(chain) < 6:
+        chain.append(exc)
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return chain
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached (down, restarting): a 503, not a 500."""
+    for cause in _causes(exc):
+        if getattr(cause, "connection_invalidated", False) or isinstance(cause, UNREACHABLE):
+            return True
+    return False
 
 
 def is_statement_timeout(exc: BaseException | None) -> bool:

@@ -106,3 +106,17 @@ class StatementTimeout(DomainError):
             f"the database stopped a statement that ran past its time limit{limit}; "
             "ask for less (fewer rows, a narrower filter)"
         )
+
+
+class DatabaseUnavailable(DomainError):
+    """The database cannot be reached (down, restarting, refusing connections): try again."""
+
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self) -> None:
+        super().__init__("the database is unavailable; retry in a few seconds (Retry-After)")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}

@@ -77,20 +77,25 @@ class PgListener:
             for channel in self.channels:
                 await conn.add_listener(channel, self._forward)
             self.connected.set()
+            log.info("LISTEN connected", extra={"channels": list(self.channels)})
             await lost.wait()
         finally:
             self.connected.clear()
             await conn.close()
 
     async def run(self) -> None:
-        """Listen until cancelled."""
+        """Listen until cancelled; while the database is away, try again every second (said
+        once in the log, and once more when back)."""
+        failing = False
         while True:
             try:
                 await self._listen_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: log, wait, reconnect
-                log.warning("LISTEN connection lost; reconnecting", extra={"error": str(exc)})
+                if not failing:
+                    log.warning("LISTEN connection lost; reconnecting", extra={"error": str(exc)})
+                failing = True
             await asyncio.sleep(1.0)
 
 

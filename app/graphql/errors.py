@@ -11,8 +11,8 @@ import orjson
 from graphql import GraphQLError
 from starlette.responses import Response
 
-from app.db import is_statement_timeout
-from app.errors import DomainError, StatementTimeout
+from app.db import is_database_unavailable, is_statement_timeout
+from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
 
 log = logging.getLogger("app.graphql")
 MASKED_MESSAGE = "Unexpected error."
@@ -38,6 +38,9 @@ def unexpected_response(exc: Exception, request_id: str) -> Response:
     """Anything else raised outside execution: a stopped statement, or a masked 500."""
     if is_statement_timeout(exc):
         return error_response(StatementTimeout())
+    if isinstance(exc, DatabaseUnavailable) or is_database_unavailable(exc):
+        log.warning("database unavailable", extra={"request_id": request_id})
+        return error_response(DatabaseUnavailable())
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
     return json_response({"errors": [graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")]}, 500)
 
@@ -77,6 +80,9 @@ def format_error(
     if is_statement_timeout(original):
         timeout = StatementTimeout()
         return _located(error, graphql_error(timeout.message, timeout.code))
+    if is_database_unavailable(original):
+        unavailable = DatabaseUnavailable()
+        return _located(error, graphql_error(unavailable.message, unavailable.code))
     if isinstance(original, GraphQLError):
         # A variable whose value does not fit its type: the client's error, said as graphql-core
         # says it (naming the variable), never masked.

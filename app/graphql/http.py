@@ -24,8 +24,8 @@ from strawberry.types.graphql import OperationType
 
 from app.auth.principal import Principal
 from app.config import Settings
-from app.db import reading, transaction
-from app.errors import BadRequest, DomainError
+from app.db import is_database_unavailable, reading, transaction
+from app.errors import BadRequest, DatabaseUnavailable, DomainError
 from app.graphql.context import build_context
 from app.graphql.errors import (
     error_response,
@@ -175,6 +175,11 @@ async def _execute(
             {"errors": [graphql_error(reason, "METHOD_NOT_ALLOWED")]}, 405, {"Allow": "POST"}
         )
     assert result is not None
+    outage = next(
+        (e for e in result.errors or [] if is_database_unavailable(e.original_error)), None
+    )
+    if outage is not None:  # one answer for the whole operation: 503, try again
+        return unexpected_response(outage.original_error or outage, request_id)
     # A request error (nothing executed: every error is without a path) has no `data` entry.
     request_error = result.data is None and all(e.path is None for e in result.errors or [])
     body: dict[str, Any] = {} if request_error else {"data": result.data}
@@ -214,6 +219,8 @@ def _translated(endpoint: Endpoint) -> Endpoint:
     async def answered(request: Request) -> Response:
         try:
             return await endpoint(request)
+        except DatabaseUnavailable as exc:
+            return unexpected_response(exc, request_id_of(request))  # 503, logged once
         except DomainError as exc:
             return error_response(exc)
         except Exception as exc:

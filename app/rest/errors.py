@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.db import is_statement_timeout
-from app.errors import DomainError, NotFound, StatementTimeout
+from app.db import is_database_unavailable, is_statement_timeout
+from app.errors import DatabaseUnavailable, DomainError, NotFound, StatementTimeout
 from app.rest.responses import OrjsonResponse
 from app.state import request_id_of
 
@@ -50,8 +53,10 @@ def error_response(exc: DomainError) -> Response:
     )
 
 
-async def domain_error(_request: Request, exc: Exception) -> Response:
+async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, DatabaseUnavailable):  # an outage: the operator hears of it, once
+        log.warning("database unavailable", extra={"request_id": request_id_of(request)})
     return error_response(exc)
 
 
@@ -60,6 +65,9 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     to the log with the request id, the client learns only that it failed)."""
     if is_statement_timeout(exc):
         return error_response(StatementTimeout())
+    if is_database_unavailable(exc):
+        log.warning("database unavailable", extra={"request_id": request_id_of(request)})
+        return error_response(DatabaseUnavailable())
     log.error(
         "unhandled error",
         exc_info=exc,
@@ -99,3 +107,22 @@ def allowed_methods(request: Request) -> list[str]:
         if re.fullmatch(pattern, request.url.path):
             methods |= {m.upper() for m in operations}
     return sorted(methods)
+
+
+class TranslatedRoute(APIRoute):
+    """A route whose unexpected errors are answered here, in the REST shape and logged once.
+    (Starlette's outermost error middleware would answer too, but then re-raise, so the server
+    logged every 500 a second time and dropped the keep-alive connection.)"""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def translated(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (DomainError, RequestValidationError, StarletteHTTPException):
+                raise  # the app's handlers answer these, without re-raising
+            except Exception as exc:
+                return await unexpected(request, exc)
+
+        return translated

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE
 from app.rest.pages import answer_collection
 from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
@@ -16,7 +17,7 @@ from app.services import compat_reads
 from app.services.compat_reads import Collection
 from app.state import authenticate, state_of
 
-router = APIRouter(tags=["academic plans"])
+router = APIRouter(tags=["academic plans"], route_class=TranslatedRoute)
 
 # Declared for the documentation; read, with every other filter, from the query string.
 NetidFilter = Annotated[

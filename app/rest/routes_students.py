@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from app.db import transaction
 from app.rest.bodies import json_body, patch_body_schema
+from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
 from app.rest.pages import answer_collection
 from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
@@ -33,7 +34,7 @@ from app.services import dplans as dplans_service
 from app.services.compat_reads import Collection
 from app.state import authenticate, state_of
 
-router = APIRouter(tags=["students"])
+router = APIRouter(tags=["students"], route_class=TranslatedRoute)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {

@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field
 
 from app.db import reading
 from app.domain.timestamps import utc_text
+from app.rest.errors import TranslatedRoute
 from app.rest.responses import OrjsonResponse
 from app.rest.schemas import ErrorOut
 from app.services import tasks as tasks_service
 from app.services.tasks import RUNNING, TaskRow
 from app.state import authenticate, state_of
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=TranslatedRoute)
 
 
 # Response models, field for field the seed sample (as in rest/schemas.py).

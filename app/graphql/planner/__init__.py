@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry import relay
 
 from app.auth import Principal
-from app.errors import DomainError, StatementTimeout
+from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
 from app.graphql.limits import Prepare, prepared_operation
 from app.graphql.planner.selection import Collector, directive_variables
 from app.graphql.types.connections import decode_cursor
@@ -107,8 +107,8 @@ class Planner:
             text = await json_reads_service.data_json(
                 engine, principal, queries, now=now, max_page_size=self.max_page_size
             )
-        except StatementTimeout:
-            raise  # the resolvers would only run out of time again
+        except (StatementTimeout, DatabaseUnavailable):
+            raise  # the resolvers would meet the same
         except (Fallback, Unplannable, DomainError, GraphQLError):
             return None
         except Exception:
