@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     worker_backoff_base_seconds: float = 0.5
     worker_poll_seconds: float = 2.0
     worker_concurrency: int = 4
+    # Tasks a slot claims and applies together (one claim, one apply transaction of a constant
+    # number of statements). A trickle still goes one at a time; a backlog goes in batches.
+    worker_batch_size: int = Field(default=50, ge=1, le=500)
     # Test-only fault injection for the worker guarantees' tests; production refuses both.
     # A delay inside the apply transaction (to kill a worker mid-apply), and a number of attempts
     # per task that fail on purpose (fewer than WORKER_MAX_ATTEMPTS: transient; more: permanent).

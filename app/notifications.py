@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 log = logging.getLogger("app.notify")
 
 TASKS_CHANNEL = "studentgraph_tasks"  # payload: the resource id of a task that became claimable
-TASK_UPDATES_CHANNEL = "studentgraph_task_updates"  # payload: "<task id>:<status>"
+# payload: "<task id>[,<task id>...]:<status>", the tasks that reached it in one transaction
+TASK_UPDATES_CHANNEL = "studentgraph_task_updates"
 TASK_CHANNELS = (TASKS_CHANNEL, TASK_UPDATES_CHANNEL)
 
 

@@ -49,8 +49,8 @@ async def _next_change(changes: asyncio.Queue[str], task_id: str, within: float)
             payload = await asyncio.wait_for(changes.get(), left)
         except TimeoutError:
             return None
-        changed_id, _, status = payload.partition(":")
-        if changed_id == task_id:
+        changed_ids, _, status = payload.rpartition(":")
+        if task_id in changed_ids.split(","):
             return status
     return None
 

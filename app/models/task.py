@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UtcDateTime
+
+UNFINISHED = text("status IN ('accepted', 'running')")
 
 
 class Task(Base):
@@ -16,7 +18,16 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("requester_sub", "idempotency_key", name="uq_tasks_requester_idempotency"),
         Index("ix_tasks_claimable", "status", "available_at"),
-        Index("ix_tasks_resource_order", "resource_id", "id"),
+        # Unfinished tasks only (the queue, not the history): taking the next tasks reads
+        # these in id order and checks each for an earlier one of its resource.
+        Index("ix_tasks_unfinished", "id", postgresql_where=UNFINISHED, sqlite_where=UNFINISHED),
+        Index(
+            "ix_tasks_unfinished_by_resource",
+            "resource_id",
+            "id",
+            postgresql_where=UNFINISHED,
+            sqlite_where=UNFINISHED,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)

@@ -1,8 +1,9 @@
-"""D-plan writes: the upsert a completed task makes, guarded by the writing task's id."""
+"""D-plan writes: the upsert completed tasks make (a batch of them at once), guarded by the
+writing task's id; and the reference ids a write is checked against."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,28 +18,22 @@ class DplanWriteRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_for_task(
-        self, task_id: str, netid: str, changes: Sequence[dict[str, str]], now: datetime
-    ) -> None:
-        """Set each (netid, term_code) row, unless a later task already wrote it.
+    async def upsert(self, writes: Sequence[Mapping[str, str]], now: datetime) -> None:
+        """Set each (netid, term_code) row to its write (netid, term_code, dplan_id,
+        dplan_source_id, task_id), unless a later task already wrote it; in one statement.
 
         Task ids sort in acceptance order, so the guard makes a replayed task a no-op and lets the
         newest accepted task win whatever order applies finish in. Other terms are untouched."""
-        if not changes:
+        # One row per key (a statement may not touch a row twice); the newest task's, as the
+        # guard would decide anyway.
+        newest: dict[tuple[str, str], Mapping[str, str]] = {}
+        for w in sorted(writes, key=lambda w: w["task_id"]):
+            newest[(w["netid"], w["term_code"])] = w
+        if not newest:
             return
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        rows: list[dict[str, Any]] = [
-            {
-                "netid": netid,
-                "term_code": c["term_code"],
-                "dplan_id": c["dplan_id"],
-                "dplan_source_id": c["dplan_source_id"],
-                "updated_at": now,
-                "task_id": task_id,
-            }
-            for c in changes
-        ]
+        rows: list[dict[str, Any]] = [{**w, "updated_at": now} for w in newest.values()]
         stmt = insert(StudentDplan).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=[StudentDplan.netid, StudentDplan.term_code],
@@ -53,17 +48,18 @@ class DplanWriteRepository:
         await self.session.execute(stmt)
 
     async def reference_ids(
-        self, term_codes: Sequence[str], netid: str | None = None
+        self, term_codes: Collection[str], netids: Collection[str] = ()
     ) -> dict[str, set[str]]:
-        """In one round trip: every D-plan code and source, which of `term_codes` are SIS terms,
-        and (with `netid`) whether that student exists. Keys: code, source, term, student."""
+        """In one round trip: every D-plan code and source, which of `term_codes` are SIS terms
+        and which of `netids` name students. Keys: code, source, term, student."""
         parts = [
             select(literal("code").label("kind"), DplanCode.id.label("id")),
             select(literal("source"), DplanSource.id),
             select(literal("term"), SisTerm.id).where(SisTerm.id.in_(list(term_codes))),
         ]
-        if netid is not None:
-            parts.append(select(literal("student"), Student.netid).where(Student.netid == netid))
+        if netids:
+            student = select(literal("student"), Student.netid)
+            parts.append(student.where(Student.netid.in_(list(netids))))
         found: dict[str, set[str]] = {
             "code": set(),
             "source": set(),

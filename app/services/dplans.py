@@ -5,6 +5,7 @@ accepts a task; a worker applies it later. Never commits: the door commits befor
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,13 +19,14 @@ from app.services.tasks import TaskRow
 
 
 async def known_ids(
-    session: AsyncSession, body: Any, netid: str | None = None
-) -> tuple[KnownIds, bool]:
-    """The reference ids a D-plan body may use, today (one round trip), and whether `netid`
-    (when given) names a student. Used when a request is accepted and again when it is applied."""
-    found = await DplanWriteRepository(session).reference_ids(term_codes_in(body), netid=netid)
+    session: AsyncSession, term_codes: Collection[str], netids: Collection[str] = ()
+) -> tuple[KnownIds, set[str]]:
+    """The reference ids D-plan bodies naming `term_codes` may use, today, and which of `netids`
+    name students (one round trip). Used when a request is accepted and again, for a batch of
+    tasks at once, when they are applied."""
+    found = await DplanWriteRepository(session).reference_ids(term_codes, netids)
     known = KnownIds(codes=found["code"], sources=found["source"], terms=found["term"])
-    return known, bool(found["student"])
+    return known, found["student"]
 
 
 async def set_dplans(
@@ -42,7 +44,7 @@ async def set_dplans(
     to the student here: the returned task (status `accepted`) is applied by a worker."""
     require_scopes(principal, STUDENTS_WRITE, STUDENTS_READ)
     student = await visible_student(session, principal, netid)
-    known, _ = await known_ids(session, body)
+    known, _ = await known_ids(session, term_codes_in(body))
     validate_dplans(body, known)
     return await tasks_service.accept(
         session,

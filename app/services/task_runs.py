@@ -1,20 +1,22 @@
-"""What a worker decides about a claimed task: claim it, apply it (re-validated against today's
-reference data), complete it, or record a failure (retry after a backoff, or give up). The
-worker (app/worker/runner.py) runs these in its own transactions. Never commits."""
+"""What a worker decides about claimed tasks: claim a batch, apply it (re-validated against today's
+reference data, in a constant number of statements however many tasks and D-plans), complete
+it, or record a task's failure (retry after a backoff, or give up). The worker
+(app/worker/runner.py) runs these in its own transactions. Never commits."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.dplans import validate_dplans
+from app.domain.dplans import DplanChange, KnownIds, term_codes_in, validate_dplans
 from app.errors import Invalid
 from app.repositories.dplans_write import DplanWriteRepository
-from app.repositories.tasks import ACCEPTED, COMPLETE, ERROR, TaskRepository, TaskRow
+from app.repositories.tasks import ACCEPTED, ERROR, TaskRepository, TaskRow
 from app.services.dplans import known_ids
 from app.services.tasks import utcnow
 
@@ -32,41 +34,55 @@ class RetryPolicy:
     backoff_base_seconds: float
 
 
-async def claim(session: AsyncSession, owner: str, lease_seconds: float) -> TaskRow | None:
-    """Claim the oldest claimable task for `owner` under a lease."""
-    return await TaskRepository(session).claim(owner, utcnow(), timedelta(seconds=lease_seconds))
+async def claim(
+    session: AsyncSession, owner: str, lease_seconds: float, limit: int = 1
+) -> list[TaskRow]:
+    """Claim up to `limit` of the oldest claimable tasks for `owner` under a lease."""
+    lease = timedelta(seconds=lease_seconds)
+    return await TaskRepository(session).claim(owner, utcnow(), lease, limit)
 
 
-async def take(session: AsyncSession, task: TaskRow, owner: str) -> TaskRow | None:
-    """Lock a claimed task for its apply transaction; None when the lease was lost."""
-    return await TaskRepository(session).lock_if_held(task.id, owner)
+async def take(session: AsyncSession, tasks: Sequence[TaskRow], owner: str) -> list[TaskRow]:
+    """Lock claimed tasks for their apply transaction; those whose lease was lost are left out."""
+    return await TaskRepository(session).lock_held([t.id for t in tasks], owner)
 
 
-async def apply(session: AsyncSession, task: TaskRow) -> None:
-    """Write what the task asks for. Re-validates against today's reference data, since it may
-    have changed since the task was accepted; a task that can no longer succeed is rejected."""
+async def apply(session: AsyncSession, tasks: Sequence[TaskRow]) -> dict[str, TaskRejected]:
+    """Write what the tasks ask for, all in one statement; the ones that can no longer succeed
+    (re-validated against today's reference data, which may have changed since they were
+    accepted) are left out and returned, by task id, with the reason."""
+    term_codes = {code for t in tasks for code in term_codes_in(t.payload)}
+    known, students = await known_ids(session, term_codes, {t.resource_id for t in tasks})
+    rejected: dict[str, TaskRejected] = {}
+    writes: list[dict[str, str]] = []
+    for task in tasks:
+        try:
+            writes += [
+                {**vars(change), "netid": task.resource_id, "task_id": task.id}
+                for change in _changes(task, known, students)
+            ]
+        except TaskRejected as exc:
+            rejected[task.id] = exc
+    await DplanWriteRepository(session).upsert(writes, utcnow())
+    return rejected
+
+
+def _changes(task: TaskRow, known: KnownIds, students: set[str]) -> list[DplanChange]:
     if (task.resource, task.action) != ("students", "PATCH"):
         raise TaskRejected(f"this worker cannot apply {task.action} {task.resource}")
-    known, student_exists = await known_ids(session, task.payload, netid=task.resource_id)
-    if not student_exists:
+    if task.resource_id not in students:
         raise TaskRejected(f"student {task.resource_id} no longer exists; nothing was changed")
     try:
-        changes = validate_dplans(task.payload, known)
+        return validate_dplans(task.payload, known)
     except Invalid as exc:
         detail = "; ".join(f"{p.loc}: {p.message}" for p in exc.problems)
         raise TaskRejected(f"the request is no longer valid ({detail}); send a new one") from exc
-    rows = [vars(c) for c in changes]
-    await DplanWriteRepository(session).upsert_for_task(task.id, task.resource_id, rows, utcnow())
 
 
-async def complete(session: AsyncSession, task: TaskRow, owner: str) -> bool:
-    values = {
-        "status": COMPLETE,
-        "completed_date": utcnow(),
-        "path": f"/api/students/{task.resource_id}",
-        "message": "success",
-    }
-    return await TaskRepository(session).finish(task.id, owner, values)
+async def complete(session: AsyncSession, tasks: Sequence[TaskRow], owner: str) -> bool:
+    """Mark the tasks complete; False unless `owner` still held every one (then roll back)."""
+    done = await TaskRepository(session).complete([t.id for t in tasks], owner, utcnow())
+    return done == len(tasks)
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,5 +1,6 @@
-"""The worker loop. Each slot claims one task at a time under a lease, applies it in one
-transaction together with its completion, and records failures for a retry with backoff.
+"""The worker loop. Each slot claims a batch of tasks (up to WORKER_BATCH_SIZE: under a trickle
+one, from a backlog many) under a lease, applies the batch in one transaction together with its
+completion, and records failures for a retry with backoff.
 
 Delivery is at least once: a worker killed at any instant leaves either nothing (its transaction
 is rolled back) or a finished task. An unfinished claim is taken again once its lease runs out,
@@ -95,36 +96,54 @@ class Worker:
             await self._sleep(stop)
 
     async def run_one(self, owner: str) -> bool:
-        """Claim and process one task; False when there was nothing to claim."""
+        """Claim a batch of tasks and process it; False when there was nothing to claim."""
         async with transaction(self.sessions) as session:
-            task = await task_runs.claim(session, owner, self.settings.worker_lease_seconds)
-        if task is None:
+            tasks = await task_runs.claim(
+                session, owner, self.settings.worker_lease_seconds, self.settings.worker_batch_size
+            )
+        if not tasks:
             return False
         self._wake_one()  # there may be more: let an idle slot look too
-        log.info("claimed task", extra={"task_id": task.id, "owner": owner, "try": task.attempts})
-        if task.attempts > self.policy.max_attempts:
-            reason = RuntimeError("its worker stopped before finishing on every attempt")
-            await self._record_failure(task, owner, reason)
-        else:
-            await self._process(task, owner)
+        log.info("claimed tasks", extra={"tasks": len(tasks), "first": tasks[0].id, "owner": owner})
+        fresh = [t for t in tasks if t.attempts == 1]
+        if fresh:
+            await self._process(fresh, owner)
+        # A task tried before may be what stopped its last worker: it goes alone, so that it
+        # cannot use up the attempts of tasks that happened to share its batch.
+        for task in tasks:
+            if task.attempts > self.policy.max_attempts:
+                reason = RuntimeError("its worker stopped before finishing on every attempt")
+                await self._record_failure(task, owner, reason)
+            elif task.attempts > 1:
+                await self._process([task], owner)
         return True
 
-    async def _process(self, task: TaskRow, owner: str) -> None:
+    async def _process(self, tasks: list[TaskRow], owner: str) -> None:
+        """Apply and complete the tasks in one transaction. If that fails, each is tried alone,
+        so one bad task costs only its own attempt."""
         try:
             async with transaction(self.sessions) as session:
-                held = await task_runs.take(session, task, owner)
-                if held is None:
-                    log.warning("lease lost before apply", extra={"task_id": task.id})
-                    return
-                await task_runs.apply(session, held)
+                held = await task_runs.take(session, tasks, owner)
+                if len(held) < len(tasks):
+                    log.warning("lease lost before apply", extra={"tasks": len(tasks) - len(held)})
+                rejected = await task_runs.apply(session, held)
                 await self.faults.during_apply(held)
-                if not await task_runs.complete(session, held, owner):
+                applied = [t for t in held if t.id not in rejected]
+                if not await task_runs.complete(session, applied, owner):
                     raise RuntimeError("lease lost while applying")
+                for task in held:
+                    if task.id in rejected:
+                        await task_runs.fail(session, task, owner, rejected[task.id], self.policy)
         except Exception as exc:
-            log.warning("task attempt failed", extra={"task_id": task.id, "error": str(exc)})
-            await self._record_failure(task, owner, exc)
+            if len(tasks) > 1:
+                log.warning("batch failed; each task alone", extra={"error": str(exc)})
+                for task in tasks:
+                    await self._process([task], owner)
+                return
+            log.warning("task attempt failed", extra={"task_id": tasks[0].id, "error": str(exc)})
+            await self._record_failure(tasks[0], owner, exc)
             return
-        log.info("task complete", extra={"task_id": task.id})
+        log.info("tasks complete", extra={"tasks": len(applied), "rejected": len(rejected)})
 
     async def _record_failure(self, task: TaskRow, owner: str, exc: BaseException) -> None:
         async with transaction(self.sessions) as session:

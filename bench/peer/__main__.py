@@ -18,24 +18,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from bench.peer import scenarios
 from bench.peer.load import Result, alternating_fetches, lua_script, wrk
+from bench.serving import (
+    ROOT,
+    VENV_BIN,
+    ensure_wrk,
+    machine,
+    prepare_database,
+    run,
+    wait_for,
+)
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-VENV_BIN = Path(sys.executable).parent
 PORTS = {"project": 8710, "postgraphile": 8711, "floor": 8712}
 
 
@@ -51,55 +53,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run(*command: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd
-    )
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
 def prepare_tools() -> None:
-    if shutil.which("wrk") is None:
-        print("installing wrk (Debian package) ...", flush=True)
-        run("apt-get", "install", "-y", "-q", "wrk")
+    ensure_wrk()
     if not (HERE / "node_modules" / ".bin" / "postgraphile").exists():
         print("installing PostGraphile (npm ci) ...", flush=True)
         run("npm", "ci", "--no-audit", "--no-fund", cwd=HERE)
-
-
-def prepare_data(args: argparse.Namespace) -> str:
-    admin = f"postgresql://{args.pg}/postgres"
-    exists = run(
-        "psql", admin, "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{args.database}'"
-    )
-    if not exists.strip():
-        run("psql", admin, "-c", f'CREATE DATABASE "{args.database}"')
-    url = f"postgresql+asyncpg://{args.pg}/{args.database}"
-    env = {"DATABASE_URL": url}
-    run(str(VENV_BIN / "studentgraph"), "migrate", env=env)
-    count = run(
-        "psql", f"postgresql://{args.pg}/{args.database}", "-Atc", "SELECT count(*) FROM students"
-    )
-    if int(count.strip() or 0) != args.students:
-        print(f"generating {args.students} students ...", flush=True)
-        run(
-            "psql",
-            f"postgresql://{args.pg}/{args.database}",
-            "-c",
-            "TRUNCATE students, student_terms, academic_plans, student_dplans, tasks CASCADE",
-        )
-        run(
-            str(VENV_BIN / "studentgraph"),
-            "generate",
-            "--students",
-            str(args.students),
-            "--seed",
-            str(args.seed),
-            env=env,
-        )
-    return url
 
 
 @contextmanager
@@ -152,7 +110,7 @@ def servers(url: str, args: argparse.Namespace, *, debug_sql: bool) -> Iterator[
                 env={**os.environ, **env},
             )
         for name in commands:
-            _wait_for(f"http://127.0.0.1:{PORTS[name]}", processes[name], logs / f"{name}.log")
+            wait_for(f"http://127.0.0.1:{PORTS[name]}", processes[name], logs / f"{name}.log")
         yield {name: str(logs / f"{name}.log") for name in commands}
     finally:
         for process in processes.values():
@@ -161,35 +119,10 @@ def servers(url: str, args: argparse.Namespace, *, debug_sql: bool) -> Iterator[
             process.wait(10)
 
 
-def _wait_for(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            sys.exit(f"{base} exited:\n{log.read_text()}")
-        try:
-            httpx.get(base + "/", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    sys.exit(f"{base} did not start:\n{log.read_text()}")
-
-
-def machine() -> str:
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    pg = run(
-        "psql", "postgresql://postgres@127.0.0.1:5432/postgres", "-Atc", "SHOW server_version"
-    ).strip()
-    python = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"{os.cpu_count()} cores ({cpu}), {python}, PostgreSQL {pg}"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prepare_tools()
-    url = prepare_data(args)
+    url = prepare_database(args.database, args.pg, args.students, args.seed)
     context = scenarios.Context.create(url, args)
     with servers(url, args, debug_sql=True) as logs:
         counts = scenarios.check(context, logs)

@@ -1,5 +1,6 @@
 """DplanWriteRepository, called directly: the ids a payload may name (one round trip), and the
-upsert a task makes, guarded by task id (replays are no-ops; the newest accepted task wins)."""
+upsert tasks make (a batch at once), guarded by task id (replays are no-ops; the newest accepted
+task wins)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ async def stored(session, netid: str = NETID) -> dict[str, tuple]:
     return {r[0]: tuple(r[1:]) for r in (await session.execute(stmt)).all()}
 
 
+async def upsert_for_task(repo, task_id: str, netid: str, changes: list[dict], now) -> None:
+    await repo.upsert([{**c, "netid": netid, "task_id": task_id} for c in changes], now)
+
+
 @pytest.fixture
 async def repo(session) -> DplanWriteRepository:
     await make_student(session, netid=NETID)
@@ -43,7 +48,7 @@ async def repo(session) -> DplanWriteRepository:
 
 class TestReferenceIds:
     async def test_codes_sources_known_terms_and_the_student(self, repo):
-        found = await repo.reference_ids(["201801", "209901", "201802"], netid=NETID)
+        found = await repo.reference_ids(["201801", "209901", "201802"], netids=[NETID])
         assert found == {
             "code": {"R", "L", "O", "X", "W"},
             "source": {"PHL", "STU", "OCP", "DEA"},
@@ -52,48 +57,65 @@ class TestReferenceIds:
         }
 
     async def test_an_unknown_student_and_no_student_asked(self, repo):
-        assert (await repo.reference_ids([], netid="f999999"))["student"] == set()
+        assert (await repo.reference_ids([], netids=["f999999"]))["student"] == set()
         found = await repo.reference_ids(["202301"])
         assert found["student"] == set() and found["term"] == {"202301"}
 
 
-class TestUpsertForTask:
+class TestUpsert:
+    async def test_a_batch_of_students_in_one_statement(self, repo, session):
+        writes = [
+            {**change("201803", "X"), "netid": NETID, "task_id": EARLY},
+            {**change("202301", "W", "DEA"), "netid": "f000002", "task_id": LATE},
+        ]
+        await repo.upsert(writes, T1)
+        assert (await stored(session))["201803"] == ("X", "PHL", T1, EARLY)
+        assert await stored(session, "f000002") == {"202301": ("W", "DEA", T1, LATE)}
+
+    async def test_one_key_twice_in_a_batch_is_the_newest_tasks(self, repo, session):
+        writes = [
+            {**change("201803", "W", "DEA"), "netid": NETID, "task_id": LATE},
+            {**change("201803", "X"), "netid": NETID, "task_id": EARLY},
+        ]
+        await repo.upsert(writes, T1)
+        assert (await stored(session))["201803"] == ("W", "DEA", T1, LATE)
+
     async def test_inserts_and_overwrites_an_imported_row(self, repo, session):
-        await repo.upsert_for_task(EARLY, NETID, [change("201801"), change("201803", "X")], T1)
+        await upsert_for_task(repo, EARLY, NETID, [change("201801"), change("201803", "X")], T1)
         assert await stored(session) == {
             "201801": ("R", "PHL", T1, EARLY),
             "201803": ("X", "PHL", T1, EARLY),
         }
 
     async def test_other_terms_and_students_are_untouched(self, repo, session):
-        await repo.upsert_for_task(EARLY, NETID, [change("201803")], T1)
+        await upsert_for_task(repo, EARLY, NETID, [change("201803")], T1)
         assert (await stored(session))["201801"] == ("L", "PHL", IMPORTED, None)
         assert await stored(session, "f000002") == {"202301": ("R", "PHL", IMPORTED, None)}
 
     async def test_a_replay_is_a_no_op(self, repo, session):
-        await repo.upsert_for_task(EARLY, NETID, [change("201803", "X")], T1)
-        await repo.upsert_for_task(EARLY, NETID, [change("201803", "W", "DEA")], T2)
+        await upsert_for_task(repo, EARLY, NETID, [change("201803", "X")], T1)
+        await upsert_for_task(repo, EARLY, NETID, [change("201803", "W", "DEA")], T2)
         assert (await stored(session))["201803"] == ("X", "PHL", T1, EARLY)
 
     async def test_a_later_task_wins(self, repo, session):
-        await repo.upsert_for_task(EARLY, NETID, [change("201803", "X")], T1)
-        await repo.upsert_for_task(LATE, NETID, [change("201803", "W", "DEA")], T2)
+        await upsert_for_task(repo, EARLY, NETID, [change("201803", "X")], T1)
+        await upsert_for_task(repo, LATE, NETID, [change("201803", "W", "DEA")], T2)
         assert (await stored(session))["201803"] == ("W", "DEA", T2, LATE)
 
     async def test_an_earlier_task_applied_later_does_not_overwrite(self, repo, session):
-        await repo.upsert_for_task(LATE, NETID, [change("201803", "W", "DEA")], T1)
-        await repo.upsert_for_task(EARLY, NETID, [change("201803", "X"), change("201806")], T2)
+        await upsert_for_task(repo, LATE, NETID, [change("201803", "W", "DEA")], T1)
+        await upsert_for_task(repo, EARLY, NETID, [change("201803", "X"), change("201806")], T2)
         rows = await stored(session)
         assert rows["201803"] == ("W", "DEA", T1, LATE)
         assert rows["201806"] == ("R", "PHL", T2, EARLY)  # a row nobody wrote yet is still set
 
     async def test_no_changes_writes_nothing(self, repo, session):
         before = await stored(session)
-        await repo.upsert_for_task(LATE, NETID, [], T1)
+        await upsert_for_task(repo, LATE, NETID, [], T1)
         assert await stored(session) == before
 
     async def test_the_writes_are_committed_with_the_session(self, repo, session, sessions):
-        await repo.upsert_for_task(EARLY, NETID, [change("201803")], T1)
+        await upsert_for_task(repo, EARLY, NETID, [change("201803")], T1)
         await session.commit()
         async with sessions() as other:
             assert (await stored(other))["201803"] == ("R", "PHL", T1, EARLY)

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from app.auth import STUDENTS_READ, STUDENTS_WRITE, Principal
 from app.models import Student, StudentDplan, Task
@@ -43,6 +44,20 @@ async def accepted(session, netid="f0027k4", payload=None, **kwargs):
     )
 
 
+@contextmanager
+def counting(engine):
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
 async def stored(session, task_id):
     return await TaskRepository(session).by_id(task_id)
 
@@ -53,9 +68,15 @@ async def make_due(session, task_id):
     await session.execute(update(Task).where(Task.id == task_id).values(available_at=past))
 
 
+async def claim_one(session, owner, lease):
+    rows = await task_runs.claim(session, owner, lease)
+    assert len(rows) <= 1
+    return rows[0] if rows else None
+
+
 async def claimed(session, netid="f0027k4", **kwargs):
     task = await accepted(session, netid, **kwargs)
-    row = await task_runs.claim(session, "w1", LEASE)
+    row = await claim_one(session, "w1", LEASE)
     assert row is not None and row.id == task.id
     return row
 
@@ -69,7 +90,7 @@ class TestClaim:
     async def test_claims_under_a_lease(self, session, students):
         task = await accepted(session)
         before = datetime.now(UTC)
-        row = await task_runs.claim(session, "w1", LEASE)
+        row = await claim_one(session, "w1", LEASE)
         after = datetime.now(UTC)
 
         assert row.id == task.id
@@ -77,18 +98,18 @@ class TestClaim:
         assert due_between(row.lease_expires_at, before, after, LEASE, LEASE)
 
     async def test_nothing_to_claim(self, session, students):
-        assert await task_runs.claim(session, "w1", LEASE) is None
+        assert await claim_one(session, "w1", LEASE) is None
 
     async def test_a_leased_task_is_not_claimed_again(self, session, students):
         await claimed(session)
 
-        assert await task_runs.claim(session, "w2", LEASE) is None
+        assert await claim_one(session, "w2", LEASE) is None
 
     async def test_an_expired_lease_is_claimed_again(self, session, students):
         task = await accepted(session)
-        await task_runs.claim(session, "w1", -1)
+        await claim_one(session, "w1", -1)
 
-        row = await task_runs.claim(session, "w2", LEASE)
+        row = await claim_one(session, "w2", LEASE)
 
         assert (row.id, row.lease_owner, row.attempts) == (task.id, "w2", 2)
 
@@ -97,29 +118,47 @@ class TestClaim:
         await accepted(session, "f0027k4")
         other = await accepted(session, "f000abc")
 
-        assert (await task_runs.claim(session, "w1", LEASE)).id == first.id
-        assert (await task_runs.claim(session, "w2", LEASE)).id == other.id
-        assert await task_runs.claim(session, "w3", LEASE) is None
+        assert (await claim_one(session, "w1", LEASE)).id == first.id
+        assert (await claim_one(session, "w2", LEASE)).id == other.id
+        assert await claim_one(session, "w3", LEASE) is None
+
+    async def test_a_batch_takes_the_oldest_one_per_student(self, session, students):
+        first = await accepted(session, "f0027k4")
+        await accepted(session, "f0027k4")
+        other = await accepted(session, "f000abc")
+
+        rows = await task_runs.claim(session, "w1", LEASE, limit=10)
+
+        assert [r.id for r in rows] == [first.id, other.id]
+        assert {(r.status, r.lease_owner, r.attempts) for r in rows} == {("running", "w1", 1)}
+        assert await task_runs.claim(session, "w2", LEASE, limit=10) == []
+
+    async def test_a_batch_is_at_most_its_limit(self, session, students):
+        first = await accepted(session, "f0027k4")
+        second = await accepted(session, "f000abc")
+
+        assert [r.id for r in await task_runs.claim(session, "w1", LEASE, limit=1)] == [first.id]
+        assert [r.id for r in await task_runs.claim(session, "w1", LEASE, limit=1)] == [second.id]
 
 
 class TestTake:
     async def test_only_the_lease_holder_takes_it(self, session, students):
         task = await claimed(session)
 
-        assert (await task_runs.take(session, task, "w1")).id == task.id
-        assert await task_runs.take(session, task, "w2") is None
+        assert [t.id for t in await task_runs.take(session, [task], "w1")] == [task.id]
+        assert await task_runs.take(session, [task], "w2") == []
 
     async def test_not_once_finished(self, session, students):
         task = await claimed(session)
-        assert await task_runs.complete(session, task, "w1")
+        assert await task_runs.complete(session, [task], "w1")
 
-        assert await task_runs.take(session, task, "w1") is None
+        assert await task_runs.take(session, [task], "w1") == []
 
 
 class TestApply:
     async def test_writes_the_dplans(self, session, students):
         task = await claimed(session)
-        await task_runs.apply(session, task)
+        assert await task_runs.apply(session, [task]) == {}
 
         rows = await session.execute(
             select(StudentDplan.term_code, StudentDplan.dplan_id, StudentDplan.task_id)
@@ -132,23 +171,62 @@ class TestApply:
         task = await claimed(session)
         await session.execute(delete(Student).where(Student.netid == "f0027k4"))
 
-        with pytest.raises(TaskRejected, match="student f0027k4 no longer exists"):
-            await task_runs.apply(session, task)
+        rejected = await task_runs.apply(session, [task])
+        assert str(rejected[task.id]) == "student f0027k4 no longer exists; nothing was changed"
 
     async def test_a_request_no_longer_valid_is_rejected(self, session, students):
         payload = seed_payload()
         payload["dplans"][0]["dplan_id"] = "Q"  # not a D-plan code (today)
         task = await claimed(session, payload=payload)
 
-        with pytest.raises(TaskRejected, match=r"no longer valid \(dplans\[0\]\.dplan_id: "):
-            await task_runs.apply(session, task)
+        rejected = await task_runs.apply(session, [task])
+        assert re.match(
+            r"the request is no longer valid \(dplans\[0\]\.dplan_id: ", str(rejected[task.id])
+        )
         assert (await session.execute(select(StudentDplan.netid))).first() is None
 
     async def test_another_kind_of_task_is_rejected(self, session, students):
         task = await claimed(session, action="PUT")
 
-        with pytest.raises(TaskRejected, match="cannot apply PUT students"):
-            await task_runs.apply(session, task)
+        rejected = await task_runs.apply(session, [task])
+        assert str(rejected[task.id]) == "this worker cannot apply PUT students"
+
+    async def test_a_batch_writes_the_good_and_returns_the_rejected(self, session, students):
+        bad = seed_payload()
+        bad["dplans"][1]["dplan_source_id"] = "NOPE"
+        good = await accepted(session, "f0027k4")
+        rejected = await accepted(session, "f000abc", payload=bad)
+        batch = await task_runs.claim(session, "w1", LEASE, limit=10)
+
+        reasons = await task_runs.apply(session, batch)
+
+        assert list(reasons) == [rejected.id]
+        assert "dplans[1].dplan_source_id" in str(reasons[rejected.id])
+        rows = await session.execute(select(StudentDplan.netid, StudentDplan.task_id).distinct())
+        assert [tuple(r) for r in rows] == [("f0027k4", good.id)]
+
+    async def test_statements_do_not_grow_with_tasks_or_dplans(self, session, students, engine):
+        """One reference lookup and one upsert, whatever the batch holds."""
+        for i in range(12):
+            await make_student(session, netid=f"g{i:03d}")
+        many = {
+            "dplans": [
+                {"term_code": t, "dplan_id": "R", "dplan_source_id": "PHL"}
+                for t in ("202301", "202303", "202306", "202309")
+            ]
+        }
+        counts = []
+        for netids, payload in ((["f0027k4"], None), ([f"g{i:03d}" for i in range(12)], many)):
+            for netid in netids:
+                await accepted(session, netid, payload=payload)
+            batch = await task_runs.claim(session, "w1", LEASE, limit=50)
+            assert len(batch) == len(netids)
+            with counting(engine) as statements:
+                assert await task_runs.apply(session, batch) == {}
+                assert await task_runs.complete(session, batch, "w1")
+            counts.append(len(statements))
+        # The lookup, the upsert, the completion and (PostgreSQL) its one notification.
+        assert counts[0] == counts[1] == (4 if engine.dialect.name == "postgresql" else 3)
 
 
 class TestComplete:
@@ -156,7 +234,7 @@ class TestComplete:
         task = await claimed(session)
         before = datetime.now(UTC)
 
-        assert await task_runs.complete(session, task, "w1") is True
+        assert await task_runs.complete(session, [task], "w1") is True
 
         row = await stored(session, task.id)
         assert (row.status, row.path, row.message) == (
@@ -169,7 +247,7 @@ class TestComplete:
     async def test_a_lost_lease_records_nothing(self, session, students):
         task = await claimed(session)
 
-        assert await task_runs.complete(session, task, "w2") is False
+        assert await task_runs.complete(session, [task], "w2") is False
         assert (await stored(session, task.id)).status == "running"
 
 
@@ -185,13 +263,13 @@ class TestFail:
         assert row.lease_expires_at is None and row.completed_date is None
         assert due_between(row.available_at, before, after, 8, 12)  # 10 s, +-20% jitter
         assert re.fullmatch(r"attempt 1 of 3 failed: boom; retrying in \d+\.\ds", row.message)
-        assert await task_runs.claim(session, "w2", LEASE) is None  # not yet due
+        assert await claim_one(session, "w2", LEASE) is None  # not yet due
 
     async def test_the_backoff_doubles_with_each_attempt(self, session, students):
         task = await claimed(session)
         await task_runs.fail(session, task, "w1", RuntimeError("boom"), POLICY)
         await make_due(session, task.id)
-        again = await task_runs.claim(session, "w1", LEASE)
+        again = await claim_one(session, "w1", LEASE)
         before = datetime.now(UTC)
         await task_runs.fail(session, again, "w1", RuntimeError("boom"), POLICY)
 
@@ -214,14 +292,14 @@ class TestFail:
                 "accepted"
             )
             await make_due(session, task.id)
-            task = await task_runs.claim(session, "w1", LEASE)
+            task = await claim_one(session, "w1", LEASE)
 
         assert await task_runs.fail(session, task, "w1", ValueError("boom"), POLICY) == "error"
         row = await stored(session, task.id)
         assert (row.status, row.attempts) == ("error", 3)
         assert row.message == f"failed after 3 attempts: boom. {NOT_CHANGED}"
         assert row.completed_date is not None and row.lease_expires_at is None
-        assert await task_runs.claim(session, "w1", LEASE) is None
+        assert await claim_one(session, "w1", LEASE) is None
 
     async def test_a_rejected_task_is_an_error_at_once(self, session, students):
         task = await claimed(session)

@@ -68,20 +68,21 @@ async def dplans_of(sessions) -> dict[tuple[str, str], tuple[str, str | None]]:
 
 
 class TestKilledWorker:
-    async def test_sigkill_mid_apply_loses_nothing_and_applies_nothing_twice(
+    async def test_sigkill_mid_batch_loses_nothing_and_applies_nothing_twice(
         self, database_url, sessions, session, workers, logged
     ):
-        await students(session, "s1", "s2", "s3")
-        ids = [
-            await accept(sessions, n, dplans_body(*((t, "R", "PHL") for t in TERMS[:2])))
-            for n in ("s1", "s2", "s3")
-        ]
+        netids = [f"s{i}" for i in range(5)]
+        await students(session, *netids)
+        body = dplans_body(*((t, "R", "PHL") for t in TERMS[:2]))
+        ids = [await accept(sessions, n, body) for n in netids]
+        queued = await accept(sessions, "s0", dplans_body((TERMS[0], "X", "PHL")))  # waits for s0's
         doomed = workers(database_url, WORKER_TEST_APPLY_DELAY_SECONDS=60)
 
         async def held_by_doomed():
             return [t for t in await tasks(sessions) if doomed.owns(t.lease_owner)]
 
-        (held,) = await eventually(held_by_doomed)
+        held = await eventually(held_by_doomed)
+        assert sorted(t.id for t in held) == ids  # one batch: the first task of each student
         await eventually(lambda: uncommitted_dplan_writes(sessions))  # mid-apply: written, open
         doomed.kill()
         assert await apply_log(sessions) == []  # the killed transaction left nothing behind
@@ -89,16 +90,59 @@ class TestKilledWorker:
         rescuer = workers(database_url)
         finished = await eventually(lambda: all_finished(sessions))
 
-        assert [t.status for t in finished] == ["complete"] * 3
+        assert [t.status for t in finished] == ["complete"] * 6
         by_id = {t.id: t for t in finished}
-        assert by_id[held.id].attempts == 2  # taken again once the lease ran out
-        assert rescuer.owns(by_id[held.id].lease_owner)
-        assert all(by_id[i].attempts == 1 for i in ids if i != held.id)
-        # Every task's rows were written exactly once, by a committed apply.
+        assert {by_id[i].attempts for i in ids} == {2}  # taken again once the lease ran out
+        assert all(rescuer.owns(by_id[i].lease_owner) for i in [*ids, queued])
+        assert by_id[queued].attempts == 1
+        # Every task's rows were written exactly once, by a committed apply, in order per student.
         writes = [(row.netid, row.term_code, row.task_id) for row in await apply_log(sessions)]
         assert sorted(writes) == sorted(
-            (t.resource_id, term, t.id) for t in finished for term in TERMS[:2]
+            (t.resource_id, d["term_code"], t.id) for t in finished for d in t.payload["dplans"]
         )
+        assert [w[2] for w in writes if w[:2] == ("s0", TERMS[0])] == [ids[0], queued]
+        assert (await dplans_of(sessions))[("s0", TERMS[0])] == ("X", queued)
+
+    async def test_repeated_sigkill_at_random_instants_under_load(
+        self, database_url, sessions, session, workers, logged
+    ):
+        """Workers killed again and again while batches of a backlog are claimed, applied and
+        committed: every task completes, each applied exactly once, in order per student."""
+        netids = [f"k{i:02d}" for i in range(40)]
+        await students(session, *netids)
+        rng = random.Random(8)
+        for _ in range(240):
+            entries = ((t, rng.choice(CODES), "PHL") for t in rng.sample(TERMS, rng.randint(1, 3)))
+            await accept(sessions, rng.choice(netids), dplans_body(*entries))
+        settings = {
+            "WORKER_TEST_APPLY_DELAY_SECONDS": 0.05,  # each batch's transaction is open a while
+            "WORKER_BATCH_SIZE": 10,
+            "WORKER_MAX_ATTEMPTS": 100,  # this test kills far more often than a real outage
+        }
+        alive = [workers(database_url, 2, **settings) for _ in range(2)]
+        for _ in range(8):
+            await asyncio.sleep(rng.uniform(0.6, 1.4))
+            victim = alive.pop(rng.randrange(len(alive)))
+            victim.kill()
+            alive.append(workers(database_url, 2, **settings))
+
+        finished = await eventually(lambda: all_finished(sessions), seconds=90)
+
+        assert len(finished) == 240 and {t.status for t in finished} == {"complete"}
+        assert any(t.attempts > 1 for t in finished)  # the kills did interrupt claimed work
+        log = await apply_log(sessions)
+        writes = [(row.netid, row.term_code, row.task_id) for row in log]
+        assert sorted(writes) == sorted(
+            (t.resource_id, d["term_code"], t.id) for t in finished for d in t.payload["dplans"]
+        )
+        for netid in netids:
+            applied = [row.task_id for row in log if row.netid == netid]
+            assert applied == sorted(applied)  # acceptance order, per student
+        expected: dict[tuple[str, str], tuple[str, str]] = {}
+        for task in finished:  # in id order: the last accepted task for a term wins
+            for d in task.payload["dplans"]:
+                expected[(task.resource_id, d["term_code"])] = (d["dplan_id"], task.id)
+        assert await dplans_of(sessions) == expected
 
 
 class TestOrder:

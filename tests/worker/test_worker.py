@@ -4,11 +4,13 @@ guard, and a worker process that stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from app.cli import main as cli_main
 from app.config import Settings
@@ -24,6 +26,29 @@ TERM = "202301"
 
 def worker_for(settings: Settings, engine, sessions, **overrides) -> Worker:
     return Worker(settings.model_copy(update=overrides), engine, sessions, concurrency=1)
+
+
+@contextmanager
+def counting_round_trips(engine) -> Iterator[list[str]]:
+    """Every statement the engine sends, BEGIN and COMMIT included."""
+    trips: list[str] = []
+    sync = engine.sync_engine
+
+    def statement(_conn, _cursor, sql, *_args):
+        trips.append(sql)
+
+    handlers = {
+        "before_cursor_execute": statement,
+        "begin": lambda _conn: trips.append("BEGIN"),
+        "commit": lambda _conn: trips.append("COMMIT"),
+    }
+    for name, handler in handlers.items():
+        event.listen(sync, name, handler)
+    try:
+        yield trips
+    finally:
+        for name, handler in handlers.items():
+            event.remove(sync, name, handler)
 
 
 async def task_row(sessions, task_id: str) -> Task:
@@ -159,9 +184,10 @@ class TestApplyGuard:
         earlier = {"term_code": TERM, "dplan_id": "R", "dplan_source_id": "PHL"}
         async with sessions() as s, s.begin():
             repo = DplanWriteRepository(s)
-            await repo.upsert_for_task("b" * 24, "g1", [later], now)
-            await repo.upsert_for_task("a" * 24, "g1", [earlier], now)  # late, older: no-op
-            await repo.upsert_for_task("b" * 24, "g1", [later], now)  # a replay: no change
+            await repo.upsert([{**later, "netid": "g1", "task_id": "b" * 24}], now)
+            # Late but older: a no-op; then a replay: no change.
+            await repo.upsert([{**earlier, "netid": "g1", "task_id": "a" * 24}], now)
+            await repo.upsert([{**later, "netid": "g1", "task_id": "b" * 24}], now)
         row = await dplan(sessions, "g1", TERM)
         assert (row.dplan_id, row.task_id) == ("L", "b" * 24)
 
@@ -232,3 +258,57 @@ class TestWakeUps:
         worker = worker_for(settings, engine, sessions, worker_poll_seconds=600)
         worker._wake_one()  # no slot is idle: remembered for the next one to go to sleep
         await asyncio.wait_for(worker._sleep(asyncio.Event()), timeout=10)
+
+
+class TestBatches:
+    async def test_one_claim_applies_a_batch_in_constant_statements(
+        self, settings, engine, sessions, session
+    ):
+        """Statements per batch do not grow with its tasks or their D-plans: 1 task of 1 D-plan
+        and 30 tasks of 4 cost the same (BEGIN and COMMIT counted too)."""
+        netids = [f"b{i:02d}" for i in range(30)]
+        for netid in ["solo", *netids]:
+            await make_student(session, netid=netid)
+        await session.commit()
+        worker = worker_for(settings, engine, sessions, worker_batch_size=50)
+        four = [(t, "X", "DEA") for t in ("202301", "202303", "202306", "202309")]
+        counts = []
+        for batch in (["solo"], netids):
+            ids = [
+                await accept(sessions, n, dplans_body(*(four if len(batch) > 1 else four[:1])))
+                for n in batch
+            ]
+            with counting_round_trips(engine) as trips:
+                assert await worker.run_one("test/0")
+            counts.append(len(trips))
+            assert {(await task_row(sessions, i)).status for i in ids} == {"complete"}
+        assert counts[0] == counts[1]
+        # Claim: BEGIN, UPDATE, (notify), COMMIT; apply: BEGIN, lock, lookup, upsert, complete,
+        # (notify), COMMIT. PostgreSQL sends the notifications; SQLite's are in process.
+        assert counts[0] == (11 if engine.dialect.name == "postgresql" else 9)
+
+    async def test_a_failing_batch_is_retried_task_by_task(
+        self, settings, engine, sessions, session, monkeypatch
+    ):
+        """One task whose apply fails makes only itself retry; its batch-mates complete."""
+        for netid in ("ok1", "bad", "ok2"):
+            await make_student(session, netid=netid)
+        await session.commit()
+        ids = {
+            n: await accept(sessions, n, dplans_body((TERM, "R", "PHL")))
+            for n in ("ok1", "bad", "ok2")
+        }
+        worker = worker_for(settings, engine, sessions, worker_batch_size=50)
+
+        async def fail_for_bad(tasks):
+            if any(t.resource_id == "bad" for t in tasks):
+                raise RuntimeError("the disk is full")
+
+        monkeypatch.setattr(worker.faults, "during_apply", fail_for_bad)
+        assert await worker.run_one("test/0")
+
+        rows = {n: await task_row(sessions, i) for n, i in ids.items()}
+        assert (rows["ok1"].status, rows["ok2"].status) == ("complete", "complete")
+        assert (rows["bad"].status, rows["bad"].attempts) == ("accepted", 1)
+        assert rows["bad"].message.startswith("attempt 1 of 5 failed: the disk is full")
+        assert await dplan(sessions, "bad", TERM) is None

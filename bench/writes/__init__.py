@@ -1,0 +1,1 @@
+"""The write path over HTTP: `python -m bench.writes --help`."""
