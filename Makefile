@@ -51,8 +51,11 @@ test: lint typecheck unit
 schema: install
 	$(BIN)/studentgraph export-schema --output schema.graphql
 
+# The in-process scenarios (SQLite), then the write path over HTTP on the local PostgreSQL
+# (bench/writes; about a minute; skipped with a message when PostgreSQL is not reachable).
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.writes $(WRITES_ARGS)
 
 # schemathesis against /openapi.json and the GraphQL schema of a served instance (thousands of
 # cases; `make test` runs a short one: tests/test_fuzz.py).

@@ -21,6 +21,7 @@ from strawberry.types.unset import UnsetType
 from app import notifications
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
+from app.db import reading
 from app.errors import BadRequest, DomainError, NotFound, Unauthenticated
 from app.graphql.errors import as_graphql_error
 from app.graphql.types.task import Task, TaskStatus
@@ -57,7 +58,7 @@ async def _next_change(changes: asyncio.Queue[str], task_id: str, within: float)
 
 async def _read(ctx: SubscriptionContext, task_id: str) -> Task:
     assert ctx.principal is not None
-    async with ctx.state.sessions() as session:
+    async with reading(ctx.state.sessions) as session:
         row = await tasks_service.find_task(session, ctx.principal, task_id)
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")

@@ -7,10 +7,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, or_, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_all
 from app.models import DplanCode, DplanSource, SisTerm, Student, StudentDplan
 
 
@@ -52,20 +53,29 @@ class DplanWriteRepository:
     ) -> dict[str, set[str]]:
         """In one round trip: every D-plan code and source, which of `term_codes` are SIS terms
         and which of `netids` name students. Keys: code, source, term, student."""
-        parts = [
-            select(literal("code").label("kind"), DplanCode.id.label("id")),
-            select(literal("source"), DplanSource.id),
-            select(literal("term"), SisTerm.id).where(SisTerm.id.in_(list(term_codes))),
-        ]
-        if netids:
-            student = select(literal("student"), Student.netid)
-            parts.append(student.where(Student.netid.in_(list(netids))))
+        statement = _REFERENCE_IDS_AND_STUDENTS if netids else _REFERENCE_IDS
+        params = {"terms": list(term_codes), "netids": list(netids)}
         found: dict[str, set[str]] = {
             "code": set(),
             "source": set(),
             "term": set(),
             "student": set(),
         }
-        for kind, value in (await self.session.execute(union_all(*parts))).all():
+        for kind, value in await fetch_all(self.session, statement, params):
             found[kind].add(value)
         return found
+
+
+# Built once: accepting a write runs this on every request, and building it costs about as much
+# as running it.
+_REFERENCE_IDS = union_all(
+    select(literal("code").label("kind"), DplanCode.id.label("id")),
+    select(literal("source"), DplanSource.id),
+    select(literal("term"), SisTerm.id).where(SisTerm.id.in_(bindparam("terms", expanding=True))),
+)
+_REFERENCE_IDS_AND_STUDENTS: CompoundSelect[tuple[str, str]] = union_all(
+    *_REFERENCE_IDS.selects,
+    select(literal("student"), Student.netid).where(
+        Student.netid.in_(bindparam("netids", expanding=True))
+    ),
+)

@@ -6,11 +6,13 @@ is held on the session and published to the in-process hub (app/notifications.py
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import TextClause, event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import fetch_all
 from app.notifications import TASK_UPDATES_CHANNEL, TASKS_CHANNEL, hub_for
 
 __all__ = ["TASKS_CHANNEL", "TASK_UPDATES_CHANNEL", "notify"]
@@ -28,12 +30,21 @@ def _drop_pending(session: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
+@lru_cache(maxsize=16)
+def _pg_notify(count: int) -> TextClause:
+    """One statement sending `count` notifications, built once per count."""
+    return text("SELECT " + ", ".join(f"pg_notify(:c{i}, :p{i})" for i in range(count)))
+
+
 async def notify(session: AsyncSession, *messages: tuple[str, str]) -> None:
     """Send each `(channel, payload)` when (and only if) the session's transaction commits."""
     if not messages:
         return
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(*(func.pg_notify(c, p) for c, p in messages)))
+        params = {
+            f"{k}{i}": v for i, m in enumerate(messages) for k, v in zip("cp", m, strict=True)
+        }
+        await fetch_all(session, _pg_notify(len(messages)), params)
         return
     sync = session.sync_session
     if not event.contains(sync, "after_commit", _publish_pending):

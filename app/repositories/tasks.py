@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
+    String,
+    Table,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -24,7 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.db import fetch_all
 from app.models import Student, Task
+from app.models.base import UtcDateTime
 from app.repositories import Record
 from app.repositories.notify import TASK_UPDATES_CHANNEL, TASKS_CHANNEL, notify
 
@@ -55,7 +61,7 @@ TASK_COLUMNS = (
 )
 
 
-def _claimable(now: datetime) -> Any:
+def _claimable(now: datetime | ColumnElement[datetime]) -> Any:
     """Due, and no earlier unfinished task for the same resource (per-resource order). The
     leading `status IN` is the partial indexes' predicate: the oldest unfinished tasks are read
     in id order without a sort, and each is checked for an earlier one of its resource, however
@@ -102,43 +108,102 @@ def _about_protected_student() -> ColumnElement[bool]:
     )
 
 
+# Built once (accepting a write runs it on every request); the values come as parameters.
+_INSERT = {
+    name: insert(cast(Table, Task.__table__))
+    .on_conflict_do_nothing(index_elements=["requester_sub", "idempotency_key"])
+    .returning(*TASK_COLUMNS)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+_BY_ID = {
+    include_protected: select(*TASK_COLUMNS).where(
+        Task.id == bindparam("id"), *([] if include_protected else [~_about_protected_student()])
+    )
+    for include_protected in (True, False)
+}
+_BY_IDEMPOTENCY_KEY = select(*TASK_COLUMNS).where(
+    Task.requester_sub == bindparam("sub"), Task.idempotency_key == bindparam("key")
+)
+
+
+# The worker's statements, built once: a claim runs at every wake-up, and building it (with its
+# aliased subquery) cost more than running it.
+_HELD = (Task.id.in_(bindparam("ids", expanding=True)), Task.lease_owner == bindparam("owner"))
+_CLAIM = (
+    update(Task)
+    .where(
+        Task.id.in_(
+            select(Task.id)
+            .where(_claimable(bindparam("now", type_=UtcDateTime())))
+            .order_by(Task.id)
+            .limit(bindparam("limit", type_=Integer()))
+            .with_for_update(skip_locked=True, of=Task)
+            .scalar_subquery()
+        )
+    )
+    .values(
+        status=RUNNING,
+        lease_owner=bindparam("owner", type_=String()),
+        lease_expires_at=bindparam("until", type_=UtcDateTime()),
+        attempts=Task.attempts + 1,
+    )
+    .returning(*TASK_COLUMNS)
+)
+_LOCK_HELD = (
+    select(*TASK_COLUMNS).where(*_HELD, Task.status == RUNNING).order_by(Task.id).with_for_update()
+)
+_COMPLETE = (
+    update(Task)
+    .where(*_HELD, Task.status == RUNNING)
+    .values(
+        status=COMPLETE,
+        completed_date=bindparam("now", type_=UtcDateTime()),
+        path=literal("/api/students/") + Task.resource_id,
+        message="success",
+        lease_expires_at=None,
+    )
+    .returning(Task.id, Task.resource_id, _has_waiting_successor().label("waiting"))
+)
+_NEXT_WAKE_AT = select(
+    select(func.min(Task.available_at))
+    .where(Task.status == ACCEPTED, Task.available_at > bindparam("now"))
+    .scalar_subquery(),
+    select(func.min(Task.lease_expires_at))
+    .where(Task.status == RUNNING, Task.lease_expires_at > bindparam("now"))
+    .scalar_subquery(),
+)
+
+
 class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(self, values: dict[str, Any]) -> bool:
-        """Insert a new task; False when its (requester, idempotency key) is already taken."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(Task)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["requester_sub", "idempotency_key"])
-            .returning(Task.id)
-        )
-        inserted = (await self.session.execute(stmt)).scalar_one_or_none()
-        if inserted is None:
-            return False
+    async def insert(self, values: dict[str, Any]) -> TaskRow | None:
+        """Insert a new task and return it; None when its (requester, idempotency key) is
+        already taken."""
+        statement = _INSERT[self.session.get_bind().dialect.name]
+        rows = await fetch_all(self.session, statement, values)
+        if not rows:
+            return None
         await notify(
             self.session,
             (TASKS_CHANNEL, values["resource_id"]),
             *status_changes([values["id"]], ACCEPTED),
         )
-        return True
+        return rows[0]
 
     async def by_id(self, task_id: str, *, include_protected: bool = True) -> TaskRow | None:
         """The task; with `include_protected=False`, a task about a FERPA-protected student does
         not exist (its `resource_id` is that student's netid), decided inside the one statement."""
-        stmt = select(*TASK_COLUMNS).where(Task.id == task_id)
-        if not include_protected:
-            stmt = stmt.where(~_about_protected_student())
-        return (await self.session.execute(stmt)).one_or_none()
+        rows = await fetch_all(self.session, _BY_ID[include_protected], {"id": task_id})
+        return rows[0] if rows else None
 
     async def by_idempotency_key(self, requester_sub: str, key: str) -> TaskRow | None:
-        stmt = select(*TASK_COLUMNS).where(
-            Task.requester_sub == requester_sub, Task.idempotency_key == key
-        )
-        return (await self.session.execute(stmt)).one_or_none()
+        params = {"sub": requester_sub, "key": key}
+        rows = await fetch_all(self.session, _BY_IDEMPOTENCY_KEY, params)
+        return rows[0] if rows else None
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, limit: int = 1
@@ -147,25 +212,8 @@ class TaskRepository:
         id order. On PostgreSQL the candidates are locked with SKIP LOCKED, so concurrent
         claimers each get others. No two belong to one resource (an unfinished earlier task of
         a resource blocks its later ones)."""
-        candidates = (
-            select(Task.id)
-            .where(_claimable(now))
-            .order_by(Task.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=Task)
-        )
-        stmt = (
-            update(Task)
-            .where(Task.id.in_(candidates.scalar_subquery()))
-            .values(
-                status=RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + lease,
-                attempts=Task.attempts + 1,
-            )
-            .returning(*TASK_COLUMNS)
-        )
-        rows = sorted((await self.session.execute(stmt)).all(), key=lambda r: r.id)
+        params = {"now": now, "owner": owner, "until": now + lease, "limit": limit}
+        rows = sorted(await fetch_all(self.session, _CLAIM, params), key=lambda r: r.id)
         if rows:
             await notify(self.session, *status_changes([r.id for r in rows], RUNNING))
         return rows
@@ -173,13 +221,7 @@ class TaskRepository:
     async def lock_held(self, task_ids: Sequence[str], owner: str) -> list[TaskRow]:
         """Those of the tasks `owner` still holds, row-locked for this transaction, in id order.
         While locked, no other claimer can take them even if the lease runs out (SKIP LOCKED)."""
-        stmt = (
-            select(*TASK_COLUMNS)
-            .where(Task.id.in_(list(task_ids)), Task.lease_owner == owner, Task.status == RUNNING)
-            .order_by(Task.id)
-            .with_for_update()
-        )
-        return list((await self.session.execute(stmt)).all())
+        return await fetch_all(self.session, _LOCK_HELD, {"ids": list(task_ids), "owner": owner})
 
     async def complete(self, task_ids: Sequence[str], owner: str, now: datetime) -> int:
         """Mark the tasks `owner` holds complete, in one statement; how many it held. One
@@ -187,19 +229,8 @@ class TaskRepository:
         waiting, wakes a worker for it."""
         if not task_ids:
             return 0
-        stmt = (
-            update(Task)
-            .where(Task.id.in_(list(task_ids)), Task.lease_owner == owner, Task.status == RUNNING)
-            .values(
-                status=COMPLETE,
-                completed_date=now,
-                path=literal("/api/students/") + Task.resource_id,
-                message="success",
-                lease_expires_at=None,
-            )
-            .returning(Task.id, Task.resource_id, _has_waiting_successor().label("waiting"))
-        )
-        rows = sorted((await self.session.execute(stmt)).all(), key=lambda r: r.id)
+        params = {"ids": list(task_ids), "owner": owner, "now": now}
+        rows = sorted(await fetch_all(self.session, _COMPLETE, params), key=lambda r: r.id)
         waiting = [(TASKS_CHANNEL, r.resource_id) for r in rows if r.waiting][:1]
         await notify(self.session, *status_changes([r.id for r in rows], COMPLETE), *waiting)
         return len(rows)
@@ -228,14 +259,6 @@ class TaskRepository:
     async def next_wake_at(self, now: datetime) -> datetime | None:
         """When a task not claimable now next falls due: a retry's time or a lease's end, in one
         statement. (Tasks waiting for an earlier one of their resource are woken by its end.)"""
-        retry = select(func.min(Task.available_at)).where(
-            Task.status == ACCEPTED, Task.available_at > now
-        )
-        lease = select(func.min(Task.lease_expires_at)).where(
-            Task.status == RUNNING, Task.lease_expires_at > now
-        )
-        row = (
-            await self.session.execute(select(retry.scalar_subquery(), lease.scalar_subquery()))
-        ).one()
+        (row,) = await fetch_all(self.session, _NEXT_WAKE_AT, {"now": now})
         known = [t for t in row if t is not None]
         return min(known) if known else None

@@ -103,9 +103,8 @@ async def accept(
         "idempotency_key": idempotency_key,
         "request_fingerprint": fingerprint,
     }
-    if await repo.insert(values):
-        row = await repo.by_id(task_id)
-        assert row is not None
+    row = await repo.insert(values)
+    if row is not None:
         return row
     # A concurrent request with the same key committed first: answer with its task.
     assert idempotency_key is not None

@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--database", default="sg_writes", help="PostgreSQL database (sg_writes)")
     p.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
-    p.add_argument("--students", type=int, default=5000)
+    p.add_argument("--students", type=int, default=10000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--seconds", type=float, default=6.0, help="per timed run (6)")
     p.add_argument("--clients", type=int, default=8, help="following clients when loaded (8)")
@@ -251,6 +251,12 @@ def report(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    reachable = subprocess.run(
+        ["psql", f"postgresql://{args.pg}/postgres", "-Atc", "SELECT 1"], capture_output=True
+    )
+    if reachable.returncode != 0:
+        print(f"bench.writes: skipped, PostgreSQL at {args.pg} is not reachable")
+        return 0
     ensure_wrk()
     url = prepare_database(args.database, args.pg, max(args.students, args.backlog), args.seed)
     logs = Path(tempfile.mkdtemp(prefix="bench-writes-"))

@@ -83,7 +83,7 @@ async def claimed(repo: TaskRepository, owner: str = "w1", now: datetime = NOW) 
 class TestInsert:
     async def test_inserts_and_reads_back(self, repo):
         values = task_values(idempotency_key="k1")
-        assert await repo.insert(values) is True
+        assert await repo.insert(values) is not None
         row = await repo.by_id(values["id"])
         assert (row.status, row.resource_id, row.attempts) == (ACCEPTED, "f000001", 0)
         assert row.payload == values["payload"] and row.requester == values["requester"]
@@ -93,7 +93,7 @@ class TestInsert:
     async def test_the_same_key_from_the_same_requester_is_refused(self, repo):
         first = await add(repo, idempotency_key="k1")
         again = task_values(idempotency_key="k1", payload={"other": True})
-        assert await repo.insert(again) is False
+        assert await repo.insert(again) is None
         assert await repo.by_id(again["id"]) is None
         assert (await repo.by_idempotency_key("f003ghc", "k1")).id == first
 
