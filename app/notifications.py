@@ -64,6 +64,7 @@ class PgListener:
         self.channels = channels
         self.hub = hub_for(engine)
         self.connected = asyncio.Event()
+        self.first_try = asyncio.Event()  # set once the first connection attempt has an outcome
 
     def _forward(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         self.hub.publish(channel, payload)
@@ -78,6 +79,7 @@ class PgListener:
             for channel in self.channels:
                 await conn.add_listener(channel, self._forward)
             self.connected.set()
+            self.first_try.set()
             log.info("LISTEN connected", extra={"channels": list(self.channels)})
             await lost.wait()
         finally:
@@ -97,6 +99,7 @@ class PgListener:
                 if not failing:
                     log.warning("LISTEN connection lost; reconnecting", extra={"error": str(exc)})
                 failing = True
+                self.first_try.set()
             await asyncio.sleep(1.0)
 
 
@@ -111,8 +114,9 @@ async def listening(
     listener = PgListener(engine, channels)
     task = asyncio.create_task(listener.run())
     with contextlib.suppress(asyncio.TimeoutError):
-        # Wait briefly for LISTEN to be in place so a first notification is not missed.
-        await asyncio.wait_for(listener.connected.wait(), 5.0)
+        # Wait briefly for LISTEN to be in place so a first notification is not missed; not
+        # when the database refuses at once (starting during an outage: the listener retries).
+        await asyncio.wait_for(listener.first_try.wait(), 5.0)
     try:
         yield
     finally:

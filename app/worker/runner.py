@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import notifications
 from app.config import Settings
-from app.db import transaction
+from app.db import is_database_unavailable, transaction
 from app.services import task_runs
 from app.services.task_runs import RetryPolicy
 from app.services.tasks import TaskRow
@@ -59,6 +59,7 @@ class Worker:
         self.faults = Faults(settings)
         self._idle: list[asyncio.Event] = []  # sleeping slots, longest asleep first
         self._missed = False
+        self._database_down = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set."""
@@ -88,12 +89,28 @@ class Worker:
     async def _slot(self, owner: str, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                if await self.run_one(owner):
+                found = await self.run_one(owner)
+                self._database_is_back()
+                if found:
                     continue
-            except Exception:
-                # The database is unreachable or similar: keep the worker alive and retry.
-                log.exception("worker slot error", extra={"owner": owner})
+            except Exception as exc:
+                # Keep the worker alive and retry at the next wake-up or poll.
+                self._slot_failed(owner, exc)
             await self._sleep(stop)
+
+    def _slot_failed(self, owner: str, exc: Exception) -> None:
+        """An outage is said once per worker, in one line, however many slots and polls meet it;
+        anything else is logged in full."""
+        if not is_database_unavailable(exc):
+            log.exception("worker slot error", extra={"owner": owner})
+        elif not self._database_down:
+            self._database_down = True
+            log.warning("the database is unavailable; retrying", extra={"error": str(exc)[:200]})
+
+    def _database_is_back(self) -> None:
+        if self._database_down:
+            self._database_down = False
+            log.info("the database is back")
 
     async def run_one(self, owner: str) -> bool:
         """Claim a batch of tasks and process it; False when there was nothing to claim."""
@@ -135,6 +152,8 @@ class Worker:
                     if task.id in rejected:
                         await task_runs.fail(session, task, owner, rejected[task.id], self.policy)
         except Exception as exc:
+            if is_database_unavailable(exc):
+                raise  # not the tasks' fault: their leases run out and they are taken again
             if len(tasks) > 1:
                 log.warning("batch failed; each task alone", extra={"error": str(exc)})
                 for task in tasks:

@@ -4,6 +4,7 @@ guard, and a worker process that stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -312,3 +313,35 @@ class TestBatches:
         assert (rows["bad"].status, rows["bad"].attempts) == ("accepted", 1)
         assert rows["bad"].message.startswith("attempt 1 of 5 failed: the disk is full")
         assert await dplan(sessions, "bad", TERM) is None
+
+
+async def test_an_outage_is_said_once_and_its_end_too(settings, engine, sessions, caplog):
+    """However many slots and polls meet it: one line when it starts, one when it ends, and no
+    traceback; the slots live on."""
+    worker = Worker(
+        settings.model_copy(update={"worker_poll_seconds": 0.01}), engine, sessions, concurrency=2
+    )
+    calls = 0
+
+    async def run_one(owner: str) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls <= 10:
+            raise ConnectionRefusedError("connection refused")
+        return False
+
+    worker.run_one = run_one  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO, logger="app.worker"):
+        running = asyncio.create_task(worker.run(stop))
+
+        async def recovered() -> bool:
+            return calls > 20
+
+        await eventually(recovered)
+        stop.set()
+        await running
+    said = [r.getMessage() for r in caplog.records if r.name == "app.worker"]
+    assert said.count("the database is unavailable; retrying") == 1
+    assert said.count("the database is back") == 1
+    assert not [r for r in caplog.records if r.exc_info]
