@@ -6,82 +6,142 @@ Every process (API, worker, CLI) builds one `Settings` from the environment, so 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    FiniteFloat,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.domain.signing_keys import load_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "studentgraph-development-secret-do-not-use-in-production"  # noqa: S105
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'studentgraph.db'}"
+MIN_SECRET_LENGTH = 32  # production's JWT_SECRET
+JWT_ALGORITHMS = ("ES256", "ES384", "HS256", "HS384", "HS512", "PS256", "RS256", "RS384", "RS512")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+URL_SCHEMES = {
+    "database_url": ("sqlite+aiosqlite://", "postgresql+asyncpg://"),
+    "redis_url": ("redis://", "rediss://", "unix://"),
+    "jwt_jwks_url": ("https://", "http://"),
+}
+# What a field's own check says, after its variable's name (`PAGE_SIZE_MAX: must be at least 1`).
+WHAT = {
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "literal_error": "must be {expected}",
+}
+# CORS_ORIGINS outside production: the usual local dev servers (3000: React/Next.js, 5173: Vite,
+# 8080: Vue CLI/webpack), by both names.
+DEV_CORS_ORIGINS = tuple(
+    f"http://{host}:{port}" for port in (3000, 5173, 8080) for host in ("localhost", "127.0.0.1")
+)
 
 
 class Settings(BaseSettings):
     """Configuration, read once from the environment (and an optional `.env`)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # Every problem is reported at once, one line each naming its variable (see
+    # `_every_problem_at_once`); values are never echoed in the error's text (secrets).
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
-    database_pool_size: int = 10
+    database_pool_size: int = Field(default=10, ge=1)
 
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["HS256"])
     jwt_secret: str = DEV_JWT_SECRET
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
-    jwt_jwks_timeout_seconds: float = 3.0  # one fetch of the JWKS; slower answers are refused
+    # One fetch of the JWKS; slower answers are refused.
+    jwt_jwks_timeout_seconds: FiniteFloat = Field(default=3.0, gt=0)
+    # Tokens studentgraph mints itself at POST /api/jwt (service accounts' API keys): signed with
+    # this PEM private key (RSA: RS256, EC P-256: ES256; its public key is served as a JWKS at
+    # /.well-known/jwks.json), or, without one and outside production, HS256 with JWT_SECRET.
+    jwt_private_key: str | None = None
+    jwt_key_id: str | None = None  # default: the key's RFC 7638 thumbprint
+    api_jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
-    jwt_leeway_seconds: int = 30
-    token_lifetime_seconds: int = 8 * 3600
+    jwt_leeway_seconds: int = Field(default=30, ge=0)
+    token_lifetime_seconds: int = Field(default=8 * 3600, ge=1)
 
     # Freezes the clock behind computed fields (current_term_offset, is_active). For demos and
     # contract checks against the seed samples, which were taken on a known day.
     clock_now: datetime | None = None
 
     graphiql: bool | None = None  # default: on in development only
-    graphql_max_depth: int = 12
-    graphql_max_aliases: int = 30
-    graphql_max_tokens: int = 5000
+    graphql_max_depth: int = Field(default=12, ge=1)
+    graphql_max_aliases: int = Field(default=30, ge=0)
+    graphql_max_tokens: int = Field(default=5000, ge=1)
     # Per caller (token `sub`): requests per second on average, and the burst allowed; 0 = off.
-    rate_limit_per_second: float = 50.0
-    rate_limit_burst: int = 200
+    rate_limit_per_second: FiniteFloat = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
     redis_url: str | None = None  # shares rate-limit buckets between processes
     # Every statement on PostgreSQL is stopped past this (0 = no limit).
-    database_statement_timeout_ms: int = 15000
-    graphql_max_cost: int = 25000  # requested cost of one operation (README: Limits)
-    graphql_max_repeats: int = 10  # one response key selected in one selection set
+    database_statement_timeout_ms: int = Field(default=15000, ge=0, le=2**31 - 1)
+    # Requested cost of one operation (README: Limits).
+    graphql_max_cost: int = Field(default=25000, ge=1)
+    # One response key selected in one selection set.
+    graphql_max_repeats: int = Field(default=10, ge=1)
     graphql_introspection: bool | None = None  # default: on in development, off in production
-    page_size_max: int = 100
+    # Exposure: /metrics, and /docs, /redoc, /openapi.json. Default: on outside production.
+    metrics_enabled: bool | None = None
+    docs_enabled: bool | None = None
+    page_size_max: int = Field(default=100, ge=1)
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.
     graphql_planner: bool = True
 
-    rest_page_size_default: int = 100
-    rest_page_size_max: int = 1000
-    found_set_ttl_seconds: int = 12 * 3600
+    rest_page_size_default: int = Field(default=100, ge=1)
+    rest_page_size_max: int = Field(default=1000, ge=1)
+    found_set_ttl_seconds: int = Field(default=12 * 3600, ge=1)
 
     worker_in_process: bool | None = None  # default: on with SQLite
-    worker_lease_seconds: int = 30
-    worker_max_attempts: int = 5
-    worker_backoff_base_seconds: float = 0.5
-    worker_poll_seconds: float = 2.0
-    worker_concurrency: int = 4
+    worker_lease_seconds: int = Field(default=30, ge=1)
+    worker_max_attempts: int = Field(default=5, ge=1)
+    worker_backoff_base_seconds: FiniteFloat = Field(default=0.5, ge=0)
+    worker_poll_seconds: FiniteFloat = Field(default=2.0, gt=0)
+    worker_concurrency: int = Field(default=4, ge=1)
     # Tasks a slot claims and applies together (one claim, one apply transaction of a constant
     # number of statements). A trickle still goes one at a time; a backlog goes in batches.
     worker_batch_size: int = Field(default=50, ge=1, le=500)
     # Test-only fault injection for the worker guarantees' tests; production refuses both.
     # A delay inside the apply transaction (to kill a worker mid-apply), and a number of attempts
     # per task that fail on purpose (fewer than WORKER_MAX_ATTEMPTS: transient; more: permanent).
-    worker_test_apply_delay_seconds: float = 0.0
-    worker_test_failures: int = 0
+    worker_test_apply_delay_seconds: FiniteFloat = Field(default=0.0, ge=0)
+    worker_test_failures: int = Field(default=0, ge=0)
 
     log_level: str = "INFO"
     # Largest request body accepted (413 beyond): a PATCH of 100 D-plans is about 20 KB.
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Browser origins allowed to call /graphql and /api (CORS), space/comma separated; `*` is any.
+    # Default: none in production, DEV_CORS_ORIGINS otherwise.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda data: (
+            [] if data.get("environment") == "production" else list(DEV_CORS_ORIGINS)
+        )
+    )
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
@@ -93,27 +153,130 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _known_algorithms(cls, value: list[str]) -> list[str]:
-        allowed = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
-        bad = [a for a in value if a not in allowed]
+        bad = [a for a in value if a not in JWT_ALGORITHMS]
         if bad or not value:
-            raise ValueError(f"JWT_ALGORITHMS must be a non-empty subset of {sorted(allowed)}")
+            not_these = f", not {' '.join(a[:20] for a in bad[:5])}" if bad else ""
+            raise ValueError(f"must be one or more of {' '.join(JWT_ALGORITHMS)}{not_these}")
         return value
 
-    @model_validator(mode="after")
-    def _refuse_development_secrets_in_production(self) -> Settings:
-        if self.environment != "production":
-            return self
-        if any(a.startswith("HS") for a in self.jwt_algorithms) and (
-            self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
-        ):
-            raise ValueError("production refuses the development JWT secret (set JWT_SECRET)")
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {' '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator(*URL_SCHEMES)
+    @classmethod
+    def _url_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Never echoes the URL (it may hold a password), only its scheme.
+        schemes = URL_SCHEMES[str(info.field_name)]
+        if (value or info.field_name == "database_url") and not str(value).startswith(schemes):
+            got = f" (got {str(value).split('://')[0][:30]}://)" if "://" in str(value) else ""
+            raise ValueError(f"must start with {' or '.join(schemes)}{got}")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # What a browser sends in `Origin`: a trailing slash or a path would never match.
+        bad = [o for o in value if o != "*" and not re.fullmatch(r"https?://[^/\s]+", o)]
+        if bad:
+            raise ValueError(f"CORS_ORIGINS takes origins (scheme://host[:port]) or *, not {bad}")
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem_at_once(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        """One ValidationError with every problem, each message one line naming its variable:
+        the fields' own (types, ranges), then the checks across fields (`_across_fields`), run
+        on the fields that are valid (defaults stand in for the others; a check reading one of
+        them is skipped)."""
+        problems: list[InitErrorDetails] = []
+        failed: set[str] = set()
+        settings: Settings | None
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, dict):
+                raise
+            for error in exc.errors():
+                if error["type"] == "default_factory_not_called":
+                    continue  # another field's problem; its default is made on the second pass
+                field = str(error["loc"][0]) if error["loc"] else ""
+                failed.add(field)
+                problems.append(_problem(field, _line(error), error["input"]))
+            try:
+                settings = handler({k: v for k, v in data.items() if k not in failed})
+            except ValidationError:
+                settings = None
+        if settings is not None:
+            for reads, line in settings._across_fields():
+                if not failed.intersection(reads):
+                    problems.append(_problem(reads[0], line))
+        if not problems:
+            assert settings is not None
+            return settings
+        order = {name: i for i, name in enumerate(cls.model_fields)}  # the README's, roughly
+        problems.sort(key=lambda p: order.get(str((p.get("loc") or ("",))[0]), 0))
+        raise ValidationError.from_exception_data(cls.__name__, problems)
+
+    def _across_fields(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        """Each failed check across fields: the fields it reads (the one it names first), and
+        its line."""
+        production = self.environment == "production"
+        secret = ("jwt_secret", "environment", "jwt_algorithms")
+        if production and any(a.startswith("HS") for a in self.jwt_algorithms):
+            own = f"at least {MIN_SECRET_LENGTH} characters of your own"
+            if self.jwt_secret == DEV_JWT_SECRET:
+                refused = "production refuses the development JWT secret"
+                yield secret, f"JWT_SECRET: {refused} (set {own})"
+            elif len(self.jwt_secret) < MIN_SECRET_LENGTH:
+                yield secret, f"JWT_SECRET: production needs {own} (got {len(self.jwt_secret)})"
+        # RS/ES/PS tokens are verified with a public key, from the JWKS, or (those minted here)
+        # with JWT_PRIVATE_KEY's own: without any, every one would be refused.
+        asymmetric = ",".join(a for a in self.jwt_algorithms if not a.startswith("HS"))
+        if asymmetric and not (self.jwt_public_key or self.jwt_jwks_url or self.jwt_private_key):
+            keys = ("jwt_algorithms", "jwt_public_key", "jwt_jwks_url", "jwt_private_key")
+            yield keys, f"JWT_ALGORITHMS={asymmetric} needs JWT_PUBLIC_KEY or JWT_JWKS_URL"
+        yield from self._signing_key_problems()
+        default, most = self.rest_page_size_default, self.rest_page_size_max
+        if default > most:
+            sizes = ("rest_page_size_default", "rest_page_size_max")
+            larger = f"must be at most REST_PAGE_SIZE_MAX, {most} (got {default})"
+            yield sizes, f"REST_PAGE_SIZE_DEFAULT: {larger}"
+        if not production:
+            return
         if self.clock_now is not None:
-            raise ValueError("production refuses a frozen clock (unset CLOCK_NOW)")
+            yield ("clock_now", "environment"), "CLOCK_NOW: production refuses a frozen clock"
         if self.graphiql:
-            raise ValueError("production does not serve GraphiQL (unset GRAPHIQL)")
-        if self.worker_test_apply_delay_seconds or self.worker_test_failures:
-            raise ValueError("production refuses WORKER_TEST_* fault injection")
-        return self
+            yield ("graphiql", "environment"), "GRAPHIQL: production does not serve GraphiQL"
+        for field in ("worker_test_apply_delay_seconds", "worker_test_failures"):
+            if getattr(self, field):
+                injection = f"{field.upper()}: production refuses WORKER_TEST_* fault injection"
+                yield (field, "environment"), injection
+
+    def _signing_key_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        """JWT_PRIVATE_KEY must parse, and tokens it signs must be accepted here too."""
+        if not self.jwt_private_key:
+            return
+        fields = ("jwt_private_key", "jwt_algorithms")
+        try:
+            algorithm = load_signing_key(self.jwt_private_key, self.jwt_key_id).algorithm
+        except ValueError as exc:
+            yield fields, str(exc)
+            return
+        if algorithm not in self.jwt_algorithms:
+            yield fields, f"JWT_PRIVATE_KEY signs {algorithm}: add it to JWT_ALGORITHMS"
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,6 +289,38 @@ class Settings(BaseSettings):
     @property
     def runs_in_process_worker(self) -> bool:
         return self.is_sqlite if self.worker_in_process is None else self.worker_in_process
+
+    @property
+    def serves_metrics(self) -> bool:
+        production = self.environment == "production"
+        return not production if self.metrics_enabled is None else self.metrics_enabled
+
+    @property
+    def serves_docs(self) -> bool:
+        production = self.environment == "production"
+        return not production if self.docs_enabled is None else self.docs_enabled
+
+
+def _line(error: ErrorDetails) -> str:
+    """A field's own problem as one line: `NAME: what is wrong (got VALUE)`."""
+    name = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
+    ctx = {  # a bound of 0.0 (a float field's) reads as 0
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (error.get("ctx") or {}).items()
+    }
+    if error["type"] == "value_error":  # our validators' messages say what they got, if safe
+        message = str(ctx.get("error", error["msg"]))
+        return message if message.startswith(name) else f"{name}: {message}"
+    template = WHAT.get(error["type"])
+    what = template.format(**ctx) if template else error["msg"][:1].lower() + error["msg"][1:]
+    value = error["input"]
+    shown = value if isinstance(value, str) and value.strip() == value != "" else repr(value)
+    return f"{name}: {what} (got {shown if len(shown) <= 40 else shown[:37] + '...'})"
+
+
+def _problem(field: str, line: str, value: Any = None) -> InitErrorDetails:
+    kind = PydanticCustomError("invalid_setting", "{line}", {"line": line})
+    return {"type": kind, "loc": (field,) if field else (), "input": value}
 
 
 @lru_cache

@@ -47,6 +47,15 @@ class Unauthenticated(DomainError):
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+class BadApiKey(Unauthenticated):
+    """POST /api/jwt's one answer for every refused key (unknown, revoked, expired, malformed)."""
+
+    MESSAGE = "a valid API key is required (Authorization: <key>)"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'ApiKey realm="studentgraph"'}
+
+
 class Forbidden(DomainError):
     code = "FORBIDDEN"
     http_status = 403
@@ -106,6 +115,13 @@ class StatementTimeout(DomainError):
             f"the database stopped a statement that ran past its time limit{limit}; "
             "ask for less (fewer rows, a narrower filter)"
         )
+
+
+class NotConfigured(DomainError):
+    """A feature this instance was not configured for (say which setting would enable it)."""
+
+    code = "NOT_CONFIGURED"
+    http_status = 503
 
 
 class DatabaseUnavailable(DomainError):

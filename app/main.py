@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.auth import signing
 from app.clock import Clock
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -24,12 +26,31 @@ from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.ratelimit import build_limiter
+from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
 from app.state import AppState
 from app.worker.embedded import background as worker_background
 
 log = logging.getLogger("app")
+
+# CORS (for the origins in CORS_ORIGINS): what a page on another origin may send to /graphql and
+# /api, and which response headers its script may read (paging, caching, the task's Location,
+# Retry-After, the request id that is also a continuation key, errors' headers).
+CORS_METHODS = ("GET", "POST", "PATCH")
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "If-None-Match")
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Link",
+    "X-Request-ID",
+    "X-Total-Count",
+    "X-Ignored-Filters",
+    "X-Pagesize-Clamped",
+    "WWW-Authenticate",
+    "Allow",
+)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -75,10 +96,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         summary="GraphQL over student records, with DartAPI-compatible REST routes.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc: rest_docs.mount, with vendored assets
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.serves_docs else None,  # DOCS_ENABLED
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Inside RequestContextMiddleware (a preflight gets a request id and an access line),
+        # outside the routes' error translation (their error answers carry the CORS headers).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+        )
     app.add_middleware(RequestContextMiddleware)
     _install_error_handlers(app)
     door = graphql_http.build_door(settings)
@@ -87,6 +119,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     graphql_http.mount_static(app)
     graphql_subscriptions.mount(app)
     app.include_router(build_rest_router(), prefix="/api")
+    if settings.serves_docs:
+        rest_docs.mount(app)
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks() -> Response:
+        """The public keys of the tokens POST /api/jwt mints (none without JWT_PRIVATE_KEY)."""
+        return JSONResponse(signing.jwks(settings), headers={"Cache-Control": "max-age=300"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -102,8 +141,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             return JSONResponse({"status": "unavailable"}, 503)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if settings.serves_metrics:  # METRICS_ENABLED; off, /metrics is a 404 like any unknown path
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

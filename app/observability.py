@@ -19,7 +19,9 @@ from app.errors import PayloadTooLarge
 from app.metrics import LATENCY, REQUESTS
 
 log = logging.getLogger("app.access")
-_RESERVED = set(vars(logging.makeLogRecord({})))
+# A record's own attributes, and uvicorn's `color_message` (the message again, with ANSI escapes
+# for a terminal): not fields of a JSON line.
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,4 +1,5 @@
-"""Settings: one object from the environment that refuses development secrets in production."""
+"""Settings: one object from the environment that refuses development secrets in production,
+and reports every problem at once, one line each naming its variable."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import DEV_JWT_SECRET, Settings
+from app.graphql.limits import limits_from
+
+PRODUCTION = {"environment": "production", "jwt_secret": "s" * 40}
+
+
+def problems(**values: object) -> list[str]:
+    """The lines Settings reports for these values (none: it accepted them)."""
+    try:
+        Settings(**values)
+    except ValidationError as exc:
+        return [str(error["msg"]) for error in exc.errors()]
+    return []
 
 
 class TestSettings:
@@ -14,8 +27,9 @@ class TestSettings:
             Settings(environment="production")
 
     def test_production_refuses_a_short_secret(self):
-        with pytest.raises(ValidationError):
-            Settings(environment="production", jwt_secret="short")
+        assert problems(environment="production", jwt_secret="short") == [
+            "JWT_SECRET: production needs at least 32 characters of your own (got 5)"
+        ]
 
     def test_production_refuses_a_frozen_clock(self):
         with pytest.raises(ValidationError, match="frozen clock"):
@@ -32,6 +46,7 @@ class TestSettings:
 
     def test_algorithms_from_a_string(self, monkeypatch):
         monkeypatch.setenv("JWT_ALGORITHMS", "RS256, ES256")
+        monkeypatch.setenv("JWT_JWKS_URL", "https://idp.example.edu/jwks")
         assert Settings().jwt_algorithms == ["RS256", "ES256"]
 
     def test_unknown_algorithm_is_refused(self):
@@ -42,3 +57,178 @@ class TestSettings:
         settings = Settings(database_url="sqlite+aiosqlite:///x.db")
         assert settings.is_sqlite and settings.runs_in_process_worker
         assert settings.graphiql_enabled
+
+
+class TestProblems:
+    @pytest.mark.parametrize(
+        ("values", "line"),
+        [
+            ({"page_size_max": -1}, "PAGE_SIZE_MAX: must be at least 1 (got -1)"),
+            (
+                {"jwt_algorithms": "RS256"},
+                "JWT_ALGORITHMS=RS256 needs JWT_PUBLIC_KEY or JWT_JWKS_URL",
+            ),
+            (
+                {"jwt_algorithms": "HS256 ES256 PS256"},
+                "JWT_ALGORITHMS=ES256,PS256 needs JWT_PUBLIC_KEY or JWT_JWKS_URL",
+            ),
+            (
+                {"environment": "production"},
+                "JWT_SECRET: production refuses the development JWT secret "
+                "(set at least 32 characters of your own)",
+            ),
+            (
+                {"jwt_algorithms": "HS256 none"},
+                "JWT_ALGORITHMS: must be one or more of ES256 ES384 HS256 HS384 HS512 PS256 "
+                "RS256 RS384 RS512, not none",
+            ),
+            ({"worker_poll_seconds": 0}, "WORKER_POLL_SECONDS: must be more than 0 (got 0)"),
+            (
+                {"rate_limit_per_second": "nan"},
+                "RATE_LIMIT_PER_SECOND: must be a finite number (got nan)",
+            ),
+            (
+                {"database_statement_timeout_ms": 2**31},
+                "DATABASE_STATEMENT_TIMEOUT_MS: must be at most 2147483647 (got 2147483648)",
+            ),
+            (
+                {"worker_concurrency": "many"},
+                "WORKER_CONCURRENCY: must be a whole number (got many)",
+            ),
+            ({"metrics_enabled": "maybe"}, "METRICS_ENABLED: must be true or false (got maybe)"),
+            (
+                {"environment": "prod"},
+                "ENVIRONMENT: must be 'development', 'test' or 'production' (got prod)",
+            ),
+            ({"log_level": "loud"}, "LOG_LEVEL: must be one of DEBUG INFO WARNING ERROR CRITICAL"),
+            (
+                {"rest_page_size_default": 2000},
+                "REST_PAGE_SIZE_DEFAULT: must be at most REST_PAGE_SIZE_MAX, 1000 (got 2000)",
+            ),
+            (
+                {"redis_url": "http://cache:6379"},
+                "REDIS_URL: must start with redis:// or rediss:// or unix:// (got http://)",
+            ),
+            ({**PRODUCTION, "graphiql": True}, "GRAPHIQL: production does not serve GraphiQL"),
+        ],
+    )
+    def test_each_problem_names_its_variable(self, values, line):
+        assert problems(**values) == [line]
+
+    def test_every_problem_at_once_in_the_order_of_the_table(self, monkeypatch):
+        for name, value in {
+            "ENVIRONMENT": "production",
+            "JWT_SECRET": "short",
+            "JWT_ALGORITHMS": "HS256 RS256",
+            "PAGE_SIZE_MAX": "-1",
+            "CLOCK_NOW": "2019-07-01T12:00:00Z",
+            "WORKER_LEASE_SECONDS": "0",
+            "WORKER_TEST_FAILURES": "1",
+            "MAX_BODY_BYTES": "0",
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert problems() == [
+            "JWT_ALGORITHMS=RS256 needs JWT_PUBLIC_KEY or JWT_JWKS_URL",
+            "JWT_SECRET: production needs at least 32 characters of your own (got 5)",
+            "CLOCK_NOW: production refuses a frozen clock",
+            "PAGE_SIZE_MAX: must be at least 1 (got -1)",
+            "WORKER_LEASE_SECONDS: must be at least 1 (got 0)",
+            "WORKER_TEST_FAILURES: production refuses WORKER_TEST_* fault injection",
+            "MAX_BODY_BYTES: must be at least 1 (got 0)",
+        ]
+
+    def test_checks_across_fields_still_run_beside_a_field_in_error(self):
+        assert problems(environment="production", page_size_max=0) == [
+            "JWT_SECRET: production refuses the development JWT secret "
+            "(set at least 32 characters of your own)",
+            "PAGE_SIZE_MAX: must be at least 1 (got 0)",
+        ]
+
+    def test_a_check_reading_a_field_in_error_is_skipped(self):
+        # The algorithms are in error: whether RS256 has a key is not asked.
+        assert problems(jwt_algorithms="RS256 XS1") == [
+            "JWT_ALGORITHMS: must be one or more of ES256 ES384 HS256 HS384 HS512 PS256 RS256 "
+            "RS384 RS512, not XS1"
+        ]
+
+    def test_secrets_and_passwords_are_never_echoed(self):
+        error = None
+        try:
+            Settings(
+                environment="production", jwt_secret="hunter2", database_url="mysql://u:pw@h/d"
+            )
+        except ValidationError as exc:
+            error = str(exc)
+        assert error is not None and "DATABASE_URL" in error and "JWT_SECRET" in error
+        assert "hunter2" not in error and "pw@" not in error
+
+    def test_an_asymmetric_algorithm_with_a_key_source_is_accepted(self):
+        for key in ({"jwt_public_key": "-----BEGIN..."}, {"jwt_jwks_url": "https://idp/jwks"}):
+            assert problems(jwt_algorithms="RS256", **key) == []
+        assert problems(jwt_algorithms="RS256", jwt_jwks_url="ftp://idp/jwks") == [
+            "JWT_JWKS_URL: must start with https:// or http:// (got ftp://)"
+        ]
+
+
+class TestRanges:
+    @pytest.mark.parametrize(
+        ("field", "refused", "accepted"),
+        [
+            ("database_pool_size", 0, 1),
+            ("jwt_jwks_timeout_seconds", 0, 0.5),
+            ("jwt_leeway_seconds", -1, 0),
+            ("token_lifetime_seconds", 0, 1),
+            ("graphql_max_depth", 0, 1),
+            ("graphql_max_aliases", -1, 0),
+            ("graphql_max_tokens", 0, 1),
+            ("graphql_max_cost", 0, 1),
+            ("graphql_max_repeats", 0, 1),
+            ("rate_limit_per_second", -0.5, 0),  # 0 turns the rate limit off
+            ("rate_limit_per_second", "inf", 0.5),
+            ("rate_limit_burst", 0, 1),
+            ("database_statement_timeout_ms", -1, 0),  # 0: no limit
+            ("page_size_max", 0, 1),
+            ("rest_page_size_default", 0, 1),
+            ("rest_page_size_max", 0, 100),
+            ("found_set_ttl_seconds", 0, 1),
+            ("worker_lease_seconds", 0, 1),
+            ("worker_max_attempts", 0, 1),
+            ("worker_backoff_base_seconds", -0.1, 0),
+            ("worker_poll_seconds", "nan", 0.01),
+            ("worker_concurrency", 0, 1),
+            ("worker_batch_size", 501, 500),
+            ("worker_test_apply_delay_seconds", -1, 0),
+            ("worker_test_failures", -1, 0),
+            ("max_body_bytes", 0, 1),
+        ],
+    )
+    def test_refused_and_accepted(self, field, refused, accepted):
+        [line] = problems(**{field: refused})
+        assert line.startswith(f"{field.upper()}: must be ")
+        assert problems(**{field: accepted}) == []
+
+    def test_the_log_level_is_any_case(self):
+        assert Settings(log_level="debug").log_level == "DEBUG"
+
+
+class TestExposure:
+    def test_on_outside_production(self):
+        for environment in ("development", "test"):
+            settings = Settings(environment=environment)
+            assert settings.serves_metrics and settings.serves_docs
+            assert limits_from(settings).introspection
+
+    def test_off_in_production_unless_asked_for(self):
+        settings = Settings(**PRODUCTION)
+        assert not settings.serves_metrics and not settings.serves_docs
+        assert not limits_from(settings).introspection
+        asked = Settings(
+            **PRODUCTION, metrics_enabled=True, docs_enabled=True, graphql_introspection=True
+        )
+        assert asked.serves_metrics and asked.serves_docs and limits_from(asked).introspection
+
+    def test_off_in_development_when_asked(self, monkeypatch):
+        monkeypatch.setenv("METRICS_ENABLED", "false")
+        monkeypatch.setenv("DOCS_ENABLED", "0")
+        settings = Settings()
+        assert not settings.serves_metrics and not settings.serves_docs

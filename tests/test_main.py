@@ -1,10 +1,14 @@
-"""The app shell: health, readiness, metrics, request ids, structured logs."""
+"""The app shell: health, readiness, metrics, request ids, structured logs, CORS."""
 
 from __future__ import annotations
 
 import json
 import logging
 
+import pytest
+from pydantic import ValidationError
+
+from app.config import DEV_CORS_ORIGINS, Settings
 from app.observability import JsonFormatter
 
 
@@ -41,6 +45,18 @@ class TestJsonLogs:
         entry = json.loads(line)
         assert entry["msg"] == "request" and entry["request_id"] == "abc"
         assert "\n" not in line
+
+    def test_uvicorns_colour_copy_of_the_message_is_dropped(self):
+        record = logging.makeLogRecord(
+            {
+                "msg": "Started server process [%d]",
+                "args": (7,),
+                "color_message": "Started server process [\x1b[36m%d\x1b[0m]",
+            }
+        )
+        line = JsonFormatter().format(record)
+        assert "color_message" not in line and "\\u001b" not in line and "\x1b" not in line
+        assert json.loads(line)["msg"] == "Started server process [7]"
 
 
 class TestUnexpectedErrors:
@@ -109,3 +125,166 @@ class TestBodyLimit:
         headers = {**auth(), "Content-Type": "application/json"}
         response = await client.post("/graphql", content=query, headers=headers)
         assert response.status_code == 200 and response.json()["data"]["dplanCodes"]
+
+
+DEV_ORIGIN = "http://localhost:5173"
+OTHER_ORIGIN = "https://elsewhere.example"
+
+
+class TestCorsSetting:
+    def test_local_dev_servers_outside_production_none_in_it(self, monkeypatch):
+        monkeypatch.delenv("CORS_ORIGINS", raising=False)
+        assert Settings(environment="development").cors_origins == list(DEV_CORS_ORIGINS)
+        assert {"http://localhost:3000", "http://127.0.0.1:5173", "http://localhost:8080"} <= set(
+            DEV_CORS_ORIGINS
+        )
+        assert Settings(environment="production", jwt_secret="p" * 40).cors_origins == []
+
+    def test_a_list_of_origins(self, monkeypatch):
+        monkeypatch.setenv("CORS_ORIGINS", "https://app.example.edu, http://localhost:4200")
+        assert Settings().cors_origins == ["https://app.example.edu", "http://localhost:4200"]
+        monkeypatch.setenv("CORS_ORIGINS", "")
+        assert Settings().cors_origins == []
+        monkeypatch.setenv("CORS_ORIGINS", "https://app.example.edu/")  # never an Origin
+        with pytest.raises(ValidationError, match="CORS_ORIGINS"):
+            Settings()
+
+
+class TestCors:
+    @pytest.mark.parametrize(
+        ("path", "method", "requested"),
+        [
+            ("/graphql", "POST", "authorization, content-type"),
+            ("/api/students/f000abc", "PATCH", "authorization, content-type, idempotency-key"),
+            ("/api/academic/plans", "GET", "authorization, if-none-match"),
+        ],
+    )
+    async def test_preflight_from_an_allowed_origin(self, client, path, method, requested):
+        response = await client.options(
+            path,
+            headers={
+                "Origin": DEV_ORIGIN,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": requested,
+            },
+        )
+
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == DEV_ORIGIN
+        assert method in response.headers["access-control-allow-methods"].split(", ")
+        allowed = response.headers["access-control-allow-headers"].lower().split(", ")
+        assert set(requested.split(", ")) <= set(allowed)
+        assert len(response.headers["x-request-id"]) == 32  # still inside the request middleware
+
+    @pytest.mark.parametrize("path", ["/graphql", "/api/students/f000abc"])
+    async def test_preflight_from_another_origin_is_refused(self, client, path):
+        response = await client.options(
+            path, headers={"Origin": OTHER_ORIGIN, "Access-Control-Request-Method": "POST"}
+        )
+
+        assert response.status_code == 400
+        assert "access-control-allow-origin" not in response.headers
+
+    async def test_answers_and_errors_carry_the_headers_a_page_reads(self, client, auth):
+        ok = await client.get("/api/academic/plans", headers={**auth(), "Origin": DEV_ORIGIN})
+        assert ok.status_code == 200 and ok.headers["etag"]
+        assert ok.headers["access-control-allow-origin"] == DEV_ORIGIN
+        exposed = ok.headers["access-control-expose-headers"].split(", ")
+        for header in ("ETag", "Location", "Retry-After", "Link", "X-Request-ID", "X-Total-Count"):
+            assert header in exposed
+        assert {"Authorization", "Origin"} <= set(ok.headers["vary"].split(", "))
+
+        refused = await client.get("/api/academic/plans", headers={"Origin": DEV_ORIGIN})
+        assert refused.status_code == 401 and refused.json()["code"] == "UNAUTHENTICATED"
+        assert refused.headers["access-control-allow-origin"] == DEV_ORIGIN
+
+        graphql = await client.post(
+            "/graphql",
+            json={"query": "{ dplanCodes { id } }"},
+            headers={**auth(), "Origin": DEV_ORIGIN},
+        )
+        assert graphql.json()["data"]["dplanCodes"]
+        assert graphql.headers["access-control-allow-origin"] == DEV_ORIGIN
+
+    async def test_the_body_limit_still_answers_in_the_error_shape(self, client, auth):
+        headers = {**auth(), "Content-Type": "application/json", "Origin": DEV_ORIGIN}
+        response = await client.patch(
+            "/api/students/f000abc", content=TestBodyLimit.BIG, headers=headers
+        )
+
+        assert response.status_code == 413
+        assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+        assert response.headers["access-control-allow-origin"] == DEV_ORIGIN
+
+    async def test_another_origin_gets_the_answer_without_cors_headers(self, client, auth):
+        response = await client.get(
+            "/api/academic/plans", headers={**auth(), "Origin": OTHER_ORIGIN}
+        )
+
+        assert response.status_code == 200
+        assert "access-control-allow-origin" not in response.headers
+
+
+class TestCorsInProduction:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return Settings(
+            database_url=database_url,
+            environment="production",
+            jwt_secret="p" * 40,
+            log_level="WARNING",
+            rate_limit_per_second=0,
+        )
+
+    @pytest.mark.parametrize("path", ["/graphql", "/api/students/f000abc"])
+    async def test_no_cors_by_default(self, client, path):
+        preflight = await client.options(
+            path, headers={"Origin": DEV_ORIGIN, "Access-Control-Request-Method": "POST"}
+        )
+        assert preflight.status_code == 405
+        assert "access-control-allow-origin" not in preflight.headers
+
+        # (production mints no development token: an unauthenticated answer will do)
+        response = await client.get(path, headers={"Origin": DEV_ORIGIN})
+        assert response.status_code == 401
+        assert "access-control-allow-origin" not in response.headers
+
+
+EXPOSED = ["/metrics", "/docs", "/redoc", "/openapi.json", "/docs/static/swagger-ui.css"]
+
+
+def _production(database_url: str, **exposure: bool) -> Settings:
+    return Settings(
+        database_url=database_url,
+        environment="production",
+        jwt_secret="p" * 40,
+        log_level="WARNING",
+        **exposure,
+    )
+
+
+class TestExposureInProduction:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return _production(database_url)
+
+    @pytest.mark.parametrize("path", EXPOSED)
+    async def test_off_by_default_a_404_like_any_unknown_path(self, client, path):
+        response = await client.get(path)
+        unknown = await client.get("/nowhere")
+        assert (response.status_code, response.json()) == (404, unknown.json())
+
+    async def test_the_api_itself_is_served(self, client):
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/api/students/f000abc")).status_code == 401
+
+
+class TestExposureAskedFor:
+    @pytest.fixture(params=["metrics_enabled", "docs_enabled"])
+    def settings(self, request: pytest.FixtureRequest, database_url: str) -> Settings:
+        return _production(database_url, **{request.param: True})
+
+    async def test_each_setting_serves_its_own_paths_only(self, client, settings):
+        for path in EXPOSED:
+            served = settings.metrics_enabled if path == "/metrics" else settings.docs_enabled
+            assert (await client.get(path)).status_code == (200 if served else 404), path

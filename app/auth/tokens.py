@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 
 from app.auth.principal import Principal, parse_scopes
+from app.auth.signing import own_public_key
 from app.config import Settings
 from app.errors import Unauthenticated
 
@@ -21,9 +22,13 @@ def _jwks_client(url: str, timeout: float) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=timeout)
 
 
-async def _verification_key(token: str, algorithm: str, settings: Settings) -> Any:
+async def _verification_key(token: str, header: dict[str, Any], settings: Settings) -> Any:
+    algorithm = str(header.get("alg"))
     if algorithm.startswith("HS"):
         return settings.jwt_secret
+    own = own_public_key(settings, header.get("kid"))
+    if own is not None:  # minted here, at POST /api/jwt
+        return own
     if settings.jwt_jwks_url:
         # PyJWKClient fetches with urllib, which blocks: in a thread, with a timeout, so a slow
         # identity provider delays only the tokens whose key it must fetch; keys it already
@@ -51,6 +56,7 @@ def _judged_by(settings: Settings) -> tuple[object, ...]:
         settings.jwt_secret,
         settings.jwt_public_key,
         settings.jwt_jwks_url,
+        settings.jwt_private_key,
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_leeway_seconds,
@@ -112,7 +118,7 @@ async def _verify_signature(token: str, settings: Settings) -> Principal:
             raise Unauthenticated(f"token algorithm {str(algorithm)[:40]!r} is not accepted")
         claims = jwt.decode(
             token,
-            await _verification_key(token, algorithm, settings),
+            await _verification_key(token, header, settings),
             algorithms=[algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,

@@ -1,7 +1,8 @@
 """load, demo, generate: putting data in the database.
 
 A bad file is reported one problem per line (`FILE: plans[2].parent_id: plan 99 does not exist`)
-and exits 1 having written nothing; a database failure is one line, never a stack trace.
+and exits 1 having written nothing; a database failure is one line, never a stack trace
+(`app.cli.problems` says it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
@@ -44,13 +44,8 @@ async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awa
 
 
 def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction; a database failure becomes a one-line RuntimeError."""
-    try:
-        return asyncio.run(_in_transaction(settings, work))
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        hint = " (has `studentgraph migrate` been run?)" if "table" in reason.lower() else ""
-        raise RuntimeError(f"database error: {reason}{hint}") from exc
+    """Run `work` in one transaction (a database failure is reported by `app.cli.main`)."""
+    return asyncio.run(_in_transaction(settings, work))
 
 
 def _report(source: str, exc: Invalid) -> int:

@@ -8,17 +8,34 @@ import logging
 import signal
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from app import notifications
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
 from app.worker import Worker
 
 log = logging.getLogger("app.worker")
 
 
+async def _refuse_a_database_that_cannot_serve(engine: AsyncEngine) -> None:
+    """A database that answers but cannot serve (missing, not migrated, a wrong password) stops
+    the worker at once, in one line; one that cannot be reached is an outage, waited out like
+    any other (README: During a database outage)."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1 FROM tasks WHERE 1 = 0"))
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            await engine.dispose()
+            raise
+
+
 async def _work(settings: Settings, concurrency: int | None) -> None:
     engine = create_engine(settings)
+    await _refuse_a_database_that_cannot_serve(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,6 +1,7 @@
 """SQLAlchemy ORM classes only. Relationships are `lazy="raise"`: related rows come from a
 dataloader or an explicit load, never a hidden query."""
 
+from app.models.account import ApiKey, ServiceAccount
 from app.models.base import Base, UtcDateTime
 from app.models.reference import DplanCode, DplanSource, LmsTerm, SisTerm, TermDescription
 from app.models.student import AcademicPlan, Student, StudentDplan, StudentTerm
@@ -8,11 +9,13 @@ from app.models.task import FoundSet, Task
 
 __all__ = [
     "AcademicPlan",
+    "ApiKey",
     "Base",
     "DplanCode",
     "DplanSource",
     "FoundSet",
     "LmsTerm",
+    "ServiceAccount",
     "SisTerm",
     "Student",
     "StudentDplan",

@@ -8,15 +8,15 @@ the same bytes, so the body cannot depend on the netid (or plan id, or task id).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.db import is_database_unavailable, is_statement_timeout
 from app.errors import DatabaseUnavailable, DomainError, NotFound, StatementTimeout
@@ -93,19 +93,27 @@ async def http_error(request: Request, exc: Exception) -> Response:
     message = NOT_FOUND_MESSAGE if exc.status_code == 404 else str(exc.detail)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
     return OrjsonResponse(error_body(exc.status_code, code, message, []), exc.status_code, headers)
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method the API documents at this path (Starlette names only the first matching
-    route's: GET and PATCH of /api/students/{netid} live in two modules). Read off the OpenAPI
-    document, which FastAPI builds once."""
-    methods: set[str] = set()
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^/]+?\}", template))
-        if re.fullmatch(pattern, request.url.path):
-            methods |= {m.upper() for m in operations}
+def allowed_methods(request: Request, named: str) -> list[str]:
+    """Every method some route of the app serves at this path, with those the refusing endpoint
+    `named` itself (StaticFiles: GET, HEAD). Starlette names only the first matching route's:
+    GET and PATCH of /api/students/{netid} are two routes. Every route counts, documented or not
+    (/graphql, /healthz, /docs), walked as FastAPI's OpenAPI walks them (included routers in)."""
+    methods = {m.strip().upper() for m in named.split(",") if m.strip()}
+    scope = request.scope
+    # The path as the app's router saw it (a mount, /docs/static, moves root_path on).
+    probe = {
+        "type": "http",
+        "method": scope["method"],
+        "path": scope["path"],
+        "root_path": scope.get("app_root_path", scope.get("root_path", "")),
+    }
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(probe)[0] is not Match.NONE:
+            methods |= route.methods
     return sorted(methods)
 
 

@@ -83,7 +83,7 @@ class TestVerify:
             await verify(token, settings)
 
     async def test_algorithm_outside_the_allow_list(self):
-        settings = Settings(environment="test", jwt_algorithms=["RS256"])
+        settings = Settings(environment="test", jwt_algorithms=["RS256"], jwt_public_key="k")
         token = jwt.encode(_claims(), settings.jwt_secret, "HS256")
         with pytest.raises(Unauthenticated, match="not accepted"):
             await verify(token, settings)

@@ -1,0 +1,60 @@
+"""Tokens studentgraph mints for its service accounts, and the public keys that verify them.
+
+With `JWT_PRIVATE_KEY` (PEM, RSA or EC P-256) tokens are RS256 or ES256 with a `kid`, and the
+public key is published at /.well-known/jwks.json, so other services (and studentgraph's own
+`JWT_JWKS_URL` mode) can verify them. Without one, outside production, they are HS256 with
+`JWT_SECRET`, like the development tokens."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+
+from app.config import Settings
+from app.domain.signing_keys import SigningKey, load_signing_key
+from app.errors import NotConfigured
+
+
+def signing_key(settings: Settings) -> SigningKey | None:
+    """The configured private key, parsed once; None when there is none."""
+    if not settings.jwt_private_key:
+        return None
+    return load_signing_key(settings.jwt_private_key, settings.jwt_key_id)
+
+
+def jwks(settings: Settings) -> dict[str, Any]:
+    key = signing_key(settings)
+    return {"keys": [key.jwk] if key else []}
+
+
+def own_public_key(settings: Settings, kid: object) -> Any | None:
+    """The public key of a token this instance minted (its `kid` is ours), else None."""
+    key = signing_key(settings)
+    return key.public_key if key is not None and kid == key.kid else None
+
+
+def mint_for_account(settings: Settings, account: str, scopes: list[str]) -> str:
+    """A token for a service account: `sub` and `name` are the account, `scope` the accepted
+    scopes (space-separated, possibly empty), valid `API_JWT_LIFETIME_SECONDS`."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": account,
+        "name": account,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "exp": now + settings.api_jwt_lifetime_seconds,
+    }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    key = signing_key(settings)
+    if key is not None:
+        return jwt.encode(
+            claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
+        )
+    if settings.environment == "production":
+        raise NotConfigured("this instance mints no tokens: set JWT_PRIVATE_KEY (RS256 or ES256)")
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -1,0 +1,113 @@
+"""account, apikey: service accounts (DartAPI callers) and their API keys.
+
+`apikey create` prints the key on its last line, once: only a hash is kept. Nothing here ever
+prints or logs a key again."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+from app.cli.data import _run, _settings
+from app.services import accounts
+
+
+def _scopes(args: argparse.Namespace) -> list[str]:
+    return accounts.parse_scopes(args.scope, loc="--scope")
+
+
+def _iso(value: Any) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_create(args: argparse.Namespace) -> int:
+    scopes = _scopes(args)
+    _run(_settings(), lambda s: accounts.create_account(s, args.name, scopes))
+    print(f"created service account {args.name} with scopes: {' '.join(scopes) or '(none)'}")
+    return 0
+
+
+def account_list(_args: argparse.Namespace) -> int:
+    for row in _run(_settings(), accounts.accounts):
+        print(f"{row.name}\t{_iso(row.created_at)}\t{' '.join(row.scopes) or '(no scopes)'}")
+    return 0
+
+
+def account_grant(args: argparse.Namespace) -> int:
+    scopes = _scopes(args)
+    granted = _run(_settings(), lambda s: accounts.grant(s, args.name, scopes))
+    print(f"{args.name} now has: {' '.join(granted) or '(none)'}")
+    return 0
+
+
+def account_revoke_scope(args: argparse.Namespace) -> int:
+    scopes = _scopes(args)
+    kept = _run(_settings(), lambda s: accounts.revoke_scopes(s, args.name, scopes))
+    print(f"{args.name} now has: {' '.join(kept) or '(none)'}")
+    print("tokens already issued keep their scopes until they expire")
+    return 0
+
+
+def apikey_create(args: argparse.Namespace) -> int:
+    work = lambda s: accounts.create_key(s, args.name, expires=args.expires, note=args.note)  # noqa: E731
+    key = _run(_settings(), work)
+    until = f", usable through {args.expires} (UTC)" if args.expires else ""
+    print(f"API key {key.key_id} for {args.name}{until}. It is shown only now; keep it secret:")
+    print(key.key)
+    return 0
+
+
+def apikey_list(args: argparse.Namespace) -> int:
+    print("id\taccount\tcreated\texpires\tlast_used\trevoked\tnote")
+    for row in _run(_settings(), lambda s: accounts.keys(s, args.name)):
+        times = [row.created_at, row.expires_at, row.last_used_at, row.revoked_at]
+        print("\t".join([row.id, row.account_name, *map(_iso, times), row.note or ""]))
+    return 0
+
+
+def apikey_revoke(args: argparse.Namespace) -> int:
+    _run(_settings(), lambda s: accounts.revoke_key(s, args.key_id))
+    print(f"revoked API key {args.key_id}")
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, not {text!r}") from None
+
+
+def register(commands: Any) -> None:
+    account = commands.add_parser("account", help="service accounts: create, list, grant, revoke")
+    sub = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
+    for name, handler, helptext in (
+        ("create", account_create, "create a service account with scopes"),
+        ("grant", account_grant, "grant an account more scopes"),
+        ("revoke-scope", account_revoke_scope, "take scopes from an account"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("name", metavar="NAME")
+        p.add_argument(
+            "--scope",
+            required=name != "create",
+            default="",
+            help='space-separated scopes, e.g. "urn:dartmouth:students:read.sensitive"',
+        )
+        p.set_defaults(handler=handler)
+    sub.add_parser("list", help="list accounts and their scopes").set_defaults(handler=account_list)
+
+    apikey = commands.add_parser("apikey", help="API keys: create, list, revoke")
+    sub = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
+    p = sub.add_parser("create", help="make a key for an account (printed once, last line)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--expires", type=_date, metavar="YYYY-MM-DD", help="last day it works (UTC)")
+    p.add_argument("--note", metavar="TEXT", help="what the key is for")
+    p.set_defaults(handler=apikey_create)
+    p = sub.add_parser("list", help="list keys (never the keys themselves)")
+    p.add_argument("name", metavar="NAME", nargs="?")
+    p.set_defaults(handler=apikey_list)
+    p = sub.add_parser("revoke", help="revoke a key by its id")
+    p.add_argument("key_id", metavar="KEY_ID")
+    p.set_defaults(handler=apikey_revoke)

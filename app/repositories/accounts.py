@@ -1,0 +1,90 @@
+"""Service accounts and API keys: their rows, and the one lookup a key exchange needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import fetch_all
+from app.models import ApiKey, ServiceAccount
+from app.repositories import Record
+
+KEY_COLUMNS = (
+    ApiKey.id,
+    ApiKey.account_name,
+    ApiKey.note,
+    ApiKey.created_at,
+    ApiKey.expires_at,
+    ApiKey.last_used_at,
+    ApiKey.revoked_at,
+)
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, name: str, scopes: list[str], now: datetime) -> None:
+        values = {"name": name, "scopes": scopes, "created_at": now}
+        await self.session.execute(insert(ServiceAccount).values(values))
+
+    async def by_name(self, name: str) -> Record | None:
+        stmt = select(ServiceAccount.name, ServiceAccount.scopes, ServiceAccount.created_at)
+        rows = await fetch_all(self.session, stmt.where(ServiceAccount.name == name))
+        return rows[0] if rows else None
+
+    async def all(self) -> list[Record]:
+        stmt = select(ServiceAccount.name, ServiceAccount.scopes, ServiceAccount.created_at)
+        return await fetch_all(self.session, stmt.order_by(ServiceAccount.name))
+
+    async def set_scopes(self, name: str, scopes: list[str]) -> None:
+        stmt = update(ServiceAccount).where(ServiceAccount.name == name).values(scopes=scopes)
+        await self.session.execute(stmt)
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, values: dict[str, Any]) -> None:
+        await self.session.execute(insert(ApiKey).values(values))
+
+    async def for_exchange(self, key_id: str) -> Record | None:
+        """The key's hash, validity and its account's scopes, in one statement."""
+        stmt = (
+            select(
+                ApiKey.key_hash,
+                ApiKey.expires_at,
+                ApiKey.revoked_at,
+                ApiKey.account_name,
+                ServiceAccount.scopes,
+            )
+            .join(ServiceAccount, ServiceAccount.name == ApiKey.account_name)
+            .where(ApiKey.id == key_id)
+        )
+        rows = await fetch_all(self.session, stmt)
+        return rows[0] if rows else None
+
+    async def listed(self, account_name: str | None = None) -> list[Record]:
+        stmt = select(*KEY_COLUMNS).order_by(ApiKey.account_name, ApiKey.created_at, ApiKey.id)
+        if account_name is not None:
+            stmt = stmt.where(ApiKey.account_name == account_name)
+        return await fetch_all(self.session, stmt)
+
+    async def mark_used(self, key_id: str, now: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+        )
+
+    async def revoke(self, key_id: str, now: datetime) -> bool:
+        """Revoke a key not already revoked; False when there is no such key to revoke."""
+        stmt = (
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(ApiKey.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None

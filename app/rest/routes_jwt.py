@@ -1,0 +1,66 @@
+"""`POST /api/jwt`: a service account's API key exchanged for a token, as the DartAPI does.
+
+The key comes raw in `Authorization` (no `Bearer`); the scopes wanted in `?scope=` (space-
+separated). Only scopes already granted to the account come back, none unless asked."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from app.db import transaction
+from app.errors import BadApiKey, Unauthenticated
+from app.rest.errors import TranslatedRoute
+from app.rest.responses import OrjsonResponse
+from app.rest.schemas import ErrorOut
+from app.services import accounts
+from app.state import log_refusal, request_id_of, state_of
+
+router = APIRouter(tags=["login"], route_class=TranslatedRoute)
+
+
+class JwtOut(BaseModel):
+    jwt: str = Field(description="A bearer token for every route and the WebSocket.")
+    accepted_scopes: list[str] = Field(
+        description="The requested scopes the account holds: check it before going on."
+    )
+
+
+def _raw_key(request: Request) -> str | None:
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise BadApiKey("more than one Authorization header")
+    return values[0] if values else None
+
+
+@router.post(
+    "/jwt",
+    response_model=JwtOut,
+    summary="Exchange an API key for a token",
+    openapi_extra={"security": []},  # the key is the credential, not a bearer token
+    responses={
+        400: {"model": ErrorOut, "description": "A NUL or similar in the query string."},
+        401: {"model": ErrorOut, "description": "No key, or an unknown, revoked or expired one."},
+        422: {"model": ErrorOut, "description": "A scope that is not well formed."},
+        503: {"model": ErrorOut, "description": "Minting is not configured (production)."},
+    },
+)
+async def exchange_key(
+    request: Request,
+    scope: str | None = Query(
+        None, description="The scopes wanted, space-separated (URL-encoded). None: none."
+    ),
+) -> Response:
+    """`Authorization: <API key>` (the key itself, no `Bearer`). Answers the token and
+    `accepted_scopes`: those of the requested scopes the account was granted."""
+    state = state_of(request)
+    requested = accounts.parse_scopes(scope)
+    try:
+        async with transaction(state.sessions) as session:
+            result = await accounts.exchange(session, _raw_key(request), requested, state.settings)
+    except Unauthenticated as exc:
+        log_refusal(exc, request_id_of(request))
+        raise
+    body = {"jwt": result.jwt, "accepted_scopes": result.accepted_scopes}
+    return OrjsonResponse(body, 200, {"Cache-Control": "no-store"})

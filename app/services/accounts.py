@@ -1,0 +1,146 @@
+"""Service accounts, their API keys, and the exchange of a key for a token (POST /api/jwt).
+
+An account is granted scopes; a token it obtains carries only the scopes it asked for among
+them (none unless asked), so a caller asks for exactly what it needs. Keys are shown once when
+made and kept only as a hash. Never commits: the CLI or the route commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.signing import mint_for_account
+from app.config import Settings
+from app.domain.api_keys import NewKey, key_id_of, matches, new_key
+from app.errors import BadApiKey, Invalid, NotFound, Problem
+from app.repositories import Record
+from app.repositories.accounts import AccountRepository, ApiKeyRepository
+
+MAX_NAME = 128  # a token's `sub` (app/auth/tokens.py)
+MAX_SCOPE = 200
+
+
+@dataclass(frozen=True)
+class Exchange:
+    jwt: str
+    accepted_scopes: list[str]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_scopes(text: str | None, loc: str = "scope") -> list[str]:
+    """Space-separated scopes, in order, each once; each printable, at most 200 characters."""
+    scopes = list(dict.fromkeys((text or "").split()))
+    bad = [s for s in scopes if len(s) > MAX_SCOPE or not s.isprintable()]
+    if bad:
+        message = f"not a scope: {bad[0][:40]!r}"
+        raise Invalid(f"{loc}: {message}", [Problem(loc, message)])
+    return scopes
+
+
+def _check_name(name: str) -> None:
+    if not (0 < len(name) <= MAX_NAME) or not name.isprintable() or any(c.isspace() for c in name):
+        message = f"an account name is 1 to {MAX_NAME} printable characters, no spaces"
+        raise Invalid(message, [Problem("name", message)])
+
+
+async def _account(session: AsyncSession, name: str) -> Record:
+    account = await AccountRepository(session).by_name(name)
+    if account is None:
+        raise NotFound(f"no service account named {name!r}")
+    return account
+
+
+async def create_account(session: AsyncSession, name: str, scopes: list[str]) -> None:
+    _check_name(name)
+    repo = AccountRepository(session)
+    if await repo.by_name(name) is not None:
+        message = f"service account {name!r} already exists"
+        raise Invalid(message, [Problem("name", message)])
+    await repo.insert(name, scopes, utcnow())
+
+
+async def accounts(session: AsyncSession) -> list[Record]:
+    return await AccountRepository(session).all()
+
+
+async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
+    """Add scopes (those it has stay where they are); the account's scopes after."""
+    account = await _account(session, name)
+    granted = list(dict.fromkeys([*account.scopes, *scopes]))
+    await AccountRepository(session).set_scopes(name, granted)
+    return granted
+
+
+async def revoke_scopes(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
+    """Take scopes away. Tokens already minted keep them until they expire
+    (API_JWT_LIFETIME_SECONDS); the account's scopes after."""
+    account = await _account(session, name)
+    kept = [s for s in account.scopes if s not in scopes]
+    await AccountRepository(session).set_scopes(name, kept)
+    return kept
+
+
+async def create_key(
+    session: AsyncSession, name: str, *, expires: date | None = None, note: str | None = None
+) -> NewKey:
+    """A new key for the account; usable through the whole `expires` day (UTC), if given."""
+    await _account(session, name)
+    now = utcnow()
+    expires_at = None
+    if expires is not None:
+        expires_at = datetime.combine(expires + timedelta(days=1), time(), UTC)
+        if expires_at <= now:
+            message = f"the expiry {expires} is in the past"
+            raise Invalid(message, [Problem("expires", message)])
+    key = new_key()
+    await ApiKeyRepository(session).insert(
+        {
+            "id": key.key_id,
+            "account_name": name,
+            "key_hash": key.key_hash,
+            "note": note,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+    )
+    return key
+
+
+async def keys(session: AsyncSession, name: str | None = None) -> list[Record]:
+    if name is not None:
+        await _account(session, name)
+    return await ApiKeyRepository(session).listed(name)
+
+
+async def revoke_key(session: AsyncSession, key_id: str) -> None:
+    if not await ApiKeyRepository(session).revoke(key_id, utcnow()):
+        raise NotFound(f"no unrevoked API key with id {key_id!r}")
+
+
+async def exchange(
+    session: AsyncSession, raw_key: str | None, requested: list[str], settings: Settings
+) -> Exchange:
+    """A token for the key's account with the requested scopes it was granted, in the order
+    asked. Every refused key gets the same `BadApiKey`; why is its `reason`, for the log."""
+    key = (raw_key or "").strip()
+    key_id = key_id_of(key)
+    if key_id is None:
+        raise BadApiKey("no API key, or not one of ours, in Authorization")
+    repo = ApiKeyRepository(session)
+    found = await repo.for_exchange(key_id)
+    now = utcnow()
+    if found is None or not matches(key, found.key_hash):
+        raise BadApiKey(f"unknown API key {key_id}")
+    if found.revoked_at is not None:
+        raise BadApiKey(f"API key {key_id} was revoked")
+    if found.expires_at is not None and found.expires_at <= now:
+        raise BadApiKey(f"API key {key_id} expired")
+    accepted = [s for s in requested if s in found.scopes]
+    token = mint_for_account(settings, found.account_name, accepted)
+    await repo.mark_used(key_id, now)
+    return Exchange(token, accepted)

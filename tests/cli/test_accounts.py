@@ -1,0 +1,108 @@
+"""account and apikey, through the real command line: a key is printed once, on the last line,
+and works at POST /api/jwt; lists never show a key; every failure is one line."""
+
+from __future__ import annotations
+
+from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
+from tests.cli.test_data import run_cli
+
+
+def ok(*args: str, url: str) -> str:
+    done = run_cli(*args, url=url)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def fails(*args: str, url: str) -> str:
+    done = run_cli(*args, url=url)
+    assert done.returncode != 0 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    return done.stderr.strip()
+
+
+class TestAccounts:
+    def test_create_grant_revoke_and_list(self, database_url):
+        ok("account", "create", "registrar-tool", "--scope", STUDENTS_READ, url=database_url)
+        granted = ok(
+            "account",
+            "grant",
+            "registrar-tool",
+            "--scope",
+            f"{STUDENTS_WRITE} {STUDENTS_READ}",
+            url=database_url,
+        )
+        assert granted.strip() == f"registrar-tool now has: {STUDENTS_READ} {STUDENTS_WRITE}"
+        kept = ok(
+            "account", "revoke-scope", "registrar-tool", "--scope", STUDENTS_READ, url=database_url
+        )
+        assert kept.splitlines()[0] == f"registrar-tool now has: {STUDENTS_WRITE}"
+        ok("account", "create", "another", url=database_url)
+        listed = ok("account", "list", url=database_url).splitlines()
+        assert [line.split("\t")[0] for line in listed] == ["another", "registrar-tool"]
+        assert listed[0].endswith("(no scopes)") and listed[1].endswith(STUDENTS_WRITE)
+
+    def test_failures_are_one_line(self, database_url):
+        ok("account", "create", "a", url=database_url)
+        assert "already exists" in fails("account", "create", "a", url=database_url)
+        assert "no service account named 'b'" in fails(
+            "account", "grant", "b", "--scope", STUDENTS_READ, url=database_url
+        )
+        assert "name" in fails("account", "create", "has space", url=database_url)
+
+
+class TestKeys:
+    def test_create_list_revoke(self, database_url):
+        ok("account", "create", "tool", "--scope", STUDENTS_READ, url=database_url)
+        out = ok(
+            "apikey",
+            "create",
+            "tool",
+            "--note",
+            "nightly sync",
+            "--expires",
+            "2099-12-31",
+            url=database_url,
+        )
+        key = out.strip().splitlines()[-1]
+        assert key.startswith("sgk_") and len(key) == 60
+        key_id = key[4:16]
+        listed = ok("apikey", "list", url=database_url)
+        assert key_id in listed and "nightly sync" in listed and "2100-01-01T00:00:00Z" in listed
+        assert key[17:] not in listed  # never the key itself
+        assert ok("apikey", "list", "tool", url=database_url) == listed
+        ok("apikey", "revoke", key_id, url=database_url)
+        revoked = ok("apikey", "list", url=database_url).splitlines()[1].split("\t")
+        assert revoked[5] != "-"  # revoked at
+        assert "no unrevoked API key" in fails("apikey", "revoke", key_id, url=database_url)
+
+    def test_key_failures_are_one_line(self, database_url):
+        assert "no service account named 'ghost'" in fails(
+            "apikey", "create", "ghost", url=database_url
+        )
+        ok("account", "create", "tool", url=database_url)
+        assert "in the past" in fails(
+            "apikey", "create", "tool", "--expires", "2001-01-01", url=database_url
+        )
+        assert "YYYY-MM-DD" in fails(
+            "apikey", "create", "tool", "--expires", "tomorrow", url=database_url
+        )
+
+
+async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
+    ok(
+        "account",
+        "create",
+        "tool",
+        "--scope",
+        f"{STUDENTS_READ} {PEOPLE_PRIVATE}",
+        url=database_url,
+    )
+    key = ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+
+    response = await client.post(
+        "/api/jwt",
+        params={"scope": f"{PEOPLE_PRIVATE} {STUDENTS_WRITE}"},
+        headers={"Authorization": key},
+    )
+
+    assert response.status_code == 200 and response.json()["accepted_scopes"] == [PEOPLE_PRIVATE]
