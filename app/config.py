@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.
     graphql_planner: bool = True
+    # FERPA disclosure records (34 CFR 99.32): one per student per request that shows its
+    # records. Off only to measure what they cost (bench/); kept `retention_days` (0: forever).
+    disclosure_records: bool = True
+    disclosure_retention_days: int = Field(default=0, ge=0, le=36500)
 
     rest_page_size_default: int = Field(default=100, ge=1)
     rest_page_size_max: int = Field(default=1000, ge=1)

@@ -188,8 +188,22 @@ async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tup
     discarded and the statement run once more on a fresh one: no pre-ping per request.
     `StatementTimeout` past the statement timeout, `DatabaseUnavailable` when the database
     cannot be reached."""
+    row = await _translated(engine, sql, params, fetch=True)
+    assert row is not None
+    return row
+
+
+async def execute_lone(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> None:
+    """One writing statement, committed on its own (PostgreSQL: outside any transaction block,
+    so the server commits it; SQLite: in a transaction of its own). Errors as `fetch_row`'s."""
+    await _translated(engine, sql, params, fetch=False)
+
+
+async def _translated(
+    engine: AsyncEngine, sql: str, params: Sequence[Any], *, fetch: bool
+) -> tuple[Any, ...] | None:
     try:
-        return await _fetch_row(engine, sql, params)
+        return await _run_lone(engine, sql, params, fetch)
     except QueryCanceledError as exc:
         raise StatementTimeout() from exc
     except Exception as exc:
@@ -198,7 +212,9 @@ async def fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tup
         raise
 
 
-async def _fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+async def _run_lone(
+    engine: AsyncEngine, sql: str, params: Sequence[Any], fetch: bool
+) -> tuple[Any, ...] | None:
     for attempt in (1, 2):
         async with engine.connect() as connection:
             pooled = await connection.get_raw_connection()
@@ -208,7 +224,14 @@ async def _fetch_row(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> tu
                 hook(sql)
             try:
                 if engine.dialect.name == "postgresql":
+                    if not fetch:
+                        await driver.execute(sql, *params)
+                        return None
                     return tuple(await driver.fetchrow(sql, *params))
+                if not fetch:
+                    await driver.execute(sql, params)
+                    await driver.commit()
+                    return None
                 return tuple((await driver.execute_fetchall(sql, params))[0])
             except DISCONNECTED:
                 await connection.invalidate()

@@ -26,6 +26,7 @@ from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.ratelimit import build_limiter
+from app.rest import PREFIX as REST_PREFIX
 from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(graphql_http.build_router(door))
     graphql_http.mount_static(app)
     graphql_subscriptions.mount(app)
-    app.include_router(build_rest_router(), prefix="/api")
+    app.include_router(build_rest_router(), prefix=REST_PREFIX)
     if settings.serves_docs:
         rest_docs.mount(app)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -27,7 +27,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, statement_hooks, transaction
 from app.main import create_app
 from app.migrate import upgrade
-from app.models import Base
+from app.models import Base, Disclosure
 from app.repositories.reference import seed_missing_reference_data
 
 SEED_DAY = datetime(2019, 7, 1, 12, 0, tzinfo=UTC)  # the day the seed samples' offsets hold
@@ -150,24 +150,49 @@ async def app(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
         yield application
 
 
+def assert_same_disclosures(planned: set[Any], loaded: set[Any], document: bytes) -> None:
+    """The same students disclosed to the same caller through the same operation. The planner
+    records every record type its selection asks of a student it shows; the resolvers the ones
+    they resolved, which is fewer where a nested object is null or a list empty (`parent`
+    of a plan without one): the planner's types include the resolvers'."""
+    by_netid = {(n, *rest): set(t.split(",")) for n, t, *rest in planned}
+    assert by_netid.keys() == {(n, *rest) for n, _, *rest in loaded}, (document, planned, loaded)
+    for n, t, *rest in loaded:
+        assert set(t.split(",")) <= by_netid[(n, *rest)], (document, planned, loaded)
+
+
 class DifferentialTransport(httpx.AsyncBaseTransport):
     """Every GraphQL request the planner answers is answered again with the planner off (the
-    dataloaders, on the same database), and the two bodies must be the same bytes. So every read
-    document the suite sends is a differential test of the two engines."""
+    dataloaders, on the same database), and the two bodies must be the same bytes, and the two
+    answers must have recorded the same disclosures. So every read document the suite sends is a
+    differential test of the two engines."""
 
     def __init__(self, app: Any, loaders_app: Any) -> None:
         self.app = app
         self.planned = httpx.ASGITransport(app=app)
         self.loaders = httpx.ASGITransport(app=loaders_app)
+        # Its own engine, so that checking the records is not counted as the app's statements.
+        self.records = create_engine(app.state.studentgraph.settings)
+
+    async def aclose(self) -> None:
+        await self.records.dispose()
 
     async def _answer(
         self, transport: httpx.ASGITransport, request: httpx.Request
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, str]:
         copy = httpx.Request(
             request.method, request.url, headers=request.headers, content=request.content
         )
         response = await transport.handle_async_request(copy)
-        return response.status_code, await response.aread()
+        return response.status_code, await response.aread(), response.headers["x-request-id"]
+
+    async def _disclosed(self, request_id: str) -> set[tuple[str, ...]]:
+        """The disclosure records of one answer (all but its request id)."""
+        columns = (Disclosure.netid, Disclosure.record_types, Disclosure.operation)
+        stmt = select(*columns, Disclosure.sub, Disclosure.scopes)
+        async with self.records.connect() as connection:
+            rows = await connection.execute(stmt.where(Disclosure.request_id == request_id))
+        return {tuple(row) for row in rows}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         planner = self.app.state.graphql_planner
@@ -180,10 +205,13 @@ class DifferentialTransport(httpx.AsyncBaseTransport):
             body = await planned.aread()
             if planner.answered == answered:
                 return planned  # the resolvers answered: nothing to compare
-            loaded = await self._answer(self.loaders, request)
+            *loaded, loaded_id = await self._answer(self.loaders, request)
             # A worker may apply a task between the two reads; then both are read again once.
-            if (planned.status_code, body) == loaded or attempt == 2:
-                assert (planned.status_code, body) == loaded, (request.content, body, loaded)
+            if [planned.status_code, body] == loaded or attempt == 2:
+                assert [planned.status_code, body] == loaded, (request.content, body, loaded)
+                planned_records = await self._disclosed(planned.headers["x-request-id"])
+                loaded_records = await self._disclosed(loaded_id)
+                assert_same_disclosures(planned_records, loaded_records, request.content)
                 return planned
         raise AssertionError("unreachable")
 
@@ -266,3 +294,10 @@ def auth(settings: Settings) -> Any:
         return bearer(settings, *(scopes or ALL_SCOPES), sub=sub, **claims)
 
     return headers
+
+
+@pytest.fixture
+def read_statements(settings: Settings) -> int:
+    """Statements of one read that shows a student: the read alone on PostgreSQL (it writes its
+    disclosure records itself), the read and then the records on SQLite."""
+    return 1 if settings.database_url.startswith("postgresql") else 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from app.auth import Principal
 from app.auth.scopes import sees_protected
 from app.config import Settings
+from app.domain.disclosures import Disclosed
 from app.graphql.loaders import Loaders
 from app.services import reference as reference_service
 
@@ -28,6 +29,8 @@ class Context:
     now: datetime  # one instant per operation, so every computed field agrees
     loaders: Loaders
     request_id: str = ""
+    # What the answer shows of which students (recorded before it leaves: app/graphql/http.py).
+    disclosed: Disclosed = field(default_factory=Disclosed)
     _current_term: asyncio.Task[str | None] | None = None
 
     async def current_term_id(self) -> str | None:
@@ -53,13 +56,14 @@ def build_context(
 Info = StrawberryInfo[Context, None]
 
 Find = Callable[[AsyncSession, Principal, str], Awaitable[Any]]
+Build = Callable[[Any, Disclosed], N]
 
 
 async def found_nodes(
-    info: Info, node_ids: Iterable[str], find: Find, build: Callable[[Any], N]
+    info: Info, node_ids: Iterable[str], find: Find, build: Build[N]
 ) -> list[N | None]:
     """`Node.resolve_nodes` for every node type: each id through its service's `find_*`
     (which decides access: an id the caller may not see is None, as an unknown one)."""
     ctx = info.context
     rows = [await find(ctx.session, ctx.principal, node_id) for node_id in node_ids]
-    return [build(row) if row is not None else None for row in rows]
+    return [build(row, ctx.disclosed) if row is not None else None for row in rows]

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import is_database_unavailable, reading, transaction
+from app.domain.disclosures import Recipient, operation_name
 from app.errors import BadRequest, DatabaseUnavailable, DomainError
 from app.graphql.context import build_context
 from app.graphql.errors import (
@@ -37,6 +38,7 @@ from app.graphql.errors import (
 from app.graphql.limits import Costs, limits_from, prepared_operation
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema, build_schema
+from app.services import disclosures as disclosures_service
 from app.state import AppState, authenticate, refuse_nul, request_id_of
 
 _NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
@@ -139,13 +141,16 @@ async def _execute(
             checked.status_code = 200  # application/json: every answer is a 200
         return checked
     extensions = checked.extensions if checked else None
+    request_id = request_id_of(request)
+    recipient = _recipient(state, principal, request_id, checked)
     if checked and graphql.planner and checked.operation.operation is AstOperationType.QUERY:
         now = state.clock.now()
-        data = await graphql.planner.data(state.engine, principal, query, variables, operation, now)
+        data = await graphql.planner.data(
+            state.engine, principal, query, variables, operation, now, recipient
+        )
         if data is not None:
             tail = b',"extensions":' + orjson.dumps(extensions) + b"}"
             return _respond(request, b'{"data":' + data.encode() + tail)
-    request_id = request_id_of(request)
     result = None
     mutation = checked is None or checked.operation.operation is not AstOperationType.QUERY
     unit_of_work = transaction if mutation else reading  # a read needs no BEGIN/COMMIT
@@ -161,6 +166,8 @@ async def _execute(
                 operation_name=operation,
                 allowed_operation_types=allowed,
             )
+            # Before the answer leaves; a mutation's records commit (or roll back) with it.
+            await disclosures_service.record_in(session, recipient, context.disclosed, context.now)
             if result.errors:
                 raise _RollBack  # never a partial write: an operation with errors changes nothing
     except _RollBack:
@@ -189,6 +196,17 @@ async def _execute(
     if extensions and not request_error:
         body["extensions"] = extensions
     return _respond(request, orjson.dumps(body), request_error)
+
+
+def _recipient(
+    state: AppState, principal: Principal, request_id: str, checked: _Checked | None
+) -> Recipient | None:
+    """Who this operation discloses to: `query StudentPage`, `mutation (anonymous)`."""
+    if checked is None:  # a document with errors: nothing runs, nothing is shown
+        return None
+    node = checked.operation
+    label = operation_name(node.operation.value, node.name.value if node.name else None)
+    return disclosures_service.recipient(state.settings, principal, request_id, label)
 
 
 @dataclass(frozen=True)

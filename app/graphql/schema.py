@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 
+from app.domain.disclosures import Disclosed
 from app.errors import Invalid, Problem
 from app.graphql.context import Info
 from app.graphql.limits import Limits, Prepare, schema_extensions
@@ -65,10 +66,14 @@ async def _connection(
         max_page_size=ctx.settings.page_size_max,
     )
     kind, key_of, node = _NODES[listing]
-    edges = [Edge(cursor=encode_cursor(kind, key_of(r)), node=node.from_row(r)) for r in page.rows]
+    shown = Disclosed()  # the context's once the answer shows the page (see _Connection)
+    edges = [
+        Edge(cursor=encode_cursor(kind, key_of(r)), node=node.from_row(r, shown)) for r in page.rows
+    ]
     return {
-        "edges": edges,
-        "page_info": page_info([e.cursor for e in edges], page.has_next, cursor is not None),
+        "_edges": edges,
+        "_page_info": page_info([e.cursor for e in edges], page.has_next, cursor is not None),
+        "_shown": shown,
         "_count": lambda: listing.count(ctx.session, ctx.principal, conditions),
     }
 
@@ -93,7 +98,7 @@ class Query:
     async def student(self, info: Info, netid: str) -> Student | None:
         ctx = info.context
         row = await students_service.find_student(ctx.session, ctx.principal, netid)
-        return Student.from_row(row) if row is not None else None
+        return Student.from_row(row, ctx.disclosed) if row is not None else None
 
     @strawberry.field(description="Students in netid order, a page at a time (at most 100).")
     async def students(
@@ -112,7 +117,7 @@ class Query:
     async def plan(self, info: Info, id: str) -> AcademicPlan | None:
         ctx = info.context
         row = await plans_service.find_plan(ctx.session, ctx.principal, id)
-        return AcademicPlan.from_row(row) if row is not None else None
+        return AcademicPlan.from_row(row, ctx.disclosed) if row is not None else None
 
     @strawberry.field(description="Academic plans in id order, a page at a time (at most 100).")
     # Alike `students`: Strawberry reads each field's own signature; what they share is

@@ -22,9 +22,11 @@ from app import notifications
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.db import reading
+from app.domain.disclosures import Disclosed
 from app.errors import BadRequest, DomainError, NotFound, Unauthenticated
 from app.graphql.errors import as_graphql_error
 from app.graphql.types.task import Task, TaskStatus
+from app.services import disclosures as disclosures_service
 from app.services import tasks as tasks_service
 from app.state import AppState, log_refusal
 
@@ -62,7 +64,15 @@ async def _read(ctx: SubscriptionContext, task_id: str) -> Task:
         row = await tasks_service.find_task(session, ctx.principal, task_id)
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
-    return Task.from_row(row)
+    shown = Disclosed()
+    task = Task.from_row(row, shown)
+    # Each update sent is a disclosure of the task; recorded before it is sent.
+    state = ctx.state
+    to = disclosures_service.recipient(
+        state.settings, ctx.principal, "websocket", "subscription taskUpdated"
+    )
+    await disclosures_service.record(state.engine, to, shown, state.clock.now())
+    return task
 
 
 def _passing(task: Task, announced: str | None, last: TaskStatus) -> Task | None:

@@ -3,6 +3,7 @@ dataloader or an explicit load, never a hidden query."""
 
 from app.models.account import ApiKey, ServiceAccount
 from app.models.base import Base, UtcDateTime
+from app.models.disclosure import Disclosure
 from app.models.reference import DplanCode, DplanSource, LmsTerm, SisTerm, TermDescription
 from app.models.student import AcademicPlan, Student, StudentDplan, StudentTerm
 from app.models.task import FoundSet, Task
@@ -11,6 +12,7 @@ __all__ = [
     "AcademicPlan",
     "ApiKey",
     "Base",
+    "Disclosure",
     "DplanCode",
     "DplanSource",
     "FoundSet",

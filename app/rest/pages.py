@@ -9,11 +9,24 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth import Principal
+from app.domain.disclosures import Recipient
+from app.rest import PREFIX
 from app.rest.query import CollectionQuery, collection_query, header_list
 from app.rest.responses import cached_body
 from app.services import compat_reads
+from app.services import disclosures as disclosures_service
 from app.services.compat_reads import Collection, Page
 from app.state import authenticate, request_id_of, state_of
+
+
+def recipient_of(request: Request, principal: Principal) -> Recipient | None:
+    """Who a REST answer discloses to, through which route (`GET /api/students/{netid}`)."""
+    route = request.scope.get("route")
+    template = PREFIX + route.path if route is not None else request.url.path
+    settings, request_id = state_of(request).settings, request_id_of(request)
+    label = f"{request.method} {template}"
+    return disclosures_service.recipient(settings, principal, request_id, label)
 
 
 async def answer_collection(
@@ -49,6 +62,7 @@ async def answer_collection(
             pagesize=query.pagesize,
             now=now,
             ttl_seconds=ttl,
+            to=recipient_of(request, principal),
         )
     else:
         found = await compat_reads.first_page(
@@ -61,6 +75,7 @@ async def answer_collection(
             set_id=request_id_of(request),
             now=now,
             ttl_seconds=ttl,
+            to=recipient_of(request, principal),
         )
     headers = _paging_headers(request, query, found)
     return cached_body(request, found.body, max_age=max_age, headers=headers)

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE
-from app.rest.pages import answer_collection
+from app.rest.pages import answer_collection, recipient_of
 from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
 from app.rest.responses import PLANS_MAX_AGE, cached_body
 from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, ErrorOut, ok
@@ -94,5 +94,6 @@ async def get_plan(request: Request, plan_id: str) -> Response:
     Needs `urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
     principal = await authenticate(request)
     state = state_of(request)
-    body = await compat_reads.plan(state.engine, principal, plan_id, state.clock.now())
+    to = recipient_of(request, principal)
+    body = await compat_reads.plan(state.engine, principal, plan_id, state.clock.now(), to)
     return cached_body(request, body, max_age=PLANS_MAX_AGE)

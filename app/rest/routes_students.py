@@ -11,7 +11,7 @@ from app.db import transaction
 from app.rest.bodies import json_body, patch_body_schema
 from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
-from app.rest.pages import answer_collection
+from app.rest.pages import answer_collection, recipient_of
 from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
 from app.rest.responses import (
     PLANS_MAX_AGE,
@@ -126,7 +126,8 @@ async def get_student(request: Request, netid: str) -> Response:
     `PATCH /api/students/{netid}`, so callers revalidate each time (`If-None-Match` -> 304)."""
     principal = await authenticate(request)
     state = state_of(request)
-    body = await compat_reads.student(state.engine, principal, netid, state.clock.now())
+    to = recipient_of(request, principal)
+    body = await compat_reads.student(state.engine, principal, netid, state.clock.now(), to)
     return cached_body(request, body, max_age=STUDENT_MAX_AGE)
 
 

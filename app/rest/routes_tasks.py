@@ -11,10 +11,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.db import reading
+from app.domain.disclosures import TASKS, Disclosed
 from app.domain.timestamps import utc_text
 from app.rest.errors import TranslatedRoute
+from app.rest.pages import recipient_of
 from app.rest.responses import OrjsonResponse
 from app.rest.schemas import ErrorOut
+from app.services import disclosures as disclosures_service
 from app.services import tasks as tasks_service
 from app.services.tasks import RUNNING, TaskRow
 from app.state import authenticate, state_of
@@ -91,4 +94,7 @@ async def get_task(request: Request, task_id: str) -> Response:
     state = state_of(request)
     async with reading(state.sessions) as session:
         row = await tasks_service.visible_task(session, principal, task_id)
+        shown = Disclosed.of(row.resource_id, TASKS)
+        to, now = recipient_of(request, principal), state.clock.now()
+        await disclosures_service.record_in(session, to, shown, now)
     return OrjsonResponse(task_record(row), 200, {"Cache-Control": "no-store"})

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
 from app.db import transaction
+from app.domain.disclosures import Recipient
 from app.domain.filters import Condition
 from app.errors import Invalid, NotFound
 from app.repositories.json_reads import JsonReads, Listing
@@ -57,25 +58,38 @@ def _missing(collection: Collection) -> NotFound:
     return NotFound(f"no student with netid {collection.netid!r}")
 
 
-async def student(engine: AsyncEngine, principal: Principal, netid: str, now: datetime) -> bytes:
-    """`GET /api/students/{netid}`: NotFound for an unknown or hidden netid."""
+async def student(
+    engine: AsyncEngine,
+    principal: Principal,
+    netid: str,
+    now: datetime,
+    to: Recipient | None = None,
+) -> bytes:
+    """`GET /api/students/{netid}`: NotFound for an unknown or hidden netid. What it shows is
+    recorded as disclosed `to` the caller by the read (app.repositories.json_reads)."""
     require_scopes(principal, STUDENTS_READ)
     body = await JsonReads(engine).one(
-        "student", netid, include_protected=sees_protected(principal), now=now
+        "student", netid, include_protected=sees_protected(principal), now=now, recipient=to
     )
     if body is None:
         raise NotFound(f"no student with netid {netid!r}")
     return body
 
 
-async def plan(engine: AsyncEngine, principal: Principal, plan_id: str, now: datetime) -> bytes:
+async def plan(
+    engine: AsyncEngine,
+    principal: Principal,
+    plan_id: str,
+    now: datetime,
+    to: Recipient | None = None,
+) -> bytes:
     """`GET /api/academic/plans/{id}`: NotFound for an unknown id or a hidden student's plan."""
     require_scopes(principal, STUDENTS_READ)
     key = parse_plan_id(plan_id)
     body = None
     if key is not None:
         body = await JsonReads(engine).one(
-            "plan", key, include_protected=sees_protected(principal), now=now
+            "plan", key, include_protected=sees_protected(principal), now=now, recipient=to
         )
     if body is None:
         raise NotFound(f"no academic plan with id {plan_id!r}")
@@ -93,10 +107,11 @@ async def first_page(
     set_id: str,
     now: datetime,
     ttl_seconds: int,
+    to: Recipient | None = None,
 ) -> Page:
     """Page 1 of a collection; past one page, its keys are kept as found set `set_id`. The read
     scope first, then the student (unknown or hidden: 404 whatever the filters say), then the
-    filters' values."""
+    filters' values. What it shows is recorded as disclosed `to` the caller."""
     require_scopes(principal, STUDENTS_READ)
     reads, private = JsonReads(engine), sees_protected(principal)
     listing = Listing(collection.kind)
@@ -108,6 +123,7 @@ async def first_page(
             pagesize=pagesize,
             include_protected=private,
             now=now,
+            recipient=to,
         )
     except Invalid:
         unfiltered = await reads.first_page(
@@ -146,6 +162,7 @@ async def later_page(
     pagesize: int,
     now: datetime,
     ttl_seconds: int,
+    to: Recipient | None = None,
 ) -> Page:
     """Page `page` of a kept found set (filters sent with it are ignored: the set decides)."""
     async with sessions() as session:
@@ -168,6 +185,7 @@ async def later_page(
             list(stored.keys),
             include_protected=sees_protected(principal),
             now=now,
+            recipient=to,
         )
         if not found:
             raise _missing(collection)

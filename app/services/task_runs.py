@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.disclosures import DPLANS
 from app.domain.dplans import DplanChange, KnownIds, term_codes_in, validate_dplans
 from app.errors import Invalid
+from app.repositories.disclosures import DisclosureRepository
 from app.repositories.dplans_write import DplanWriteRepository
 from app.repositories.tasks import ACCEPTED, ERROR, TaskRepository, TaskRow
 from app.services.dplans import known_ids
@@ -63,8 +65,26 @@ async def apply(session: AsyncSession, tasks: Sequence[TaskRow]) -> dict[str, Ta
             ]
         except TaskRejected as exc:
             rejected[task.id] = exc
-    await DplanWriteRepository(session).upsert(writes, utcnow())
+    now = utcnow()
+    await DplanWriteRepository(session).upsert(writes, now)
+    applied = [t for t in tasks if t.id not in rejected]
+    await DisclosureRepository(session).add([_applied_write(t, now) for t in applied])
     return rejected
+
+
+def _applied_write(task: TaskRow, now: datetime) -> dict[str, Any]:
+    """An applied write is recorded as its requester's disclosure of the student's D-plans,
+    in the apply transaction (so it exists exactly when the write does)."""
+    requester: dict[str, Any] = task.requester or {}
+    return {
+        "at": now,
+        "sub": task.requester_sub,
+        "netid": task.resource_id,
+        "operation": f"apply {task.action} {task.resource}",
+        "record_types": DPLANS,
+        "scopes": str(requester.get("scope", "")),
+        "request_id": task.id,
+    }
 
 
 def _changes(task: TaskRow, known: KnownIds, students: set[str]) -> list[DplanChange]:

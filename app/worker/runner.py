@@ -21,12 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import notifications
 from app.config import Settings
 from app.db import is_database_unavailable, transaction
+from app.services import disclosures as disclosures_service
 from app.services import task_runs
 from app.services.task_runs import RetryPolicy
 from app.services.tasks import TaskRow
 from app.worker.faults import Faults
 
 log = logging.getLogger("app.worker")
+RETENTION_INTERVAL_SECONDS = 3600.0
 
 
 def worker_name() -> str:
@@ -65,13 +67,30 @@ class Worker:
         """Work until `stop` is set."""
         with notifications.new_work(self.engine) as announcements:
             relay = asyncio.create_task(self._relay(announcements))
+            retention = asyncio.create_task(self._retention(stop))
             try:
                 slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
                 await asyncio.gather(*slots)
             finally:
-                relay.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay
+                for helper in (relay, retention):
+                    helper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await helper
+
+    async def _retention(self, stop: asyncio.Event) -> None:
+        """Disclosure records past DISCLOSURE_RETENTION_DAYS deleted at start and hourly (by
+        every worker: a second delete finds nothing)."""
+        days = self.settings.disclosure_retention_days
+        while days > 0 and not stop.is_set():
+            try:
+                async with transaction(self.sessions) as session:
+                    deleted = await disclosures_service.prune(session, datetime.now(UTC), days)
+                if deleted:
+                    log.info("deleted disclosure records past retention", extra={"count": deleted})
+            except Exception as exc:  # the next round tries again; tasks go on meanwhile
+                log.warning("could not delete old disclosure records: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETENTION_INTERVAL_SECONDS)
 
     async def _relay(self, announcements: asyncio.Queue[str]) -> None:
         # One announcement wakes one idle slot, not all of them: a slot that finds work wakes

@@ -38,7 +38,9 @@ from bench.serving import (
 )
 
 HERE = Path(__file__).resolve().parent
-PORTS = {"project": 8710, "postgraphile": 8711, "floor": 8712}
+PORTS = {"project": 8710, "postgraphile": 8711, "floor": 8712, "unrecorded": 8713}
+# The project again with its FERPA disclosure records off: what recording costs, in the same run.
+UNRECORDED = "unrecorded"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,6 +71,10 @@ def servers(url: str, args: argparse.Namespace, *, debug_sql: bool) -> Iterator[
         "project": (
             [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS["project"])],
             {"DATABASE_URL": url, "RATE_LIMIT_PER_SECOND": "0"},
+        ),
+        UNRECORDED: (
+            [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS[UNRECORDED])],
+            {"DATABASE_URL": url, "RATE_LIMIT_PER_SECOND": "0", "DISCLOSURE_RECORDS": "false"},
         ),
         "postgraphile": (
             [
@@ -129,11 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[tuple[str, str], list[Result]] = {}
     with servers(url, args, debug_sql=False), tempfile.TemporaryDirectory() as tmp:
         for scenario in scenarios.LOADED:
+            requests = scenario.requests(context)
+            requests[UNRECORDED] = requests["project"]
             scripts = {
                 system: lua_script(
                     request, context.keys_file, Path(tmp) / f"{scenario.key}-{system}.lua"
                 )
-                for system, request in scenario.requests(context).items()
+                for system, request in requests.items()
             }
             for system, script in scripts.items():  # warm
                 wrk(f"http://127.0.0.1:{PORTS[system]}", script, seconds=1)

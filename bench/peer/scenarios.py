@@ -278,13 +278,14 @@ def report(
             rps = statistics.median(r.rps for r in runs)
             p50 = statistics.median(r.p50_ms for r in runs)
             p99 = statistics.median(r.p99_ms for r in runs)
-            sql = checked[scenario.key]["sql"].get(system, 0)
+            sql = checked[scenario.key]["sql"].get(system)
+            sql_text = "-" if sql is None else f"{sql:g}"  # not counted for `unrecorded`
             ratio = "" if system == "project" else f"{ours / rps:.2f}x"
             errors = sum(r.errors for r in runs)
             flag = f" ({errors} non-2xx!)" if errors else ""
             lines.append(
                 f"| {scenario.title} | {system} | {rps:,.0f}{flag} | {p50:.2f} | {p99:.2f} | "
-                f"{sql:g} | {ratio} |"
+                f"{sql_text} | {ratio} |"
             )
     ours_time = statistics.median(fetch_times["project"])
     for system, times in fetch_times.items():

@@ -225,8 +225,9 @@ class TestApply:
                 assert await task_runs.apply(session, batch) == {}
                 assert await task_runs.complete(session, batch, "w1")
             counts.append(len(statements))
-        # The lookup, the upsert, the completion and (PostgreSQL) its one notification.
-        assert counts[0] == counts[1] == (4 if engine.dialect.name == "postgresql" else 3)
+        # The lookup, the upsert, the disclosure records, the completion and (PostgreSQL) its
+        # one notification.
+        assert counts[0] == counts[1] == (5 if engine.dialect.name == "postgresql" else 4)
 
 
 class TestComplete:

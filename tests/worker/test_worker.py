@@ -15,7 +15,7 @@ from sqlalchemy import delete, event, select, update
 
 from app.cli import main as cli_main
 from app.config import Settings
-from app.models import Student, StudentDplan, Task
+from app.models import Disclosure, Student, StudentDplan, Task
 from app.repositories.dplans_write import DplanWriteRepository
 from app.worker import Worker
 from tests.factories import make_student
@@ -80,6 +80,20 @@ class TestWorker:
         assert done[0].completed_date <= done[1].completed_date
         row = await dplan(sessions, "w1", TERM)
         assert (row.dplan_id, row.dplan_source_id, row.task_id) == ("L", "STU", second)
+
+    async def test_an_applied_write_is_recorded_as_its_requesters_disclosure(
+        self, settings, engine, sessions, session
+    ):
+        await make_student(session, netid="w1")
+        await session.commit()
+        task_id = await accept(sessions, "w1", dplans_body((TERM, "R", "PHL")))
+        assert await worker_for(settings, engine, sessions).run_one("test/0")
+        async with sessions() as s:
+            (record,) = (await s.execute(select(Disclosure))).scalars()
+        requester = (await task_row(sessions, task_id)).requester
+        assert (record.netid, record.sub, record.request_id) == ("w1", requester["sub"], task_id)
+        assert (record.operation, record.record_types) == ("apply PATCH students", "dplans")
+        assert record.scopes == requester["scope"]
 
     async def test_a_later_task_waits_for_an_earlier_unfinished_one(
         self, settings, engine, sessions, session
@@ -284,9 +298,10 @@ class TestBatches:
             counts.append(len(trips))
             assert {(await task_row(sessions, i)).status for i in ids} == {"complete"}
         assert counts[0] == counts[1]
-        # Claim: BEGIN, UPDATE, (notify), COMMIT; apply: BEGIN, lock, lookup, upsert, complete,
-        # (notify), COMMIT. PostgreSQL sends the notifications; SQLite's are in process.
-        assert counts[0] == (11 if engine.dialect.name == "postgresql" else 9)
+        # Claim: BEGIN, UPDATE, (notify), COMMIT; apply: BEGIN, lock, lookup, upsert, the
+        # disclosure records, complete, (notify), COMMIT. PostgreSQL sends the notifications;
+        # SQLite's are in process.
+        assert counts[0] == (12 if engine.dialect.name == "postgresql" else 10)
 
     async def test_a_failing_batch_is_retried_task_by_task(
         self, settings, engine, sessions, session, monkeypatch

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry import relay
 
 from app.auth import Principal
+from app.domain.disclosures import Recipient
 from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
 from app.graphql.limits import Prepare, prepared_operation
 from app.graphql.planner.selection import Collector, directive_variables
@@ -100,12 +101,19 @@ class Planner:
         variables: dict[str, Any] | None,
         operation_name: str | None,
         now: datetime,
+        recipient: Recipient | None = None,
     ) -> str | None:
-        """The JSON text of `data`, or None when the resolvers must answer."""
+        """The JSON text of `data`, or None when the resolvers must answer. What it shows is
+        recorded as disclosed to `recipient` by the same statement."""
         try:
             queries = self._queries(query, variables or {}, operation_name)
             text = await json_reads_service.data_json(
-                engine, principal, queries, now=now, max_page_size=self.max_page_size
+                engine,
+                principal,
+                queries,
+                now=now,
+                max_page_size=self.max_page_size,
+                recipient=recipient,
             )
         except (StatementTimeout, DatabaseUnavailable):
             raise  # the resolvers would meet the same

@@ -9,7 +9,9 @@ from typing import Generic, TypeVar
 import strawberry
 from strawberry.relay import PageInfo
 
+from app.domain.disclosures import Disclosed
 from app.errors import Invalid, Problem
+from app.graphql.context import Info
 from app.graphql.types.plan import AcademicPlan
 from app.graphql.types.student import Student
 
@@ -40,9 +42,23 @@ class Edge(Generic[T]):
 
 @strawberry.type
 class _Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    """The page's students count as shown (disclosed) once its edges or page info (whose
+    cursors name them) are in the answer; `totalCount` alone shows none of them."""
+
+    _edges: strawberry.Private[list[Edge[T]]]
+    _page_info: strawberry.Private[PageInfo]
+    _shown: strawberry.Private[Disclosed]
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The items of this page.")
+    def edges(self, info: Info) -> list[Edge[T]]:
+        info.context.disclosed.merge(self._shown)
+        return self._edges
+
+    @strawberry.field(description="Where this page sits in the list.")
+    def page_info(self, info: Info) -> PageInfo:
+        info.context.disclosed.merge(self._shown)
+        return self._page_info
 
     @strawberry.field(description="How many items match the filter, over all pages.")
     async def total_count(self) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry import relay
 
+from app.domain.disclosures import PLANS, Disclosed
 from app.graphql.context import Info, found_nodes
 from app.graphql.types.student import Student
 from app.services import plans as plans_service
@@ -41,7 +42,9 @@ class AcademicPlan(relay.Node):
     updated_at: datetime | None = strawberry.field(description="When it last changed.")
 
     @classmethod
-    def from_row(cls, row: Any) -> AcademicPlan:
+    def from_row(cls, row: Any, shown: Disclosed) -> AcademicPlan:
+        """The plan of `row`, noted as shown (its student's `plans` record)."""
+        shown.add(row.student_netid, PLANS)
         return cls(
             plan_id=str(row.id),
             type=row.type,
@@ -69,17 +72,17 @@ class AcademicPlan(relay.Node):
         if self.parent_id is None:
             return None
         row = await info.context.loaders.plan_by_id.load(self.parent_id)
-        return AcademicPlan.from_row(row) if row is not None else None
+        return AcademicPlan.from_row(row, info.context.disclosed) if row is not None else None
 
     @strawberry.field(description="Plans that name this one as their parent.")
     async def children(self, info: Info) -> list[AcademicPlan]:
         rows = await info.context.loaders.plans_by_parent_id.load(int(self.plan_id))
-        return [AcademicPlan.from_row(r) for r in rows]
+        return [AcademicPlan.from_row(r, info.context.disclosed) for r in rows]
 
     @strawberry.field(description="The student who declared it.")
     async def student(self, info: Info) -> Student | None:
         row = await info.context.loaders.student_by_netid.load(self.student_netid)
-        return Student.from_row(row) if row is not None else None
+        return Student.from_row(row, info.context.disclosed) if row is not None else None
 
     @classmethod
     def resolve_id(cls, root: AcademicPlan, *, info: Info) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from app.domain.disclosures import DPLANS, PLANS, STUDENT, TERMS, Disclosed
 from app.graphql.context import Info, found_nodes
 from app.graphql.types.reference import LmsTerm, SisTerm, TermDescription
 from app.services import students as students_service
@@ -114,7 +115,9 @@ class Student(relay.Node):
     ferpa_protected: bool = strawberry.field(description="The student asked for FERPA privacy.")
 
     @classmethod
-    def from_row(cls, row: Any) -> Student:
+    def from_row(cls, row: Any, shown: Disclosed) -> Student:
+        """The student of `row`, noted as shown (a disclosure record, app.domain.disclosures)."""
+        shown.add(row.netid, STUDENT)
         return cls(
             netid=row.netid,
             first_name=row.first_name,
@@ -132,6 +135,7 @@ class Student(relay.Node):
     @strawberry.field(description="The terms the student holds, oldest first.")
     async def terms(self, info: Info) -> list[StudentTerm]:
         rows = await info.context.loaders.terms_by_netid.load(self.netid)
+        info.context.disclosed.add(self.netid, TERMS)
         current = await info.context.current_term_id()
         return [StudentTerm.from_row(r, current) for r in rows]
 
@@ -140,11 +144,13 @@ class Student(relay.Node):
         from app.graphql.types.plan import AcademicPlan
 
         rows = await info.context.loaders.plans_by_netid.load(self.netid)
-        return [AcademicPlan.from_row(r) for r in rows]
+        info.context.disclosed.add(self.netid, PLANS)
+        return [AcademicPlan.from_row(r, info.context.disclosed) for r in rows]
 
     @strawberry.field(description="D-plans, one per term, by term.")
     async def dplans(self, info: Info) -> list[Dplan]:
         rows = await info.context.loaders.dplans_by_netid.load(self.netid)
+        info.context.disclosed.add(self.netid, DPLANS)
         current = await info.context.current_term_id()
         return [Dplan.from_row(r, current) for r in rows]
 

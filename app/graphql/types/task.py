@@ -12,6 +12,7 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from app.domain.disclosures import TASKS, Disclosed
 from app.graphql.context import Info, found_nodes
 from app.services import dplans as dplans_service
 from app.services import tasks as tasks_service
@@ -56,7 +57,9 @@ class Task(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: TaskRow) -> Task:
+    def from_row(cls, row: TaskRow, shown: Disclosed) -> Task:
+        """The task of `row`, noted as shown (its student's `tasks` record)."""
+        shown.add(row.resource_id, TASKS)
         requester: dict[str, Any] = row.requester or {}
         return cls(
             task_id=row.id,
@@ -117,7 +120,7 @@ async def resolve_task(info: Info, id: str) -> Task | None:
     """One task by id; null when unknown or not yours (without tasks:students:write)."""
     ctx = info.context
     row = await tasks_service.find_task(ctx.session, ctx.principal, id)
-    return Task.from_row(row) if row is not None else None
+    return Task.from_row(row, ctx.disclosed) if row is not None else None
 
 
 async def resolve_set_dplans(
@@ -132,4 +135,4 @@ async def resolve_set_dplans(
     row = await dplans_service.set_dplans(
         ctx.session, ctx.principal, netid, body, idempotency_key=idempotency_key
     )
-    return Task.from_row(row)
+    return Task.from_row(row, ctx.disclosed)

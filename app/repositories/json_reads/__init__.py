@@ -13,36 +13,55 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import fetch_row
+from app.domain.disclosures import Disclosed, Recipient
 from app.domain.filters import Condition
+from app.repositories import disclosures
 from app.repositories.json_reads import rest
 from app.repositories.json_reads.dialects import DIALECTS
 from app.repositories.json_reads.filters import Shape, bind, shape_of
 from app.repositories.json_reads.objects import Pick, Unplannable
 from app.repositories.json_reads.rest import Listing
-from app.repositories.json_reads.roots import Compiled, RootQuery, RootRead, compile_data, prepare
+from app.repositories.json_reads.roots import (
+    RECIPIENT_SLOTS,
+    Compiled,
+    RootQuery,
+    RootRead,
+    compile_data,
+    prepare,
+)
 
 __all__ = ["FirstPage", "JsonReads", "Listing", "Pick", "RootQuery", "Unplannable"]
 
 
 @lru_cache(maxsize=1024)
-def _compiled(dialect: str, reads: tuple[RootRead, ...], include_protected: bool) -> Compiled:
-    return compile_data(DIALECTS[dialect], reads, include_protected=include_protected)
+def _compiled(
+    dialect: str, reads: tuple[RootRead, ...], include_protected: bool, record: bool
+) -> Compiled:
+    return compile_data(
+        DIALECTS[dialect], reads, include_protected=include_protected, record=record
+    )
 
 
 @lru_cache(maxsize=256)
-def _first_page(dialect: str, kind: str, shape: Shape, include_protected: bool) -> Compiled:
+def _first_page(
+    dialect: str, kind: str, shape: Shape, include_protected: bool, record: bool
+) -> Compiled:
     listing = Listing(kind)
-    return rest.first_page(DIALECTS[dialect], listing, shape, include_protected=include_protected)
+    return rest.first_page(
+        DIALECTS[dialect], listing, shape, include_protected=include_protected, record=record
+    )
 
 
-@lru_cache(maxsize=16)
-def _single(dialect: str, what: str, include_protected: bool) -> Compiled:
+@lru_cache(maxsize=32)
+def _single(dialect: str, what: str, include_protected: bool, record: bool) -> Compiled:
     if what == "student":
-        return rest.student(DIALECTS[dialect], include_protected)
+        return rest.student(DIALECTS[dialect], include_protected, record)
     if what == "plan":
-        return rest.plan(DIALECTS[dialect], include_protected)
+        return rest.plan(DIALECTS[dialect], include_protected, record)
     listing = Listing(what.removeprefix("later:"))
-    return rest.later_page(DIALECTS[dialect], listing, include_protected=include_protected)
+    return rest.later_page(
+        DIALECTS[dialect], listing, include_protected=include_protected, record=record
+    )
 
 
 @dataclass(frozen=True)
@@ -59,33 +78,67 @@ class JsonReads:
         self.dialect = DIALECTS[engine.dialect.name]
 
     async def data(
-        self, queries: Sequence[RootQuery], *, include_protected: bool, now: datetime
+        self,
+        queries: Sequence[RootQuery],
+        *,
+        include_protected: bool,
+        now: datetime,
+        recipient: Recipient | None = None,
     ) -> str:
         """The JSON text of `{"<key>": <root field's value>, ...}`, from one statement.
         `Invalid` for a filter value that does not fit; `Unplannable` for a selection these
-        builders cannot build (the caller answers another way)."""
+        builders cannot build (the caller answers another way). With a `recipient`, the
+        students shown are recorded as disclosed to it (`_run`)."""
         values: dict[str, Any] = {"now": self.dialect.instant(now)}
         reads = []
         for i, query in enumerate(queries):
             read, bound = prepare(i, query, self.dialect)
             reads.append(read)
             values.update(bound)
-        compiled = _compiled(self.dialect.name, tuple(reads), include_protected)
-        row = await fetch_row(self.engine, compiled.sql, compiled.params(values))
+        record = recipient is not None
+        compiled = _compiled(self.dialect.name, tuple(reads), include_protected, record)
+        row = await self._run(compiled, values, recipient, now)
         return str(row[0])
 
     # --- the REST compat reads ------------------------------------------------------------------
 
-    async def _run(self, compiled: Compiled, values: dict[str, Any]) -> tuple[Any, ...]:
-        return await fetch_row(self.engine, compiled.sql, compiled.params(values))
+    async def _run(
+        self,
+        compiled: Compiled,
+        values: dict[str, Any],
+        recipient: Recipient | None,
+        now: datetime,
+    ) -> tuple[Any, ...]:
+        """The statement's row. The students it shows are recorded as disclosed to `recipient`
+        by the statement itself on PostgreSQL; on SQLite it returns them as its last column and
+        they are recorded here, before the row is returned."""
+        if recipient is not None:
+            who = (recipient.sub, recipient.operation, recipient.scopes, recipient.request_id)
+            values.update(zip(RECIPIENT_SLOTS, who, strict=True))
+        row = await fetch_row(self.engine, compiled.sql, compiled.params(values))
+        if compiled.disclosed != "returned":
+            return row
+        assert recipient is not None
+        shown = Disclosed()
+        for netid, record_types in orjson.loads(row[-1]):
+            shown.add(netid, *record_types.split(","))
+        await disclosures.record_now(self.engine, recipient, shown, now)
+        return row[:-1]
 
     async def one(
-        self, what: str, key: Any, *, include_protected: bool, now: datetime
+        self,
+        what: str,
+        key: Any,
+        *,
+        include_protected: bool,
+        now: datetime,
+        recipient: Recipient | None = None,
     ) -> bytes | None:
         """`student` (by netid) or `plan` (by id), in its REST shape; None when hidden/unknown."""
-        compiled = _single(self.dialect.name, what, include_protected)
+        compiled = _single(self.dialect.name, what, include_protected, recipient is not None)
         slot = "netid" if what == "student" else "id"
-        (text,) = await self._run(compiled, {slot: key, "now": self.dialect.instant(now)})
+        values = {slot: key, "now": self.dialect.instant(now)}
+        (text,) = await self._run(compiled, values, recipient, now)
         return None if text == "null" else str(text).encode()
 
     async def first_page(
@@ -97,13 +150,15 @@ class JsonReads:
         pagesize: int,
         include_protected: bool,
         now: datetime,
+        recipient: Recipient | None = None,
     ) -> FirstPage:
         """`Invalid` naming each filter value that does not fit."""
         values = bind(listing.table, conditions, "filter", self.dialect)
         values.update(netid=netid, pagesize=pagesize, now=self.dialect.instant(now))
         shape = shape_of(listing.table, conditions)
-        compiled = _first_page(self.dialect.name, listing.kind, shape, include_protected)
-        found, total, body, keys = await self._run(compiled, values)
+        record = recipient is not None
+        compiled = _first_page(self.dialect.name, listing.kind, shape, include_protected, record)
+        found, total, body, keys = await self._run(compiled, values, recipient, now)
         return FirstPage(
             bool(found), int(total), str(body).encode(), orjson.loads(keys) if keys else None
         )
@@ -116,13 +171,15 @@ class JsonReads:
         *,
         include_protected: bool,
         now: datetime,
+        recipient: Recipient | None = None,
     ) -> tuple[bool, bytes]:
         """(the collection's student exists for the caller, the JSON of those keys' rows)."""
-        compiled = _single(self.dialect.name, f"later:{listing.kind}", include_protected)
+        what, record = f"later:{listing.kind}", recipient is not None
+        compiled = _single(self.dialect.name, what, include_protected, record)
         values = {
             "netid": netid,
             "keys": self.dialect.list_param(keys),
             "now": self.dialect.instant(now),
         }
-        found, body = await self._run(compiled, values)
+        found, body = await self._run(compiled, values, recipient, now)
         return bool(found), str(body).encode()

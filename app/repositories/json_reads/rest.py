@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.domain.disclosures import DPLANS, TERMS, joined
+from app.domain.disclosures import PLANS as PLANS_RECORD
+from app.domain.disclosures import STUDENT as STUDENT_RECORD
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
 from app.repositories import terms as terms_repo
@@ -135,20 +138,38 @@ STUDENT_TERMS = Table(
 # --- statements -----------------------------------------------------------------------------------
 
 
-def student(dialect: Dialect, include_protected: bool) -> Compiled:
-    """`GET /api/students/{netid}`: the student with its D-plans, or NULL."""
+def _student_shown(st: Statement, record_types: str) -> str:
+    """The `netid` student, if the caller may see it, as disclosed (see roots._disclosed)."""
+    s, netid = st.alias("s"), st.param("netid")
+    source = f"students {s} WHERE {s}.netid = {netid}{st.visible_student(s)}"
+    return f"SELECT {s}.netid AS n, '{record_types}' AS t FROM {source}"
+
+
+def _plans_shown(st: Statement, rows: Rows, limit: str | None = None) -> str:
+    """The students of the plans `rows` (the first `limit`), as disclosed."""
+    a = rows.order.split(".")[0]
+    limited = f" LIMIT {limit}" if limit is not None else ""
+    page = f"SELECT {a}.student_netid AS n FROM {rows.source} ORDER BY {rows.order}{limited}"
+    return f"SELECT x.n AS n, '{PLANS_RECORD}' AS t FROM ({page}) x"
+
+
+def student(dialect: Dialect, include_protected: bool, record: bool = False) -> Compiled:
+    """`GET /api/students/{netid}`: the student with its D-plans, or NULL. With `record`, the
+    student shown is recorded as disclosed (app.repositories.json_reads.roots.finish)."""
     st = Statement(dialect, include_protected=include_protected)
     netid = st.param("netid")
-    return finish(
-        st, "SELECT " + objects.one_student(st, lambda s: f"{s}.netid = {netid}", STUDENT)
-    )
+    select = "SELECT " + objects.one_student(st, lambda s: f"{s}.netid = {netid}", STUDENT)
+    return finish(st, select, [_student_shown(st, joined((STUDENT_RECORD, DPLANS)))] * record)
 
 
-def plan(dialect: Dialect, include_protected: bool) -> Compiled:
+def plan(dialect: Dialect, include_protected: bool, record: bool = False) -> Compiled:
     """`GET /api/academic/plans/{id}`: the plan, or NULL."""
     st = Statement(dialect, include_protected=include_protected)
     plan_id = st.param("id")
-    return finish(st, "SELECT " + objects.one_plan(st, lambda a: f"{a}.id = {plan_id}", PLAN))
+    select = "SELECT " + objects.one_plan(st, lambda a: f"{a}.id = {plan_id}", PLAN)
+    a = st.alias("a")
+    shown = Rows("", f"{objects.visible_plans(st, a)} WHERE {a}.id = {plan_id}", f"{a}.id")
+    return finish(st, select, [_plans_shown(st, shown)] * record)
 
 
 @dataclass(frozen=True)
@@ -181,6 +202,12 @@ class Listing:
         alias = rows.order.split(".")[0]
         return f"{alias}.id"
 
+    def shown(self, st: Statement, rows: Rows, limit: str | None = None) -> str:
+        """The students this collection's `rows` show, as disclosed."""
+        if self.kind == "plans":
+            return _plans_shown(st, rows, limit)
+        return _student_shown(st, TERMS if self.kind == "terms" else PLANS_RECORD)
+
     def found(self, st: Statement) -> str:
         """Whether the collection's owner exists for the caller (a hidden student's is a 404)."""
         if self.kind == "plans":
@@ -197,7 +224,7 @@ def _filters(st: Statement, listing: Listing, shape: Shape) -> str:
 
 
 def first_page(
-    dialect: Dialect, listing: Listing, shape: Shape, *, include_protected: bool
+    dialect: Dialect, listing: Listing, shape: Shape, *, include_protected: bool, record: bool
 ) -> Compiled:
     """found, total, the first page's JSON, and (only past one page) every key in order."""
     st = Statement(dialect, include_protected=include_protected)
@@ -213,14 +240,18 @@ def first_page(
     select = (
         f"SELECT {listing.found(st)}, {total}, {page}, CASE WHEN {total} > {size} THEN {keys} END"
     )
-    return finish(st, select)
+    shown = listing.rows(st, _filters(st, listing, shape)) if record else None
+    return finish(st, select, [listing.shown(st, shown, size)] if shown else [])
 
 
-def later_page(dialect: Dialect, listing: Listing, *, include_protected: bool) -> Compiled:
+def later_page(
+    dialect: Dialect, listing: Listing, *, include_protected: bool, record: bool
+) -> Compiled:
     """found, and the JSON of the rows of some keys (those still visible), in order."""
     st = Statement(dialect, include_protected=include_protected)
     rows = listing.rows(st, "")
     key_type = "TEXT" if listing.kind == "terms" else "BIGINT"
     keys = dialect.any_of(listing.key(rows), st.param("keys"), key_type)
     page = dialect.array(rows.item, f"{rows.source} AND {keys}", rows.order)
-    return finish(st, f"SELECT {listing.found(st)}, {page}")
+    shown = [listing.shown(st, Rows("", f"{rows.source} AND {keys}", rows.order))] * record
+    return finish(st, f"SELECT {listing.found(st)}, {page}", shown)

@@ -14,7 +14,7 @@ from typing import Any
 from app.repositories import plans as plans_repo
 from app.repositories import students as students_repo
 from app.repositories import terms as terms_repo
-from app.repositories.json_reads import objects
+from app.repositories.json_reads import disclosed, objects
 from app.repositories.json_reads.dialects import Dialect
 from app.repositories.json_reads.filters import (
     NAME_PREFIX,
@@ -86,6 +86,9 @@ def prepare(i: int, query: RootQuery, dialect: Dialect) -> tuple[RootRead, dict[
 class Compiled:
     sql: str
     slots: tuple[str, ...]  # the slot each positional parameter binds, in order
+    # Students shown: "" not recorded, "recorded" by the statement itself, "returned" as its
+    # second column for the caller to record.
+    disclosed: str = ""
 
     def params(self, values: dict[str, Any]) -> list[Any]:
         return [values[slot] for slot in self.slots]
@@ -128,20 +131,32 @@ LISTINGS = {
 }
 
 
+def _first(st: Statement, i: int) -> str:
+    return f"CAST({st.param(f'{i}.first')} AS BIGINT)"
+
+
+def _page(st: Statement, i: int, read: RootRead) -> str:
+    """A connection's rows: `first + 1` after the cursor (the extra one only says there is a
+    next page), numbered `rn` in key order."""
+    listing = LISTINGS[read.kind]
+    filter_shape, has_after, _ = read.shape
+    b, key = st.alias("b"), listing.key
+    after = f" AND {b}.{key} > {st.param(f'{i}.after')}" if has_after else ""
+    filters = _conditions(st, listing.table, b, filter_shape, f"{i}.filter")
+    return (
+        f"(SELECT {b}.*, row_number() OVER (ORDER BY {b}.{key}) AS rn "
+        f"FROM {listing.from_(st, b)} WHERE TRUE{filters}{listing.visible(st, b)}{after} "
+        f"ORDER BY {b}.{key} LIMIT {_first(st, i)} + 1)"
+    )
+
+
 def _connection(st: Statement, i: int, read: RootRead) -> str:
     """A Relay connection: `first + 1` rows after the cursor (the extra one only says there is a
     next page), their edges and page info, and `totalCount` when it is picked."""
     listing = LISTINGS[read.kind]
-    filter_shape, has_after, has_previous = read.shape
-    b, p = st.alias("b"), st.alias("p")
-    first, key = f"CAST({st.param(f'{i}.first')} AS BIGINT)", listing.key
-    after = f" AND {b}.{key} > {st.param(f'{i}.after')}" if has_after else ""
-    filters = _conditions(st, listing.table, b, filter_shape, f"{i}.filter")
-    page = (
-        f"(SELECT {b}.*, row_number() OVER (ORDER BY {b}.{key}) AS rn "
-        f"FROM {listing.from_(st, b)} WHERE TRUE{filters}{listing.visible(st, b)}{after} "
-        f"ORDER BY {b}.{key} LIMIT {first} + 1) {p}"
-    )
+    filter_shape, _, has_previous = read.shape
+    p, first, key = st.alias("p"), _first(st, i), listing.key
+    page = f"{_page(st, i, read)} {p}"
     on_page = f"CASE WHEN {p}.rn <= {first} THEN {{}} END"
 
     def edges(pick: Pick) -> str:
@@ -209,10 +224,31 @@ def _root(st: Statement, i: int, read: RootRead) -> str:
     raise objects.Unplannable(f"Query.{kind}")
 
 
+def _disclosed(st: Statement, i: int, read: RootRead) -> list[str]:
+    """Rows (`n` a netid, `t` its joined record types) of the students root field `i` shows
+    (visible ones only: a hidden student is not in the answer); see `disclosed`."""
+    kind, picks = read.kind, read.picks
+    if kind == "student":
+        s, netid = st.alias("s"), st.param(f"{i}.netid")
+        netids = f"SELECT {s}.netid FROM students {s} WHERE {s}.netid = {netid}"
+        return disclosed.student_rows(st, netids + st.visible_student(s), picks)
+    if kind == "plan" and read.shape != "missing":
+        return disclosed.plan_rows(st, st.param(f"{i}.id"), picks, visible=True)
+    nodes = disclosed.page_picks(picks) if kind in LISTINGS else None
+    if nodes is None:
+        return []
+    p, column = st.alias("p"), LISTINGS[kind].key
+    keys = f"SELECT {p}.{column} FROM {_page(st, i, read)} {p} WHERE {p}.rn <= {_first(st, i)}"
+    if kind == "students":
+        return disclosed.student_rows(st, keys, nodes)
+    return disclosed.plan_rows(st, keys, nodes, visible=False)  # the page is of visible plans
+
+
 def compile_data(
-    dialect: Dialect, reads: Sequence[RootRead], *, include_protected: bool
+    dialect: Dialect, reads: Sequence[RootRead], *, include_protected: bool, record: bool = False
 ) -> Compiled:
-    """One statement returning the JSON text of an operation's `data`: `{"key":value,...}`."""
+    """One statement returning the JSON text of an operation's `data`: `{"key":value,...}`.
+    With `record`, the students it shows are recorded as disclosed (`recording` below)."""
     st = Statement(dialect, include_protected=include_protected)
     for read in reads:
         if not objects.NAME.match(read.key):  # response keys are GraphQL names
@@ -222,10 +258,50 @@ def compile_data(
         for i, read in enumerate(reads)
     ]
     body = " || ".join(parts) + " || '}'" if parts else "'{}'"
-    return finish(st, f"SELECT {body}")
+    shown = [row for i, read in enumerate(reads) if record for row in _disclosed(st, i, read)]
+    return finish(st, f"SELECT {body}", shown)
 
 
-def finish(st: Statement, select: str) -> Compiled:
-    if st.uses_current_term:
-        select = f"WITH {st.current_term_cte()} {select}"
-    return Compiled(select, tuple(st.slots))
+# The slots of who receives a disclosure (app.domain.disclosures.Recipient).
+RECIPIENT_SLOTS = (
+    "recipient.sub",
+    "recipient.operation",
+    "recipient.scopes",
+    "recipient.request_id",
+)
+
+
+def _recording(st: Statement, shown: list[str]) -> str:
+    """PostgreSQL: a data-modifying CTE writes the disclosure records in the statement that
+    reads, so the data cannot leave without them (it runs to completion whether or not the
+    query reads it). One row per student, its record types merged across root fields."""
+    sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS)
+    union = " UNION ALL ".join(shown)
+    return (
+        "recorded AS (INSERT INTO disclosures "
+        "(at, sub, netid, operation, record_types, scopes, request_id) "
+        f"SELECT {st.param('now')}, {sub}, x.n, {operation}, "
+        f"string_agg(DISTINCT k.k, ',' ORDER BY k.k), {scopes}, {request_id} "
+        f"FROM ({union}) x CROSS JOIN LATERAL unnest(string_to_array(x.t, ',')) AS k(k) "
+        "GROUP BY x.n)"
+    )
+
+
+def finish(st: Statement, select: str, shown: Sequence[str] = ()) -> Compiled:
+    """The statement with its CTEs. Students `shown` (see `_disclosed`) are recorded in it on
+    PostgreSQL; SQLite, which has no data-modifying CTE, returns them as a second column
+    (`[[netid, types], ...]`) for the caller to record before it answers."""
+    ctes = [st.current_term_cte()] if st.uses_current_term else []
+    disclosed = ""
+    if shown and st.d.name == "postgresql":
+        ctes.append(_recording(st, list(shown)))
+        disclosed = "recorded"
+    elif shown:
+        pairs = (
+            f"SELECT json_group_array(json_array(x.n, x.t)) FROM ({' UNION ALL '.join(shown)}) x"
+        )
+        select += f", ({pairs})"
+        disclosed = "returned"
+    if ctes:
+        select = f"WITH {', '.join(ctes)} {select}"
+    return Compiled(select, tuple(st.slots), disclosed)

@@ -1,0 +1,68 @@
+"""audit: a student's disclosure records, newest first; prune-disclosures: apply the retention.
+
+`studentgraph audit --netid X [--since YYYY-MM-DD] [--sub S] [--limit N] [--json]` prints a
+header and one tab-separated line per record (or one JSON object per line with `--json`)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from app.cli.accounts import _date, _iso
+from app.cli.data import _run, _settings
+from app.services import disclosures
+
+COLUMNS = ("at", "sub", "operation", "record_types", "scopes", "request_id")
+
+
+def audit(args: argparse.Namespace) -> int:
+    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
+    rows = _run(
+        _settings(),
+        lambda s: disclosures.audit(s, args.netid, since=since, sub=args.sub, limit=args.limit),
+    )
+    if not args.json:
+        print("\t".join(COLUMNS))
+    for row in rows:
+        values = {c: _iso(row.at) if c == "at" else getattr(row, c) for c in COLUMNS}
+        if args.json:
+            print(orjson.dumps({"netid": row.netid, **values}).decode())
+        else:
+            print("\t".join(values.values()))
+    return 0
+
+
+def prune(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    days = settings.disclosure_retention_days
+    now = datetime.now(UTC)
+    deleted = _run(settings, lambda s: disclosures.prune(s, now, days))
+    if days <= 0:
+        print("DISCLOSURE_RETENTION_DAYS is 0: disclosure records are kept forever")
+    else:
+        print(f"deleted {deleted} disclosure records older than {days} days")
+    return 0
+
+
+def _limit(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 100000, not {text!r}")
+    return value
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("audit", help="a student's disclosure records (FERPA), newest first")
+    p.add_argument("--netid", required=True, help="the student")
+    p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="from this day on (UTC)")
+    p.add_argument("--sub", metavar="S", help="only those disclosed to this caller")
+    p.add_argument("--limit", type=_limit, default=1000, help="at most this many (1000)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=audit)
+    p = commands.add_parser(
+        "prune-disclosures", help="delete disclosure records past DISCLOSURE_RETENTION_DAYS"
+    )
+    p.set_defaults(handler=prune)

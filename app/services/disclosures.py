@@ -1,0 +1,63 @@
+"""Disclosure records: who receives a request's disclosures, writing what it showed before the
+answer leaves, listing them for an audit, and deleting them past their retention."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.auth import Principal
+from app.config import Settings
+from app.domain.disclosures import Disclosed, Recipient
+from app.repositories import Record
+from app.repositories import disclosures as disclosures_repo
+from app.repositories.disclosures import DisclosureRepository
+
+AUDIT_LIMIT = 1000
+
+
+def recipient(
+    settings: Settings, principal: Principal, request_id: str, operation: str
+) -> Recipient | None:
+    """Who a request discloses to; None when records are off (`DISCLOSURE_RECORDS`)."""
+    if not settings.disclosure_records:
+        return None
+    scopes = " ".join(principal.scope_order or sorted(principal.scopes))
+    return Recipient(principal.sub, scopes, request_id[:64], operation[:200])
+
+
+async def record(
+    engine: AsyncEngine, to: Recipient | None, shown: Disclosed, now: datetime
+) -> None:
+    """Write what a request showed, durably, before its answer leaves (one statement)."""
+    if to is not None and shown:
+        await disclosures_repo.record_now(engine, to, shown, now)
+
+
+async def record_in(
+    session: AsyncSession, to: Recipient | None, shown: Disclosed, now: datetime
+) -> None:
+    """The same, in the session's unit of work (committed with it, before the answer)."""
+    if to is not None and shown:
+        await DisclosureRepository(session).add_shown(to, shown, now)
+
+
+async def audit(
+    session: AsyncSession,
+    netid: str,
+    *,
+    since: datetime | None = None,
+    sub: str | None = None,
+    limit: int = AUDIT_LIMIT,
+) -> list[Record]:
+    """A student's disclosure records, newest first."""
+    return await DisclosureRepository(session).of_student(netid, since=since, sub=sub, limit=limit)
+
+
+async def prune(session: AsyncSession, now: datetime, retention_days: int) -> int:
+    """Delete records older than the retention (none when it is 0: kept forever)."""
+    if retention_days <= 0:
+        return 0
+    before = now - timedelta(days=retention_days)
+    return await DisclosureRepository(session).delete_before(before)
