@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import notifications
+from app import notifications, tracing
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
@@ -34,6 +34,7 @@ async def _refuse_a_database_that_cannot_serve(engine: AsyncEngine) -> None:
 
 
 async def _work(settings: Settings, concurrency: int | None) -> None:
+    tracing.enable(settings, "studentgraph-worker")  # with OTEL_EXPORTER_OTLP_ENDPOINT only
     engine = create_engine(settings)
     await _refuse_a_database_that_cannot_serve(engine)
     stop = asyncio.Event()
