@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.domain.signing_keys import load_signing_key
+from app.domain.signing_keys import load_public_keys, load_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "studentgraph-development-secret-do-not-use-in-production"  # noqa: S105
@@ -37,6 +37,7 @@ URL_SCHEMES = {
     "database_url": ("sqlite+aiosqlite://", "postgresql+asyncpg://"),
     "redis_url": ("redis://", "rediss://", "unix://"),
     "jwt_jwks_url": ("https://", "http://"),
+    "otel_exporter_otlp_endpoint": ("https://", "http://"),
 }
 # What a field's own check says, after its variable's name (`PAGE_SIZE_MAX: must be at least 1`).
 WHAT = {
@@ -80,6 +81,10 @@ class Settings(BaseSettings):
     # /.well-known/jwks.json), or, without one and outside production, HS256 with JWT_SECRET.
     jwt_private_key: str | None = None
     jwt_key_id: str | None = None  # default: the key's RFC 7638 thumbprint
+    # A JWKS document (JSON) of other public keys, published and accepted beside
+    # JWT_PRIVATE_KEY's: during a key rotation, the next key (before it signs) or the previous
+    # one (while tokens it signed live). README: Runbook, rotating the signing key.
+    jwt_accepted_public_keys: str | None = None
     api_jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -137,6 +142,9 @@ class Settings(BaseSettings):
     worker_test_failures: int = Field(default=0, ge=0)
 
     log_level: str = "INFO"
+    # OpenTelemetry traces go to this OTLP/HTTP collector (its base URL, as the OpenTelemetry
+    # SDKs read the same variable); unset, nothing of OpenTelemetry is imported (app/tracing.py).
+    otel_exporter_otlp_endpoint: str | None = None
     # Largest request body accepted (413 beyond): a PATCH of 100 D-plans is about 20 KB.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Browser origins allowed to call /graphql and /api (CORS), space/comma separated; `*` is any.
@@ -249,7 +257,8 @@ class Settings(BaseSettings):
         # RS/ES/PS tokens are verified with a public key, from the JWKS, or (those minted here)
         # with JWT_PRIVATE_KEY's own: without any, every one would be refused.
         asymmetric = ",".join(a for a in self.jwt_algorithms if not a.startswith("HS"))
-        if asymmetric and not (self.jwt_public_key or self.jwt_jwks_url or self.jwt_private_key):
+        minted_here = self.jwt_private_key or self.jwt_accepted_public_keys
+        if asymmetric and not (self.jwt_public_key or self.jwt_jwks_url or minted_here):
             keys = ("jwt_algorithms", "jwt_public_key", "jwt_jwks_url", "jwt_private_key")
             yield keys, f"JWT_ALGORITHMS={asymmetric} needs JWT_PUBLIC_KEY or JWT_JWKS_URL"
         yield from self._signing_key_problems()
@@ -270,17 +279,34 @@ class Settings(BaseSettings):
                 yield (field, "environment"), injection
 
     def _signing_key_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
-        """JWT_PRIVATE_KEY must parse, and tokens it signs must be accepted here too."""
-        if not self.jwt_private_key:
+        """JWT_PRIVATE_KEY and JWT_ACCEPTED_PUBLIC_KEYS must parse, tokens they verify must be
+        accepted here too, and no key id may name two keys."""
+        kids: list[str] = []
+        fields: tuple[str, ...] = ("jwt_private_key", "jwt_algorithms")
+        if self.jwt_private_key:
+            try:
+                key = load_signing_key(self.jwt_private_key, self.jwt_key_id)
+            except ValueError as exc:
+                yield fields, str(exc)
+            else:
+                kids.append(key.kid)
+                if key.algorithm not in self.jwt_algorithms:
+                    yield fields, f"JWT_PRIVATE_KEY signs {key.algorithm}: add it to JWT_ALGORITHMS"
+        if not self.jwt_accepted_public_keys:
             return
-        fields = ("jwt_private_key", "jwt_algorithms")
+        fields = ("jwt_accepted_public_keys", "jwt_algorithms", "jwt_private_key")
         try:
-            algorithm = load_signing_key(self.jwt_private_key, self.jwt_key_id).algorithm
+            accepted = load_public_keys(self.jwt_accepted_public_keys)
         except ValueError as exc:
             yield fields, str(exc)
             return
-        if algorithm not in self.jwt_algorithms:
-            yield fields, f"JWT_PRIVATE_KEY signs {algorithm}: add it to JWT_ALGORITHMS"
+        for public in accepted:
+            if public.algorithm not in self.jwt_algorithms:
+                line = f"key {public.kid[:50]} is {public.algorithm}: add it to JWT_ALGORITHMS"
+                yield fields, f"JWT_ACCEPTED_PUBLIC_KEYS: {line}"
+            if public.kid in kids:
+                yield fields, f"JWT_ACCEPTED_PUBLIC_KEYS: key id {public.kid[:50]} is used twice"
+            kids.append(public.kid)
 
     @property
     def is_sqlite(self) -> bool:

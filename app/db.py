@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.base import Executable
 
+from app import tracing
 from app.config import Settings
 from app.errors import DatabaseUnavailable, StatementTimeout
 from app.metrics import SQL_STATEMENTS
@@ -85,6 +86,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         engine = create_async_engine(database_url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+        tracing.instrument_engine(engine)
         return engine
     timeout = settings.database_statement_timeout_ms
     engine = create_async_engine(
@@ -95,6 +97,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     )
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    tracing.instrument_engine(engine)
     return engine
 
 
@@ -223,16 +226,17 @@ async def _run_lone(
             for hook in statement_hooks:
                 hook(sql)
             try:
-                if engine.dialect.name == "postgresql":
+                with tracing.statement(sql, engine.dialect.name):
+                    if engine.dialect.name == "postgresql":
+                        if not fetch:
+                            await driver.execute(sql, *params)
+                            return None
+                        return tuple(await driver.fetchrow(sql, *params))
                     if not fetch:
-                        await driver.execute(sql, *params)
+                        await driver.execute(sql, params)
+                        await driver.commit()
                         return None
-                    return tuple(await driver.fetchrow(sql, *params))
-                if not fetch:
-                    await driver.execute(sql, params)
-                    await driver.commit()
-                    return None
-                return tuple((await driver.execute_fetchall(sql, params))[0])
+                    return tuple((await driver.execute_fetchall(sql, params))[0])
             except DISCONNECTED:
                 await connection.invalidate()
                 if attempt == 2:

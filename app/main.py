@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import tracing
 from app.auth import signing
 from app.clock import Clock
 from app.config import Settings, get_settings
@@ -66,6 +67,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    tracing.enable(settings, "studentgraph-api")  # with OTEL_EXPORTER_OTLP_ENDPOINT only
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +102,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         docs_url=None,  # /docs and /redoc: rest_docs.mount, with vendored assets
         redoc_url=None,
         openapi_url="/openapi.json" if settings.serves_docs else None,  # DOCS_ENABLED
+        # FastAPI's native telemetry stays off whatever the global OpenTelemetry providers are:
+        # traces come from app/tracing.py alone (no request twice; no body or error text).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             expose_headers=CORS_EXPOSED_HEADERS,
         )
     app.add_middleware(RequestContextMiddleware)
+    tracing.instrument_app(app)  # outside every middleware: the request's span is the root
     _install_error_handlers(app)
     door = graphql_http.build_door(settings)
     app.state.graphql_planner = door.planner

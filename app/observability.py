@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import tracing
 from app.errors import PayloadTooLarge
 from app.metrics import LATENCY, REQUESTS
 
@@ -66,6 +67,7 @@ class RequestContextMiddleware:
             return
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        tracing.annotate({tracing.REQUEST_ID: request_id})  # on the request's span, if traced
         started = time.perf_counter()
         status = 500
 

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 
 from app.config import Settings
-from app.domain.signing_keys import SigningKey, load_signing_key
+from app.domain.signing_keys import PublicKey, SigningKey, load_public_keys, load_signing_key
 from app.errors import NotConfigured
 
 
@@ -24,15 +24,27 @@ def signing_key(settings: Settings) -> SigningKey | None:
     return load_signing_key(settings.jwt_private_key, settings.jwt_key_id)
 
 
+def accepted_keys(settings: Settings) -> tuple[PublicKey, ...]:
+    """JWT_ACCEPTED_PUBLIC_KEYS, parsed once: the keys of a rotation beside the signing key."""
+    if not settings.jwt_accepted_public_keys:
+        return ()
+    return load_public_keys(settings.jwt_accepted_public_keys)
+
+
 def jwks(settings: Settings) -> dict[str, Any]:
+    """The signing key's public half first, then the other keys a rotation keeps published."""
     key = signing_key(settings)
-    return {"keys": [key.jwk] if key else []}
+    own = [key.jwk] if key else []
+    return {"keys": own + [public.jwk for public in accepted_keys(settings)]}
 
 
 def own_public_key(settings: Settings, kid: object) -> Any | None:
-    """The public key of a token this instance minted (its `kid` is ours), else None."""
+    """The public key of a token minted here (its `kid` names our signing key or one of the
+    accepted keys of a rotation), else None."""
     key = signing_key(settings)
-    return key.public_key if key is not None and kid == key.kid else None
+    if key is not None and kid == key.kid:
+        return key.public_key
+    return next((p.public_key for p in accepted_keys(settings) if p.kid == kid), None)
 
 
 def mint_for_account(settings: Settings, account: str, scopes: list[str]) -> str:

@@ -57,6 +57,7 @@ def _judged_by(settings: Settings) -> tuple[object, ...]:
         settings.jwt_public_key,
         settings.jwt_jwks_url,
         settings.jwt_private_key,
+        settings.jwt_accepted_public_keys,
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_leeway_seconds,

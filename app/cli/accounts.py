@@ -6,10 +6,15 @@ prints or logs a key again."""
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import orjson
+
 from app.cli.data import _run, _settings
+from app.domain.signing_keys import load_signing_key
 from app.services import accounts
 
 
@@ -79,6 +84,15 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, not {text!r}") from None
 
 
+def jwks(args: argparse.Namespace) -> int:
+    """The public half of a PEM private key as a JWKS, exactly as /.well-known/jwks.json would
+    publish it: for JWT_ACCEPTED_PUBLIC_KEYS before that key signs (README: Runbook)."""
+    pem = sys.stdin.read() if args.key == "-" else Path(args.key).read_text()
+    key = load_signing_key(pem, args.kid)
+    print(orjson.dumps({"keys": [key.jwk]}).decode())
+    return 0
+
+
 def register(commands: Any) -> None:
     account = commands.add_parser("account", help="service accounts: create, list, grant, revoke")
     sub = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
@@ -111,3 +125,8 @@ def register(commands: Any) -> None:
     p = sub.add_parser("revoke", help="revoke a key by its id")
     p.add_argument("key_id", metavar="KEY_ID")
     p.set_defaults(handler=apikey_revoke)
+
+    p = commands.add_parser("jwks", help="print the JWKS of a PEM private key (its public half)")
+    p.add_argument("--key", required=True, metavar="FILE", help="the PEM private key (- for stdin)")
+    p.add_argument("--kid", default=None, help="its key id (default: its RFC 7638 thumbprint)")
+    p.set_defaults(handler=jwks)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import notifications
+from app import notifications, tracing
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
@@ -34,6 +34,7 @@ async def _refuse_a_database_that_cannot_serve(engine: AsyncEngine) -> None:
 
 
 async def _work(settings: Settings, concurrency: int | None) -> None:
+    tracing.enable(settings, "studentgraph-worker")  # with OTEL_EXPORTER_OTLP_ENDPOINT only
     engine = create_engine(settings)
     await _refuse_a_database_that_cannot_serve(engine)
     stop = asyncio.Event()
@@ -60,6 +61,25 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _database_serves(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1 FROM tasks WHERE 1 = 0"))
+    finally:
+        await engine.dispose()
+
+
+def ready(_args: argparse.Namespace) -> int:
+    """Exit 0 when the database a worker would use answers and is migrated; one line and exit 1
+    otherwise (unreachable included). The worker container's healthcheck until workers serve a
+    health endpoint of their own."""
+    settings = Settings()
+    asyncio.run(_database_serves(settings))
+    print("ready: the database answers and is migrated")
+    return 0
+
+
 def register(commands: Any) -> None:
     p = commands.add_parser(
         "worker", help="claim and apply accepted tasks (run as many as you like on PostgreSQL)"
@@ -71,3 +91,8 @@ def register(commands: Any) -> None:
         help="tasks applied at once in this process (default WORKER_CONCURRENCY; 1 on SQLite)",
     )
     p.set_defaults(handler=worker)
+
+    p = commands.add_parser(
+        "ready", help="exit 0 when the database answers and is migrated (a healthcheck)"
+    )
+    p.set_defaults(handler=ready)

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from app import tracing
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import is_database_unavailable, reading, transaction
@@ -134,12 +135,41 @@ async def _execute(
     graphql: GraphQLDoor,
 ) -> Response:
     state: AppState = request.app.state.studentgraph
-    query, variables, operation = params
     checked = _check(state, graphql.costs, params)
     if isinstance(checked, Response):
         if GRAPHQL_RESPONSE_TYPE not in request.headers.get("accept", ""):
             checked.status_code = 200  # application/json: every answer is a 200
         return checked
+    with tracing.span(*_operation_span(checked, params[2], request_id_of(request))):
+        return await _run(request, principal, params, allowed, graphql, checked)
+
+
+def _operation_span(checked: _Checked | None, name: str | None, request_id: str) -> tuple[str, Any]:
+    """The operation's span: `query Student`, as OpenTelemetry names GraphQL spans. Neither the
+    document nor the variables are recorded (either may hold a D-plan value)."""
+    kind = checked.operation.operation.value if checked else None
+    name = name or (checked.operation.name.value if checked and checked.operation.name else None)
+    attributes = {
+        "graphql.operation.type": kind,
+        "graphql.operation.name": name[:100] if name else None,
+        "studentgraph.graphql.cost": checked.cost if checked else None,
+        tracing.REQUEST_ID: request_id,
+    }
+    return " ".join(filter(None, (kind or "GraphQL", name))), attributes
+
+
+async def _run(
+    request: Request,
+    principal: Principal,
+    params: tuple[str, dict[str, Any] | None, str | None],
+    allowed: frozenset[OperationType],
+    graphql: GraphQLDoor,
+    checked: _Checked | None,
+) -> Response:
+    """Answer a checked operation: by the planner when it knows the query, else by Strawberry
+    inside the unit of work."""
+    state: AppState = request.app.state.studentgraph
+    query, variables, operation = params
     extensions = checked.extensions if checked else None
     request_id = request_id_of(request)
     recipient = _recipient(state, principal, request_id, checked)
@@ -148,6 +178,7 @@ async def _execute(
         data = await graphql.planner.data(
             state.engine, principal, query, variables, operation, now, recipient
         )
+        tracing.annotate({"studentgraph.graphql.planned": data is not None})
         if data is not None:
             tail = b',"extensions":' + orjson.dumps(extensions) + b"}"
             return _respond(request, b'{"data":' + data.encode() + tail)

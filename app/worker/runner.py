@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app import notifications
+from app import notifications, tracing
 from app.config import Settings
 from app.db import is_database_unavailable, transaction
 from app.services import disclosures as disclosures_service
 from app.services import task_runs
-from app.services.task_runs import RetryPolicy
+from app.services.task_runs import RetryPolicy, TaskRejected
 from app.services.tasks import TaskRow
 from app.worker.faults import Faults
 
@@ -158,18 +158,8 @@ class Worker:
         """Apply and complete the tasks in one transaction. If that fails, each is tried alone,
         so one bad task costs only its own attempt."""
         try:
-            async with transaction(self.sessions) as session:
-                held = await task_runs.take(session, tasks, owner)
-                if len(held) < len(tasks):
-                    log.warning("lease lost before apply", extra={"tasks": len(tasks) - len(held)})
-                rejected = await task_runs.apply(session, held)
-                await self.faults.during_apply(held)
-                applied = [t for t in held if t.id not in rejected]
-                if not await task_runs.complete(session, applied, owner):
-                    raise RuntimeError("lease lost while applying")
-                for task in held:
-                    if task.id in rejected:
-                        await task_runs.fail(session, task, owner, rejected[task.id], self.policy)
+            with tracing.span("task apply", _apply_attributes(tasks, owner)):
+                applied, rejected = await self._apply(tasks, owner)
         except Exception as exc:
             if is_database_unavailable(exc):
                 raise  # not the tasks' fault: their leases run out and they are taken again
@@ -182,6 +172,25 @@ class Worker:
             await self._record_failure(tasks[0], owner, exc)
             return
         log.info("tasks complete", extra={"tasks": len(applied), "rejected": len(rejected)})
+
+    async def _apply(
+        self, tasks: list[TaskRow], owner: str
+    ) -> tuple[list[TaskRow], dict[str, TaskRejected]]:
+        """One transaction: take the tasks (their leases still ours), apply them, complete the
+        applied ones and fail the rejected ones."""
+        async with transaction(self.sessions) as session:
+            held = await task_runs.take(session, tasks, owner)
+            if len(held) < len(tasks):
+                log.warning("lease lost before apply", extra={"tasks": len(tasks) - len(held)})
+            rejected = await task_runs.apply(session, held)
+            await self.faults.during_apply(held)
+            applied = [t for t in held if t.id not in rejected]
+            if not await task_runs.complete(session, applied, owner):
+                raise RuntimeError("lease lost while applying")
+            for task in held:
+                if task.id in rejected:
+                    await task_runs.fail(session, task, owner, rejected[task.id], self.policy)
+        return applied, rejected
 
     async def _record_failure(self, task: TaskRow, owner: str, exc: BaseException) -> None:
         async with transaction(self.sessions) as session:
@@ -221,3 +230,13 @@ class Worker:
         finally:
             with contextlib.suppress(ValueError):
                 self._idle.remove(woken)
+
+
+def _apply_attributes(tasks: list[TaskRow], owner: str) -> dict[str, object]:
+    """What a task apply's span says: which tasks, by whom; never their D-plans."""
+    return {
+        "studentgraph.task_ids": [t.id for t in tasks],
+        "studentgraph.tasks": len(tasks),
+        "studentgraph.task.attempt": max(t.attempts for t in tasks),
+        "studentgraph.worker": owner,
+    }

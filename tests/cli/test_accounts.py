@@ -3,6 +3,8 @@ and works at POST /api/jwt; lists never show a key; every failure is one line.""
 
 from __future__ import annotations
 
+import json
+
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
 from tests.cli.test_data import run_cli
 
@@ -106,3 +108,23 @@ async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
     )
 
     assert response.status_code == 200 and response.json()["accepted_scopes"] == [PEOPLE_PRIVATE]
+
+
+class TestJwks:
+    def test_prints_the_key_as_the_api_publishes_it(self, tmp_path, database_url):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from app.auth.signing import jwks
+        from app.config import Settings
+
+        private = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        (tmp_path / "next.pem").write_bytes(private)
+        printed = json.loads(ok("jwks", "--key", str(tmp_path / "next.pem"), url=database_url))
+        published = jwks(Settings(jwt_private_key=private.decode(), jwt_algorithms=["ES256"]))
+        assert printed == published and "d" not in printed["keys"][0]
+        assert fails("jwks", "--key", str(tmp_path / "missing.pem"), url=database_url)

@@ -5,6 +5,7 @@ for every refused key."""
 from __future__ import annotations
 
 import http.server
+import json
 import logging
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -276,3 +277,85 @@ class TestSigningSettings:
         key = pem(ec.generate_private_key(ec.SECP384R1()))
         with pytest.raises(ValidationError, match="RSA or EC P-256"):
             Settings(jwt_private_key=key, jwt_algorithms=["ES256"])
+
+
+def _public_jwks(private_pem: str) -> str:
+    """What `studentgraph jwks --key` prints for a key (tests/cli/test_accounts.py)."""
+    from app.domain.signing_keys import load_signing_key
+
+    return json.dumps({"keys": [load_signing_key(private_pem).jwk]})
+
+
+class TestRotation:
+    """README, Runbook: rotating the signing key with no token refused at any step."""
+
+    async def test_old_and_new_tokens_are_accepted_throughout(
+        self, signing_settings, sessions, session, clock
+    ):
+        algorithm, settings = signing_settings
+        await make_student(session, netid="f000abc")
+        await session.commit()
+        key = await account_with_key(sessions)
+        new_pem = pem(
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if algorithm == "RS256"
+            else ec.generate_private_key(ec.SECP256R1())
+        )
+
+        def step(**update):
+            return TestClient(create_app(settings.model_copy(update=update), clock=clock))
+
+        def mint(client):
+            return client.post("/api/jwt?scope=" + READ, headers={"Authorization": key.key})
+
+        def accepted(client, token):
+            bearer = {"Authorization": f"Bearer {token}"}
+            return client.get("/api/students/f000abc", headers=bearer).status_code == 200
+
+        with step() as before:
+            old_token = mint(before).json()["jwt"]
+            old_jwks = before.get("/.well-known/jwks.json").text
+        # 1. The next key published and accepted everywhere before anything signs with it.
+        with step(jwt_accepted_public_keys=_public_jwks(new_pem)) as announcing:
+            published = announcing.get("/.well-known/jwks.json").json()["keys"]
+            assert len(published) == 2 and published[0] == json.loads(old_jwks)["keys"][0]
+            assert accepted(announcing, old_token)
+        # 2. The new key signs; the old one, as it was published, is still accepted.
+        with step(jwt_private_key=new_pem, jwt_accepted_public_keys=old_jwks) as rotated:
+            new_token = mint(rotated).json()["jwt"]
+            assert (
+                jwt.get_unverified_header(new_token)["kid"]
+                != jwt.get_unverified_header(old_token)["kid"]
+            )
+            assert accepted(rotated, old_token) and accepted(rotated, new_token)
+            kids = [k["kid"] for k in rotated.get("/.well-known/jwks.json").json()["keys"]]
+            assert kids[1] == jwt.get_unverified_header(old_token)["kid"]
+        with step(jwt_accepted_public_keys=_public_jwks(new_pem)) as not_yet_restarted:
+            assert accepted(not_yet_restarted, new_token)  # an instance still on step 1
+        # 3. Once the old tokens have expired, the old key goes: its tokens are refused.
+        with step(jwt_private_key=new_pem) as after:
+            assert accepted(after, new_token) and not accepted(after, old_token)
+            assert len(after.get("/.well-known/jwks.json").json()["keys"]) == 1
+
+
+class TestAcceptedKeysSettings:
+    def test_each_problem_is_named(self):
+        rsa_pem = pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        private_jwk = json.loads(_public_jwks(rsa_pem))["keys"][0] | {"d": "x"}
+        for value, message in (
+            ("not json", "must be a JWKS document"),
+            ('{"keys": [{"kty": "RSA"}]}', r"keys\[0\] needs a `kid` and an `alg`"),
+            (json.dumps({"keys": [private_jwk]}), "holds a private key"),
+            (_public_jwks(rsa_pem), "is RS256: add it to JWT_ALGORITHMS"),
+        ):
+            with pytest.raises(ValidationError, match=message):
+                Settings(jwt_accepted_public_keys=value, jwt_algorithms=["HS256", "ES256"])
+
+    def test_a_key_id_may_name_one_key(self):
+        rsa_pem = pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        with pytest.raises(ValidationError, match="is used twice"):
+            Settings(
+                jwt_private_key=rsa_pem,
+                jwt_accepted_public_keys=_public_jwks(rsa_pem),
+                jwt_algorithms=["RS256"],
+            )
