@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from html.parser import HTMLParser
 
 import pytest
 
 from app.config import Settings
+from app.graphql.http import STATIC
 from tests.factories import make_dplan, make_plan, make_student, make_term
 from tests.graphql_client import gql_data
 
@@ -50,15 +52,15 @@ class TestGraphiQL:
 
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")
-        assert "GraphiQL.createFetcher" in response.text
-        assert '{ url: "/graphql" }' in response.text
+        assert 'GraphiQL.createFetcher({ url: "/graphql", subscriptionUrl })' in response.text
+        assert "GraphiQLPluginExplorer.explorerPlugin()" in response.text
         assert '{"Authorization": "Bearer <paste the token make run printed>"}' in response.text
 
     async def test_every_asset_is_served_by_the_app(self, client):
         page = (await client.get("/graphql", headers=HTML)).text
         urls = assets_of(page)
 
-        assert len(urls) == 4  # react, react-dom, graphiql js and css
+        assert len(urls) == 6  # react, react-dom, graphiql and its explorer plugin (js and css)
         for url in urls:
             assert url.startswith("/graphql/static/"), url
             response = await client.get(url)
@@ -92,6 +94,16 @@ class TestGraphiQL:
 
         assert response.status_code == 200
         assert response.json()["data"]["dplanCodes"]
+
+
+class TestVendored:
+    def test_every_asset_matches_the_checksum_in_vendored_txt(self):
+        sums = re.findall(r"^([0-9a-f]{64})  (\S+)$", (STATIC / "VENDORED.txt").read_text(), re.M)
+        served = {p.name for p in STATIC.iterdir() if p.suffix in (".js", ".css")}
+
+        assert {name for _, name in sums} == served
+        for digest, name in sums:
+            assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == digest, name
 
 
 class TestGraphiQLOff:
