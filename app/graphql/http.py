@@ -7,6 +7,7 @@ leaves, and responses are encoded with orjson. GET serves GraphiQL (development)
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from app.errors import BadRequest, DatabaseUnavailable, DomainError
 from app.graphql import operations
 from app.graphql.errors import error_response, unexpected_response
 from app.graphql.limits import Costs, limits_from
-from app.graphql.operations import GraphQLDoor, Outcome, Params
+from app.graphql.operations import GraphQLDoor, Outcome
+from app.graphql.persisted import PersistedDocuments
 from app.graphql.planner import Planner
 from app.graphql.schema import build_schema
 from app.state import AppState, authenticate, request_id_of
@@ -47,15 +49,45 @@ def _respond(request: Request, outcome: Outcome) -> Response:
 async def _execute(
     request: Request,
     principal: Principal,
-    params: Params,
+    raw: dict[str, Any],
     allowed: frozenset[OperationType],
     graphql: GraphQLDoor,
 ) -> Response:
     state: AppState = request.app.state.studentgraph
+    params = await graphql.persisted.params_of(state, raw)
     outcome = await operations.run(
         state, graphql, principal, params, allowed, request_id_of(request)
     )
-    return _respond(request, outcome)
+    response = _respond(request, outcome)
+    if request.method == "GET" and params.persisted is not None and not outcome.failed:
+        return _cacheable(request, response, state.settings.graphql_get_max_age_seconds)
+    return response
+
+
+def _cacheable(request: Request, response: Response, max_age: int) -> Response:
+    """A persisted read over GET: private (the answer depends on the token), a strong ETag (a
+    hash of the body), and 304 when the client already holds that body."""
+    etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+    headers = {
+        "Cache-Control": f"private, max-age={max_age}",
+        "Vary": "Authorization",
+        "ETag": etag,
+    }
+    sent = request.headers.get("if-none-match", "")
+    held = {tag.strip().removeprefix("W/") for tag in sent.split(",")}
+    if etag in held or "*" in held:
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _json_parameter(raw: dict[str, Any], name: str) -> None:
+    """A JSON-valued query-string parameter (`extensions`), decoded in place."""
+    if isinstance(raw.get(name), str):
+        try:
+            raw[name] = orjson.loads(raw[name])
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"`{name}` is not valid JSON") from exc
 
 
 def build_planner(settings: Settings) -> Planner | None:
@@ -90,7 +122,8 @@ def _translated(endpoint: Endpoint) -> Endpoint:
 
 def build_door(settings: Settings) -> GraphQLDoor:
     schema = build_schema(limits_from(settings))
-    return GraphQLDoor(build_planner(settings), Costs(schema._schema))
+    persisted = PersistedDocuments(settings.graphql_persisted_only)
+    return GraphQLDoor(build_planner(settings), Costs(schema._schema), persisted)
 
 
 def build_router(graphql: GraphQLDoor) -> APIRouter:
@@ -108,19 +141,21 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
         if not isinstance(raw, dict):
             raise BadRequest("the body must be a JSON object with a `query`")
         over_http = frozenset({OperationType.QUERY, OperationType.MUTATION})
-        return await _execute(request, principal, operations.read_params(raw), over_http, graphql)
+        return await _execute(request, principal, raw, over_http, graphql)
 
     @router.get("/graphql", include_in_schema=False)
     @_translated
     async def graphql_get(request: Request) -> Response:
         state: AppState = request.app.state.studentgraph
         wants_html = "text/html" in request.headers.get("accept", "")
-        if wants_html and state.settings.graphiql_enabled and "query" not in request.query_params:
+        asks = "query" in request.query_params or "extensions" in request.query_params
+        if wants_html and state.settings.graphiql_enabled and not asks:
             return HTMLResponse((STATIC / "graphiql.html").read_text())
         principal = await authenticate(request)
-        params = operations.read_params(dict(request.query_params))
+        raw: dict[str, Any] = dict(request.query_params)
+        _json_parameter(raw, "extensions")
         queries = frozenset({OperationType.QUERY})
-        return await _execute(request, principal, params, queries, graphql)
+        return await _execute(request, principal, raw, queries, graphql)
 
     return router
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import OperationDefinitionNode
@@ -25,6 +25,9 @@ from app.graphql.planner import Planner
 from app.graphql.schema import Schema
 from app.state import AppState, refuse_nul
 
+if TYPE_CHECKING:
+    from app.graphql.persisted import PersistedDocuments
+
 _NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
 
 
@@ -35,6 +38,8 @@ class Params:
     query: str
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
+    persisted: str | None = None  # the id it was persisted under (or sent with)
+    register: bool = False  # sent with its hash and not stored yet: store it once it passes
 
 
 @dataclass(frozen=True)
@@ -64,20 +69,25 @@ class Checked:
 
 @dataclass(frozen=True)
 class GraphQLDoor:
-    """What /graphql holds beside the schema: the planner (or None) and the remembered costs."""
+    """What /graphql holds beside the schema: the planner (or None), the remembered costs and
+    the persisted documents."""
 
     planner: Planner | None
     costs: Costs
+    persisted: PersistedDocuments
 
 
 class _RollBack(Exception):
     """Raised inside the unit of work to undo a mutation that reported errors."""
 
 
-def read_params(raw: dict[str, Any]) -> Params:
-    """The request's `query`, `variables` and `operationName`, each checked."""
+def read_params(raw: dict[str, Any], *, query_required: bool = True) -> Params:
+    """The request's `query`, `variables` and `operationName`, each checked (a persisted query
+    may come without its text)."""
     query, variables, operation = raw.get("query"), raw.get("variables"), raw.get("operationName")
-    if not isinstance(query, str) or not query.strip():
+    if query in (None, "") and not query_required:
+        query = ""
+    elif not isinstance(query, str) or not query.strip():
         raise BadRequest("the request has no `query` string")
     if isinstance(variables, str) and variables:
         try:
@@ -142,6 +152,8 @@ async def run(
     checked = checked if checked is not None else check(state, door.costs, params)
     if isinstance(checked, Outcome):
         return checked
+    if checked is not None and params.register:
+        await door.persisted.remember(state, params)
     if checked and door.planner and checked.operation.operation is AstOperationType.QUERY:
         data = await door.planner.data(
             state.engine,

@@ -129,7 +129,7 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
         if _expired(principal, state.settings.jwt_leeway_seconds):
             raise _Refused(4403, "the token has expired; reconnect with a fresh one")
         await ratelimit.check(state.limiter, principal.sub)
-        params = operations.read_params(raw)
+        params = await self.view.door.persisted.params_of(state, raw)
         checked = operations.check(state, self.view.door.costs, params)
         if isinstance(checked, Checked) and checked.operation.operation is SUBSCRIPTION:
             await self._stream(operation, params, request_id)

@@ -5,6 +5,7 @@ every shape clients send it, and every close carries its reason."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -239,3 +240,31 @@ class TestFerpa:
         with acked(client, bearer) as ws:
             answer = ask(ws, STUDENT, {"n": HIDDEN})
         assert answer[0]["payload"]["data"]["student"]["netid"] == HIDDEN
+
+
+class TestPersistedOverWebSocket:
+    def test_by_hash_after_the_text_and_the_safelist(self, client, settings):
+        query = "{ dplanCodes { id } }"
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        with acked(client, token(settings)) as ws:
+            unknown = ask_raw(ws, {"extensions": extensions})
+            ask_raw(ws, {"query": query, "extensions": extensions}, op="2")
+            known = ask_raw(ws, {"extensions": extensions}, op="3")
+        assert unknown[0]["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        assert known[0]["payload"]["data"]["dplanCodes"]
+
+
+def ask_raw(ws: Any, payload: dict[str, Any], op: str = "1") -> Any:
+    ws.send_json({"id": op, "type": "subscribe", "payload": payload})
+    messages = [ws.receive_json()]
+    while messages[-1]["type"] not in ("complete", "error"):
+        messages.append(ws.receive_json())
+    return messages
+
+
+def test_the_safelist_holds_over_websocket(settings, clock):
+    only = settings.model_copy(update={"graphql_persisted_only": True})
+    with TestClient(create_app(only, clock=clock)) as client, acked(client, token(settings)) as ws:
+        answer = ask_raw(ws, {"query": "{ dplanCodes { id } }"})
+    assert answer[0]["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
