@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     # records. Off only to measure what they cost (bench/); kept `retention_days` (0: forever).
     disclosure_records: bool = True
     disclosure_retention_days: int = Field(default=0, ge=0, le=36500)
+    # Only persisted operations run (a safelist; README: Persisted queries). Off by default,
+    # on by choice in production.
+    graphql_persisted_only: bool = False
+    # `Cache-Control: private, max-age=N` on persisted reads over GET (0: revalidate each time,
+    # with the ETag).
+    graphql_get_max_age_seconds: int = Field(default=0, ge=0, le=31_536_000)
 
     rest_page_size_default: int = Field(default=100, ge=1)
     rest_page_size_max: int = Field(default=1000, ge=1)

@@ -76,6 +76,31 @@ class BadRequest(DomainError):
     http_status = 400
 
 
+class PersistedQueryNotFound(DomainError):
+    """Apollo's automatic persisted queries: the hash is unknown, so the client sends the text.
+    Apollo's link recognises the message and the code, and retries only on an answer that is
+    otherwise a success (200)."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    http_status = 200
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
+class PersistedQueryNotInList(DomainError):
+    """Only persisted operations run here (GRAPHQL_PERSISTED_ONLY), and this one is not."""
+
+    code = "PERSISTED_QUERY_NOT_IN_LIST"
+    http_status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "only persisted operations are served here (GRAPHQL_PERSISTED_ONLY), and this one "
+            "is not among them; register it (studentgraph persisted add FILE)"
+        )
+
+
 class PayloadTooLarge(DomainError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413

@@ -22,7 +22,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
 from app.graphql import http as graphql_http
-from app.graphql import subscriptions as graphql_subscriptions
+from app.graphql import websocket as graphql_websocket
 from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.graphql_planner = door.planner
     app.include_router(graphql_http.build_router(door))
     graphql_http.mount_static(app)
-    graphql_subscriptions.mount(app)
+    graphql_websocket.mount(app, door)
     app.include_router(build_rest_router(), prefix=REST_PREFIX)
     if settings.serves_docs:
         rest_docs.mount(app)

@@ -86,7 +86,7 @@ class TestUnexpectedErrors:
         def boom(*_args, **_kwargs):
             raise RuntimeError("secret internals")
 
-        monkeypatch.setattr("app.graphql.http.build_context", boom)
+        monkeypatch.setattr("app.graphql.operations.build_context", boom)
         unplanned = '{ task(id: "x") { taskId } }'  # the resolvers answer it (build_context)
         async with await self._client(app) as client:
             response = await client.post("/graphql", json={"query": unplanned}, headers=auth())

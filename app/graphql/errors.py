@@ -34,21 +34,26 @@ def error_response(exc: DomainError) -> Response:
     return json_response(body, exc.http_status, exc.headers())
 
 
-def unexpected_response(exc: Exception, request_id: str) -> Response:
-    """Anything else raised outside execution: a stopped statement, or a masked 500."""
+def unexpected_outcome(exc: Exception, request_id: str) -> tuple[bytes, int, dict[str, str]]:
+    """Anything else met outside a resolver: a stopped statement, the database gone (each logged
+    once), or a masked 500 logged with the request id. Body, status and headers, for any door."""
+    known: DomainError | None = None
     if is_statement_timeout(exc):
-        return error_response(StatementTimeout())
-    if isinstance(exc, DatabaseUnavailable) or is_database_unavailable(exc):
+        known = StatementTimeout()
+    elif isinstance(exc, DatabaseUnavailable) or is_database_unavailable(exc):
         log.warning("database unavailable", extra={"request_id": request_id})
-        return error_response(DatabaseUnavailable())
+        known = DatabaseUnavailable()
+    if known is not None:
+        body = {"errors": [graphql_error(known.message, known.code)]}
+        return orjson.dumps(body), known.http_status, known.headers()
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-    return json_response({"errors": [graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")]}, 500)
+    masked = {"errors": [graphql_error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")]}
+    return orjson.dumps(masked), 500, {}
 
 
-def as_graphql_error(exc: DomainError) -> GraphQLError:
-    """A domain error met in a subscription (WebSocket), with its stable code."""
-    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
-    return GraphQLError(exc.message, extensions={"code": exc.code, **extra})
+def unexpected_response(exc: Exception, request_id: str) -> Response:
+    body, status, headers = unexpected_outcome(exc, request_id)
+    return Response(body, status, headers, media_type="application/json")
 
 
 def _located(error: GraphQLError, body: dict[str, Any]) -> dict[str, Any]:

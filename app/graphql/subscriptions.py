@@ -1,6 +1,5 @@
-"""`subscription taskUpdated(taskId)` over graphql-transport-ws at /graphql (WebSocket only; HTTP
-stays with app/graphql/http.py). The token comes in the `connection_init` payload:
-`{"Authorization": "Bearer <jwt>"}`."""
+"""`subscription taskUpdated(taskId)`, served over graphql-transport-ws at /graphql by
+app/graphql/websocket.py (which also runs queries and mutations sent that way)."""
 
 from __future__ import annotations
 
@@ -11,24 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from starlette.routing import WebSocketRoute
-from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UnsetType
 
 from app import notifications
 from app.auth.principal import Principal
-from app.auth.tokens import bearer_token, verify
 from app.db import reading
 from app.domain.disclosures import Disclosed
-from app.errors import BadRequest, DomainError, NotFound, Unauthenticated
-from app.graphql.errors import as_graphql_error
+from app.errors import BadRequest, NotFound
 from app.graphql.types.task import Task, TaskStatus
 from app.services import disclosures as disclosures_service
 from app.services import tasks as tasks_service
-from app.state import AppState, log_refusal
+from app.state import AppState
 
 FINISHED = (TaskStatus.COMPLETE, TaskStatus.ERROR)
 
@@ -116,49 +107,7 @@ class Subscription:
         ctx = info.context
         if not isinstance(ctx, SubscriptionContext) or ctx.principal is None:
             raise BadRequest("subscribe over WebSocket (graphql-transport-ws) at /graphql")
-        try:
-            async for task in watch_task(ctx, task_id):
-                yield task
-        except DomainError as exc:
-            raise as_graphql_error(exc) from exc
-
-
-class _View(GraphQL[SubscriptionContext, None]):
-    def __init__(self, state: AppState) -> None:
-        super().__init__(
-            state.schema,
-            graphql_ide=None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-        )
-        self.state = state
-
-    async def get_context(self, request: Any, response: Any) -> SubscriptionContext:
-        return SubscriptionContext(self.state)
-
-    async def on_ws_connect(self, context: SubscriptionContext) -> UnsetType:
-        params = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization")
-        try:
-            context.principal = await verify(bearer_token(header), self.state.settings)
-        except Unauthenticated as exc:
-            log_refusal(exc, "")
-            raise ConnectionRejectionError({"message": exc.message}) from exc
-        return UnsetType()  # the UNSET singleton: a plain `connection_ack`, no payload
-
-
-class GraphQLWebSocket:
-    """The ASGI endpoint for WebSocket /graphql, bound to the running app's state."""
-
-    def __init__(self) -> None:
-        self._view: _View | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state: AppState = scope["app"].state.studentgraph
-        if self._view is None or self._view.state is not state:
-            self._view = _View(state)
-        await self._view(scope, receive, send)
-
-
-def mount(app: Any) -> None:
-    """Serve subscriptions at WebSocket /graphql (HTTP /graphql is routed elsewhere)."""
-    app.router.routes.append(WebSocketRoute("/graphql", GraphQLWebSocket()))
+        # A DomainError raised here reaches the client with its code (app.graphql.websocket
+        # formats every streamed result as HTTP answers are formatted).
+        async for task in watch_task(ctx, task_id):
+            yield task

@@ -4,6 +4,7 @@ dataloader or an explicit load, never a hidden query."""
 from app.models.account import ApiKey, ServiceAccount
 from app.models.base import Base, UtcDateTime
 from app.models.disclosure import Disclosure
+from app.models.persisted import PersistedQuery
 from app.models.reference import DplanCode, DplanSource, LmsTerm, SisTerm, TermDescription
 from app.models.student import AcademicPlan, Student, StudentDplan, StudentTerm
 from app.models.task import FoundSet, Task
@@ -17,6 +18,7 @@ __all__ = [
     "DplanSource",
     "FoundSet",
     "LmsTerm",
+    "PersistedQuery",
     "ServiceAccount",
     "SisTerm",
     "Student",

@@ -1,0 +1,65 @@
+"""persisted add: register GraphQL documents (the safelist GRAPHQL_PERSISTED_ONLY serves, or
+documents clients then send by hash alone)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from graphql import GraphQLError
+
+from app.cli.data import _report, _run, _settings
+from app.domain.persisted import documents_of
+from app.errors import Invalid, Problem
+from app.graphql.limits import limits_from
+from app.graphql.schema import build_schema
+from app.services import persisted as persisted_service
+
+
+def _checked(name: str, documents: list[tuple[str, str]], settings: Any) -> None:
+    """Every document must parse, validate and pass the limits: only a document that can run
+    is worth persisting."""
+    schema = build_schema(limits_from(settings))
+    problems = []
+    for doc_id, text in documents:
+        try:
+            _document, errors = schema.prepare_document(schema._schema, text)
+        except GraphQLError as exc:  # a syntax error, or past the token limit
+            errors = [exc]
+        problems += [Problem(doc_id, e.message) for e in errors]
+    if problems:
+        raise Invalid(f"{len(problems)} problems, nothing was added", problems)
+
+
+def add(args: argparse.Namespace) -> int:
+    settings = _settings()
+    documents: list[tuple[str, str]] = []
+    for file in args.files:
+        try:
+            found = documents_of(file, Path(file).read_text())
+            _checked(file, found, settings)
+        except Invalid as exc:
+            return _report(file, exc)
+        documents += found
+    total = _run(settings, lambda s: persisted_service.register(s, documents))
+    print(f"{len(documents)} documents registered; {total} persisted in all")
+    for doc_id, _text in documents:
+        print(doc_id)
+    return 0
+
+
+def register(commands: Any) -> None:
+    persisted = commands.add_parser(
+        "persisted", help="persisted queries: add documents to the store (README: Persisted)"
+    )
+    sub = persisted.add_subparsers(dest="persisted_command", required=True, metavar="ACTION")
+    p = sub.add_parser(
+        "add",
+        help="register .graphql files (id: SHA-256 of the text) or Apollo manifests (.json)",
+        description="Each FILE is one GraphQL document (its id is the SHA-256 of its text) or an "
+        "Apollo persisted-query manifest (.json, as generate-persisted-query-manifest writes it). "
+        "Every document must parse and validate; a bad file adds nothing.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(handler=add)

@@ -1,0 +1,265 @@
+"""One query or mutation, whichever door brought it (HTTP, or graphql-transport-ws over WebSocket):
+checked against the limits and its cost, answered by the planner or executed in a unit of work of
+its own, and its errors translated once. Both doors call `run` and differ only in how they send
+the `Outcome`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from graphql import OperationDefinitionNode
+from graphql import OperationType as AstOperationType
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from app import tracing
+from app.auth.principal import Principal
+from app.db import is_database_unavailable, reading, transaction
+from app.domain.disclosures import Recipient, operation_name
+from app.errors import BadRequest
+from app.graphql.context import build_context
+from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
+from app.graphql.limits import Costs, prepared_operation
+from app.graphql.planner import Planner
+from app.graphql.schema import Schema
+from app.services import disclosures as disclosures_service
+from app.state import AppState, refuse_nul
+
+if TYPE_CHECKING:
+    from app.graphql.persisted import PersistedDocuments
+
+_NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
+
+
+@dataclass(frozen=True)
+class Params:
+    """What a request asks for: the document's text, its variables and the operation's name."""
+
+    query: str
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+    persisted: str | None = None  # the id it was persisted under (or sent with)
+    register: bool = False  # sent with its hash and not stored yet: store it once it passes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer's JSON body; `status` None means 200 (or, for a request error, whatever the
+    door makes of one: GraphQL over HTTP's media type makes it a 400)."""
+
+    body: bytes
+    request_error: bool = False
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    failed: bool = True  # any error at all; an answer without one may be cached
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An operation that passed every check before execution, and what it costs."""
+
+    operation: OperationDefinitionNode
+    cost: int
+    maximum: int
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"cost": {"requested": self.cost, "maximum": self.maximum}}
+
+
+@dataclass(frozen=True)
+class GraphQLDoor:
+    """What /graphql holds beside the schema: the planner (or None), the remembered costs and
+    the persisted documents."""
+
+    planner: Planner | None
+    costs: Costs
+    persisted: PersistedDocuments
+
+
+class _RollBack(Exception):
+    """Raised inside the unit of work to undo a mutation that reported errors."""
+
+
+def read_params(raw: dict[str, Any], *, query_required: bool = True) -> Params:
+    """The request's `query`, `variables` and `operationName`, each checked (a persisted query
+    may come without its text)."""
+    query, variables, operation = raw.get("query"), raw.get("variables"), raw.get("operationName")
+    if query in (None, "") and not query_required:
+        query = ""
+    elif not isinstance(query, str) or not query.strip():
+        raise BadRequest("the request has no `query` string")
+    if isinstance(variables, str) and variables:
+        try:
+            variables = orjson.loads(variables)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest("`variables` is not valid JSON") from exc
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("`variables` must be a JSON object")
+    if operation is not None and not isinstance(operation, str):
+        raise BadRequest("`operationName` must be a string")
+    refuse_nul([query, variables, operation], "request")
+    if _NUL_ESCAPE.search(query):  # a GraphQL string literal may spell the NUL as an escape
+        raise BadRequest("the query contains a NUL character (\\u0000)")
+    return Params(query, variables or None, operation or None)
+
+
+def request_error(message: str, code: str, **extensions: Any) -> Outcome:
+    body = {"errors": [graphql_error(message, code, **extensions)]}
+    return Outcome(orjson.dumps(body), request_error=True)
+
+
+def check(state: AppState, costs: Costs, params: Params) -> Checked | Outcome | None:
+    """The operation and its cost; a request error (no such operation, too costly); or None
+    when the document has errors of its own, which Strawberry reports."""
+    schema: Schema = state.schema  # type: ignore[assignment]
+    prepared = prepared_operation(
+        schema.prepare_document, schema._schema, params.query, params.operation_name
+    )
+    if prepared is None:
+        return None
+    document, operation = prepared
+    if operation is None:
+        message = (
+            f"Unknown operation named '{params.operation_name}'."
+            if params.operation_name is not None
+            else "Must provide operation name if query contains multiple operations."
+        )
+        return request_error(message, "OPERATION_RESOLUTION_FAILURE")
+    requested = costs.of(params.query, document, operation, params.variables or {})
+    maximum = schema.limits.max_cost
+    if requested > maximum:
+        message = (
+            f"this operation could cost {requested}, more than the maximum of {maximum} "
+            "(see extensions.cost); ask for fewer rows (`first`) or fewer nested lists"
+        )
+        cost = {"requested": requested, "maximum": maximum}
+        return request_error(message, "MAX_COST_EXCEEDED", cost=cost)
+    return Checked(operation, requested, maximum)
+
+
+async def run(
+    state: AppState,
+    door: GraphQLDoor,
+    principal: Principal,
+    params: Params,
+    allowed: frozenset[OperationType],
+    request_id: str,
+    checked: Checked | Outcome | None = None,
+) -> Outcome:
+    """Answer one query or mutation (`checked`: what `check` said, when the caller already
+    asked it)."""
+    checked = checked if checked is not None else check(state, door.costs, params)
+    if isinstance(checked, Outcome):
+        return checked
+    if checked is not None and params.register:
+        await door.persisted.remember(state, params)
+    with tracing.span(*_operation_span(checked, params.operation_name, request_id)):
+        recipient = _recipient(state, principal, request_id, checked)
+        if checked and door.planner and checked.operation.operation is AstOperationType.QUERY:
+            data = await door.planner.data(
+                state.engine,
+                principal,
+                params.query,
+                params.variables,
+                params.operation_name,
+                state.clock.now(),
+                recipient,
+            )
+            tracing.annotate({"studentgraph.graphql.planned": data is not None})
+            if data is not None:
+                tail = b',"extensions":' + orjson.dumps(checked.extensions) + b"}"
+                return Outcome(b'{"data":' + data.encode() + tail, failed=False)
+        return await _executed(state, principal, params, allowed, request_id, checked, recipient)
+
+
+def _operation_span(checked: Checked | None, name: str | None, request_id: str) -> tuple[str, Any]:
+    """The operation's span: `query Student`, as OpenTelemetry names GraphQL spans. Neither the
+    document nor the variables are recorded (either may hold a D-plan value)."""
+    kind = checked.operation.operation.value if checked else None
+    name = name or (checked.operation.name.value if checked and checked.operation.name else None)
+    attributes = {
+        "graphql.operation.type": kind,
+        "graphql.operation.name": name[:100] if name else None,
+        "studentgraph.graphql.cost": checked.cost if checked else None,
+        tracing.REQUEST_ID: request_id,
+    }
+    return " ".join(filter(None, (kind or "GraphQL", name))), attributes
+
+
+def _recipient(
+    state: AppState, principal: Principal, request_id: str, checked: Checked | None
+) -> Recipient | None:
+    """Who this operation discloses to: `query StudentPage`, `mutation (anonymous)`."""
+    if checked is None:  # a document with errors: nothing runs, nothing is shown
+        return None
+    node = checked.operation
+    label = operation_name(node.operation.value, node.name.value if node.name else None)
+    return disclosures_service.recipient(state.settings, principal, request_id, label)
+
+
+async def _executed(
+    state: AppState,
+    principal: Principal,
+    params: Params,
+    allowed: frozenset[OperationType],
+    request_id: str,
+    checked: Checked | None,
+    recipient: Recipient | None,
+) -> Outcome:
+    """Through the resolvers and this operation's own loaders, in its own unit of work: a
+    mutation commits here, once, before the answer leaves, and rolls back if it reported
+    errors; a read needs no BEGIN/COMMIT. What it shows is recorded as disclosed before that."""
+    mutation = checked is None or checked.operation.operation is not AstOperationType.QUERY
+    unit_of_work = transaction if mutation else reading
+    result = None
+    try:
+        async with unit_of_work(state.sessions) as session:
+            context = build_context(
+                session, principal, state.settings, state.clock.now(), request_id
+            )
+            result = await state.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=allowed,
+            )
+            # Before the answer leaves; a mutation's records commit (or roll back) with it.
+            await disclosures_service.record_in(session, recipient, context.disclosed, context.now)
+            if result.errors:
+                raise _RollBack  # never a partial write: an operation with errors changes nothing
+    except _RollBack:
+        pass
+    except InvalidOperationTypeError as exc:
+        return _not_allowed(exc)
+    assert result is not None
+    outage = next(
+        (e for e in result.errors or [] if is_database_unavailable(e.original_error)), None
+    )
+    if outage is not None:  # one answer for the whole operation: 503, try again
+        body, status, headers = unexpected_outcome(outage.original_error or outage, request_id)
+        return Outcome(body, status=status, headers=headers)
+    # A request error (nothing executed: every error is without a path) has no `data` entry.
+    is_request_error = result.data is None and all(e.path is None for e in result.errors or [])
+    answer: dict[str, Any] = {} if is_request_error else {"data": result.data}
+    if result.errors:
+        suggestions = state.settings.environment != "production"
+        answer["errors"] = format_errors(list(result.errors), request_id, suggestions=suggestions)
+    if checked and not is_request_error:
+        answer["extensions"] = checked.extensions
+    return Outcome(orjson.dumps(answer), request_error=is_request_error, failed=bool(result.errors))
+
+
+def _not_allowed(exc: InvalidOperationTypeError) -> Outcome:
+    if exc.operation_type is OperationType.SUBSCRIPTION:
+        message = "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql"
+        body = {"errors": [graphql_error(message, "BAD_REQUEST")]}
+        return Outcome(orjson.dumps(body), status=400)
+    # GraphQL over HTTP: GET may only read; a mutation must be POSTed.
+    reason = exc.as_http_error_reason("GET")
+    body = {"errors": [graphql_error(reason, "METHOD_NOT_ALLOWED")]}
+    return Outcome(orjson.dumps(body), status=405, headers={"Allow": "POST"})

@@ -1,0 +1,74 @@
+"""Persisted queries at both doors (HTTP and WebSocket): Apollo's automatic persisted queries
+(`extensions.persistedQuery {version: 1, sha256Hash}`) and, with GRAPHQL_PERSISTED_ONLY, a
+safelist. The documents live in the database (app/services/persisted.py), so every API process
+shares them; an id never changes its text, so each door also remembers the ones it has read."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from typing import Any
+
+from app.db import reading, transaction
+from app.domain.persisted import requested_hash, sha256_of, verify
+from app.errors import PersistedQueryNotFound, PersistedQueryNotInList
+from app.graphql.operations import Params, read_params
+from app.services import persisted as persisted_service
+from app.state import AppState
+
+REMEMBERED = 2048  # documents held per process (each at most a request body)
+
+
+class PersistedDocuments:
+    """Turns a request into the document to run, and stores new ones once they have passed
+    every check."""
+
+    def __init__(self, persisted_only: bool) -> None:
+        self.persisted_only = persisted_only
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    async def params_of(self, state: AppState, raw: dict[str, Any]) -> Params:
+        """The request's parameters, its document found by hash when it sent only the hash.
+        Raises PersistedQueryNotFound (the client then sends the text), BadRequest when the
+        hash is not the text's, PersistedQueryNotInList for a document outside the safelist."""
+        sha = requested_hash(raw.get("extensions"))
+        params = read_params(raw, query_required=sha is None)
+        if sha is None:
+            if self.persisted_only and await self._text(state, sha256_of(params.query)) is None:
+                raise PersistedQueryNotInList()
+            return params
+        if not params.query:
+            text = await self._text(state, sha)
+            if text is None:
+                raise PersistedQueryNotFound()
+            return dataclasses.replace(params, query=text, persisted=sha)
+        verify(sha, params.query)
+        if await self._text(state, sha) is not None:
+            return dataclasses.replace(params, persisted=sha)
+        if self.persisted_only:
+            raise PersistedQueryNotInList()
+        return dataclasses.replace(params, persisted=sha, register=True)
+
+    async def remember(self, state: AppState, params: Params) -> None:
+        """Store a document sent with its hash, once it has parsed, validated and passed the
+        limits (so the store holds only documents that can run)."""
+        assert params.persisted is not None
+        async with transaction(state.sessions) as session:
+            await persisted_service.register(session, [(params.persisted, params.query)])
+        self._hold(params.persisted, params.query)
+
+    async def _text(self, state: AppState, query_id: str) -> str | None:
+        text = self._known.get(query_id)
+        if text is not None:
+            self._known.move_to_end(query_id)
+            return text
+        async with reading(state.sessions) as session:
+            text = await persisted_service.text_of(session, query_id)
+        if text is not None:
+            self._hold(query_id, text)
+        return text
+
+    def _hold(self, query_id: str, text: str) -> None:
+        self._known[query_id] = text
+        while len(self._known) > REMEMBERED:
+            self._known.popitem(last=False)

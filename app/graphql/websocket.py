@@ -1,0 +1,245 @@
+"""WebSocket /graphql: graphql-transport-ws (the `graphql-ws` library's protocol), for
+subscriptions and for queries and mutations sent that way, as graphql-ws and Apollo's WebSocket
+link send every operation when configured to.
+
+The connection authenticates once, in `connection_init` (`{"Authorization": "Bearer <jwt>"}`,
+`{"authorization": ...}`, or Apollo's `{"headers": {"Authorization": ...}}`); each operation then
+runs as an HTTP request does (app/graphql/operations.py): its own unit of work and loaders, the
+rate limit, the limits and cost, the planner, and its errors translated once and unexpected ones
+masked and logged with the operation's id. Strawberry keeps the protocol (messages, ping, close
+codes); this module decides what runs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+from graphql import OperationType as AstOperationType
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UnsetType
+from strawberry.utils.aio import aclosing
+
+from app import ratelimit
+from app.auth.principal import Principal
+from app.auth.tokens import bearer_token, verify
+from app.errors import DomainError, Unauthenticated
+from app.graphql import operations
+from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
+from app.graphql.operations import Checked, GraphQLDoor, Outcome, Params
+from app.graphql.subscriptions import SubscriptionContext
+from app.state import AppState, log_refusal
+
+SUBSCRIPTION = AstOperationType.SUBSCRIPTION
+QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# The legacy subprotocol of subscriptions-transport-ws, unmaintained since 2018 and deprecated by
+# Apollo; graphql-transport-ws replaced it (README: "WebSocket operations").
+LEGACY_REFUSAL = (
+    "the legacy graphql-ws subprotocol (subscriptions-transport-ws) is not served; "
+    "use graphql-transport-ws"
+)
+NO_SUBPROTOCOL = "ask for the graphql-transport-ws subprotocol (Sec-WebSocket-Protocol)"
+
+
+class _Refused(Exception):
+    """Closes the connection with `code` and a reason a client can show."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def authorization_of(params: dict[str, Any]) -> str | None:
+    """The Authorization value of a `connection_init` payload, in any of the shapes clients send
+    it: `Authorization`, `authorization`, or under `headers` (Apollo's connectionParams)."""
+    headers = params.get("headers")
+    for source in (params, headers if isinstance(headers, dict) else {}):
+        for key in ("Authorization", "authorization"):
+            if key in source:
+                value = source[key]
+                return value if isinstance(value, str) else ""
+    return None
+
+
+def _expired(principal: Principal, leeway: int) -> bool:
+    exp = principal.claims.get("exp")
+    return isinstance(exp, int | float) and exp + leeway < time.time()
+
+
+class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
+    """graphql-transport-ws with our authentication and our way of running an operation."""
+
+    view: _View
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.payloads: dict[str, dict[str, Any]] = {}
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except _Refused as exc:  # Strawberry's own rejection would say only "Forbidden"
+            await self.websocket.close(code=exc.code, reason=exc.reason)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        if not isinstance(payload, dict):
+            await self.websocket.close(code=4400, reason="the subscribe payload must be an object")
+            return
+        if message["id"] not in self.operations:
+            self.payloads[message["id"]] = dict(payload)
+        # A persisted query (extensions.persistedQuery) may come without its text.
+        payload.setdefault("query", "")
+        await super().handle_subscribe(message)
+
+    async def run_operation(self, operation: Operation[SubscriptionContext, None]) -> None:
+        request_id = uuid.uuid4().hex
+        raw = self.payloads.pop(operation.id, {})
+        try:
+            await self._run(operation, raw, request_id)
+        except _Refused as exc:
+            await self.websocket.close(code=exc.code, reason=exc.reason)
+        except DomainError as exc:
+            extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
+            await _send_errors(operation, [graphql_error(exc.message, exc.code, **extra)])
+        except Exception as exc:
+            body, _, _ = unexpected_outcome(exc, request_id)  # masked, logged once with the id
+            await _send_errors(operation, orjson.loads(body)["errors"])
+
+    async def _run(
+        self, operation: Operation[SubscriptionContext, None], raw: dict[str, Any], request_id: str
+    ) -> None:
+        state, principal = self.view.state, self.context.principal
+        assert principal is not None  # subscribe before connection_ack is refused (4401)
+        if _expired(principal, state.settings.jwt_leeway_seconds):
+            raise _Refused(4403, "the token has expired; reconnect with a fresh one")
+        await ratelimit.check(state.limiter, principal.sub)
+        params = await self.view.door.persisted.params_of(state, raw)
+        checked = operations.check(state, self.view.door.costs, params)
+        if isinstance(checked, Checked) and checked.operation.operation is SUBSCRIPTION:
+            await self._stream(operation, params, request_id)
+            return
+        outcome = await operations.run(
+            state, self.view.door, principal, params, QUERIES_AND_MUTATIONS, request_id, checked
+        )
+        await _send_outcome(operation, outcome)
+
+    async def _stream(
+        self, operation: Operation[SubscriptionContext, None], params: Params, request_id: str
+    ) -> None:
+        """A subscription: each result formatted as an HTTP answer is, then `complete`."""
+        suggestions = self.view.state.settings.environment != "production"
+        source = await self.schema.stream(
+            params.query,
+            variable_values=params.variables,
+            context_value=self.context,
+            operation_name=params.operation_name,
+        )
+        async with aclosing(source):
+            async for result in source:
+                if not isinstance(result, ExecutionResult):
+                    message = "incremental delivery (@defer/@stream) is not served"
+                    await _send_errors(operation, [graphql_error(message, "BAD_REQUEST")])
+                    return
+                found = list(result.errors or [])
+                errors = format_errors(found, request_id, suggestions=suggestions)
+                if isinstance(result, PreExecutionError):
+                    await _send_errors(operation, errors)
+                    return
+                payload: dict[str, Any] = {"data": result.data}
+                if errors:
+                    payload["errors"] = errors
+                await _send(operation, "next", payload)
+        await _send(operation, "complete")
+
+
+async def _send(
+    operation: Operation[SubscriptionContext, None], kind: str, payload: Any = None
+) -> None:
+    message: Any = {"id": operation.id, "type": kind}
+    if payload is not None:
+        message["payload"] = payload
+    await operation.send_operation_message(message)
+
+
+async def _send_errors(
+    operation: Operation[SubscriptionContext, None], errors: list[dict[str, Any]]
+) -> None:
+    """graphql-transport-ws `error`: the operation ends without a result."""
+    await _send(operation, "error", errors)
+
+
+async def _send_outcome(operation: Operation[SubscriptionContext, None], outcome: Outcome) -> None:
+    """An answer with `data` is a `next` then `complete`; one without (a request error, the
+    database unavailable) is an `error`."""
+    answer = orjson.loads(outcome.body)
+    if "data" not in answer:
+        await _send_errors(operation, answer["errors"])
+        return
+    await _send(operation, "next", answer)
+    await _send(operation, "complete")
+
+
+class _View(GraphQL[SubscriptionContext, None]):
+    graphql_transport_ws_handler_class = _Handler
+
+    def __init__(self, state: AppState, door: GraphQLDoor) -> None:
+        super().__init__(
+            state.schema,
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.state, self.door = state, door
+
+    async def get_context(self, request: Any, response: Any) -> SubscriptionContext:
+        return SubscriptionContext(self.state)
+
+    async def on_ws_connect(self, context: SubscriptionContext) -> UnsetType:
+        header = authorization_of(context.connection_params or {})
+        try:
+            context.principal = await verify(bearer_token(header), self.state.settings)
+        except Unauthenticated as exc:
+            log_refusal(exc, "")
+            raise _Refused(4403, exc.message) from exc
+        return UnsetType()  # the UNSET singleton: a plain `connection_ack`, no payload
+
+
+class GraphQLWebSocket:
+    """The ASGI endpoint for WebSocket /graphql, bound to the running app's state."""
+
+    def __init__(self, door: GraphQLDoor) -> None:
+        self.door = door
+        self._view: _View | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subprotocols = scope.get("subprotocols", ())
+        if GRAPHQL_TRANSPORT_WS_PROTOCOL not in subprotocols:
+            websocket = WebSocket(scope, receive, send)
+            await websocket.accept()
+            legacy = GRAPHQL_WS_PROTOCOL in subprotocols
+            await websocket.close(4406, LEGACY_REFUSAL if legacy else NO_SUBPROTOCOL)
+            return
+        state: AppState = scope["app"].state.studentgraph
+        if self._view is None or self._view.state is not state:
+            self._view = _View(state, self.door)
+        await self._view(scope, receive, send)
+
+
+def mount(app: Any, door: GraphQLDoor) -> None:
+    """Serve WebSocket /graphql (HTTP /graphql is routed by app/graphql/http.py)."""
+    app.router.routes.append(WebSocketRoute("/graphql", GraphQLWebSocket(door)))

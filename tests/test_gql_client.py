@@ -1,0 +1,116 @@
+"""A real client (PyPI `gql`: its httpx transport and its graphql-transport-ws transport) against
+a real server (`studentgraph serve`, uvicorn, in a subprocess): a query, a mutation with
+variables, a subscription over WebSocket, and a persisted query."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.httpx import HTTPXAsyncTransport
+from gql.transport.websockets import WebsocketsTransport
+
+from app.auth import STUDENTS_READ, STUDENTS_WRITE
+from app.auth.tokens import mint
+from tests.factories import make_student
+
+ROOT = Path(__file__).resolve().parents[1]
+NETID = "f0027k4"
+STUDENT = "query($n: String!) { student(netid: $n) { netid classYear } }"
+SET_DPLANS = """mutation($netid: String!, $dplans: [DplanInput!]!) {
+  setDplans(netid: $netid, dplans: $dplans) { taskId status } }"""
+FOLLOW = "subscription($id: String!) { taskUpdated(taskId: $id) { status } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def server(settings, session) -> AsyncIterator[str]:
+    """`studentgraph serve` on a free port, with its in-process worker, on the test database."""
+    await make_student(session, netid=NETID)
+    await session.commit()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_PER_SECOND": "0",
+        "WORKER_IN_PROCESS": "true",
+    }
+    process = subprocess.Popen(  # noqa: ASYNC220 (started once; nothing waits on it here)
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(200):
+                try:
+                    if (await probe.get(f"{base}/healthz", timeout=1)).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def test_gql_over_http_and_websocket(server, settings):
+    token = mint(settings, sub="f003ghc", scopes=[STUDENTS_READ, STUDENTS_WRITE])
+    headers = {"Authorization": f"Bearer {token}"}
+    http = HTTPXAsyncTransport(url=f"{server}/graphql", headers=headers)
+    async with Client(transport=http) as session:
+        found = await session.execute(GraphQLRequest(STUDENT, variable_values={"n": NETID}))
+        assert found["student"]["netid"] == NETID
+        dplans = [{"termCode": "202301", "dplanId": "R", "dplanSourceId": "PHL"}]
+        created = await session.execute(
+            GraphQLRequest(SET_DPLANS, variable_values={"netid": NETID, "dplans": dplans})
+        )
+    task_id = created["setDplans"]["taskId"]
+
+    ws_url = server.replace("http://", "ws://") + "/graphql"
+    ws = WebsocketsTransport(url=ws_url, init_payload={"headers": headers})
+    async with Client(transport=ws) as session:
+        follow = GraphQLRequest(FOLLOW, variable_values={"id": task_id})
+        statuses = [u["taskUpdated"]["status"] async for u in session.subscribe(follow)]
+        assert statuses[-1] == "COMPLETE"
+        # a query over the same WebSocket, as graphql-ws clients may send every operation
+        again = await session.execute(GraphQLRequest(STUDENT, variable_values={"n": NETID}))
+    assert again == found
+
+
+async def test_a_persisted_query(server, settings):
+    token = mint(settings, sub="f003ghc", scopes=[STUDENTS_READ])
+    headers = {"Authorization": f"Bearer {token}"}
+    text = GraphQLRequest(STUDENT).payload["query"]  # the text gql sends (its own printing)
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+    http = HTTPXAsyncTransport(url=f"{server}/graphql", headers=headers)
+    async with Client(transport=http) as session:
+        request = GraphQLRequest(STUDENT, variable_values={"n": NETID}, extensions=extensions)
+        registered = await session.execute(request)
+    assert registered["student"]["netid"] == NETID
+    # by hash alone now, as Apollo's link sends it (GET, cacheable)
+    params = {"extensions": f'{{"persistedQuery":{{"version":1,"sha256Hash":"{sha}"}}}}'}
+    params["variables"] = f'{{"n":"{NETID}"}}'
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"{server}/graphql", params=params, headers=headers)
+    assert answer.json()["data"] == registered
+    assert answer.headers["cache-control"].startswith("private") and answer.headers["etag"]
