@@ -25,7 +25,7 @@ from strawberry.types.graphql import OperationType
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import is_database_unavailable, reading, transaction
-from app.errors import BadRequest, DatabaseUnavailable, DomainError
+from app.errors import BadRequest, DatabaseUnavailable, DomainError, UnsupportedMediaType
 from app.graphql.context import build_context
 from app.graphql.errors import (
     error_response,
@@ -51,17 +51,27 @@ class _RollBack(Exception):
     """Raised inside the unit of work to undo a mutation that reported errors."""
 
 
-def _read_params(raw: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
-    query, variables, operation = raw.get("query"), raw.get("variables"), raw.get("operationName")
+def _json_object(name: str, value: Any, *, encoded: bool) -> dict[str, Any] | None:
+    """`variables` or `extensions`: a map or null. In a query string (GET) each is JSON text;
+    a POST body may also send `variables` as text, as some clients do."""
+    if isinstance(value, str) and value and (encoded or name == "variables"):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"`{name}` is not valid JSON") from exc
+    if value is not None and not isinstance(value, dict):
+        raise BadRequest(f"`{name}` must be a JSON object")
+    return value
+
+
+def _read_params(
+    raw: dict[str, Any], *, encoded: bool = False
+) -> tuple[str, dict[str, Any] | None, str | None]:
+    query, operation = raw.get("query"), raw.get("operationName")
     if not isinstance(query, str) or not query.strip():
         raise BadRequest("the request has no `query` string")
-    if isinstance(variables, str) and variables:
-        try:
-            variables = orjson.loads(variables)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest("`variables` is not valid JSON") from exc
-    if variables is not None and not isinstance(variables, dict):
-        raise BadRequest("`variables` must be a JSON object")
+    variables = _json_object("variables", raw.get("variables"), encoded=encoded)
+    _json_object("extensions", raw.get("extensions"), encoded=encoded)  # none we act on yet
     if operation is not None and not isinstance(operation, str):
         raise BadRequest("`operationName` must be a string")
     refuse_nul([query, variables, operation], "request")
@@ -234,6 +244,18 @@ def build_door(settings: Settings) -> GraphQLDoor:
     return GraphQLDoor(build_planner(settings), Costs(schema._schema))
 
 
+def _require_json(request: Request) -> None:
+    """GraphQL over HTTP: a POST says what its body is; ours must be JSON (`application/json`,
+    any parameters), and a body without a Content-Type is not guessed at (415)."""
+    given = request.headers.get("content-type", "")
+    media_type = given.split(";")[0].strip().lower()
+    if media_type != "application/json":
+        said = f"Content-Type {given!r}" if given else "no Content-Type"
+        raise UnsupportedMediaType(
+            f"the request has {said}; send the body as Content-Type: application/json"
+        )
+
+
 def build_router(graphql: GraphQLDoor) -> APIRouter:
     """POST and GET /graphql."""
     router = APIRouter()
@@ -242,6 +264,7 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
     @_translated
     async def graphql_post(request: Request) -> Response:
         principal = await authenticate(request)
+        _require_json(request)
         try:
             raw = orjson.loads(await request.body())
         except orjson.JSONDecodeError as exc:
@@ -259,7 +282,7 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
         if wants_html and state.settings.graphiql_enabled and "query" not in request.query_params:
             return HTMLResponse((STATIC / "graphiql.html").read_text())
         principal = await authenticate(request)
-        params = _read_params(dict(request.query_params))
+        params = _read_params(dict(request.query_params), encoded=True)
         queries = frozenset({OperationType.QUERY})
         return await _execute(request, principal, params, queries, graphql)
 
