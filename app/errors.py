@@ -106,6 +106,13 @@ class PayloadTooLarge(DomainError):
     http_status = 413
 
 
+class UnsupportedMediaType(DomainError):
+    """A body sent without a Content-Type, or in a media type the door does not read."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
 # Each error: a stable code, an HTTP status, and the headers its answer carries.
 class Invalid(DomainError):
     """The request was read but its content breaks a rule; `problems` names each one."""

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Op = Literal["eq", "in", "lt", "lte", "gt", "gte", "prefix"]
-OPS: tuple[Op, ...] = ("eq", "in", "lt", "lte", "gt", "gte", "prefix")
+Op = Literal["eq", "in", "lt", "lte", "gt", "gte", "prefix", "is_null", "not"]
+OPS: tuple[Op, ...] = ("eq", "in", "lt", "lte", "gt", "gte", "prefix", "is_null", "not")
 
 
 @dataclass(frozen=True)
 class Condition:
-    """`field op value`, e.g. Condition("class_year", "gte", 2024). `in` takes a list."""
+    """`field op value`, e.g. Condition("class_year", "gte", 2024). `in` takes a list,
+    `is_null` a bool; `not` (field "not") a list of conditions, ANDed, whose rows it excludes.
+    REST never makes `is_null` or `not` (the portal's syntax has neither)."""
 
     field: str
     op: Op

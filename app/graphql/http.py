@@ -20,7 +20,7 @@ from strawberry.types.graphql import OperationType
 
 from app.auth.principal import Principal
 from app.config import Settings
-from app.errors import BadRequest, DatabaseUnavailable, DomainError
+from app.errors import BadRequest, DatabaseUnavailable, DomainError, UnsupportedMediaType
 from app.graphql import operations
 from app.graphql.errors import error_response, unexpected_response
 from app.graphql.limits import Costs, limits_from
@@ -126,6 +126,18 @@ def build_door(settings: Settings) -> GraphQLDoor:
     return GraphQLDoor(build_planner(settings), Costs(schema._schema), persisted)
 
 
+def _require_json(request: Request) -> None:
+    """GraphQL over HTTP: a POST says what its body is; ours must be JSON (`application/json`,
+    any parameters), and a body without a Content-Type is not guessed at (415)."""
+    given = request.headers.get("content-type", "")
+    media_type = given.split(";")[0].strip().lower()
+    if media_type != "application/json":
+        said = f"Content-Type {given!r}" if given else "no Content-Type"
+        raise UnsupportedMediaType(
+            f"the request has {said}; send the body as Content-Type: application/json"
+        )
+
+
 def build_router(graphql: GraphQLDoor) -> APIRouter:
     """POST and GET /graphql."""
     router = APIRouter()
@@ -134,6 +146,7 @@ def build_router(graphql: GraphQLDoor) -> APIRouter:
     @_translated
     async def graphql_post(request: Request) -> Response:
         principal = await authenticate(request)
+        _require_json(request)
         try:
             raw = orjson.loads(await request.body())
         except orjson.JSONDecodeError as exc:

@@ -12,8 +12,9 @@ graphql-core validates the document, so a hostile document costs no validation a
 Cost (the *requested* cost, before anything runs) is what an operation could return:
 * a field of object type: 1 + the cost of its selection;
 * a list of objects the schema does not bound: `LIST_SIZE` x (1 + the cost of an item);
-* a connection (`students`, `plans`): `first` x (1 + the cost of its selection), its `edges`
-  counted once (first: the argument, a variable's value, else its default);
+* a connection (`students`, `plans`): its page size x (1 + the cost of its selection), its
+  `edges` counted once (the size: `first` or `last`, the argument or a variable's value, the
+  larger when both are given, else `PAGE_DEFAULT`);
 * scalars, enums and `__typename`: 0; fragments count each time they are spread.
 
 What this leans on beyond Strawberry's and graphql-core's documented API, and why (each is
@@ -65,6 +66,8 @@ from app.config import Settings
 
 CACHE_SIZE = 512
 LIST_SIZE = 10  # what an unbounded list of objects counts as
+PAGE_SIZE_ARGUMENTS = ("first", "last")
+PAGE_DEFAULT = 20  # a connection's page when neither is given (app.graphql.schema)
 Prepare = Callable[[GraphQLSchema, str], tuple[DocumentNode, list[GraphQLError]]]
 
 
@@ -246,15 +249,18 @@ class _Cost:
         return inner
 
     def _first(self, node: FieldNode, definition: Any) -> int:
-        value: Any = definition.args["first"].default_value
+        sizes = []
         for argument in node.arguments or ():
-            if argument.name.value != "first":
+            if argument.name.value not in PAGE_SIZE_ARGUMENTS:
                 continue
+            value: Any = None
             if isinstance(argument.value, IntValueNode):
                 value = int(argument.value.value)
             elif isinstance(argument.value, VariableNode):
-                value = self.variables.get(argument.value.name.value, value)
-        return max(0, value) if isinstance(value, int) and not isinstance(value, bool) else 0
+                value = self.variables.get(argument.value.name.value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                sizes.append(max(0, value))
+        return max(sizes) if sizes else PAGE_DEFAULT
 
 
 def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
@@ -295,12 +301,12 @@ def cost(
 
 
 def _first_variables(document: DocumentNode) -> tuple[str, ...]:
-    """Variables given as a `first` argument: the only ones a cost depends on."""
+    """Variables given as a `first` or `last` argument: the only ones a cost depends on."""
     names: set[str] = set()
 
     class Firsts(Visitor):
         def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            if node.name.value == "first" and isinstance(node.value, VariableNode):
+            if node.name.value in PAGE_SIZE_ARGUMENTS and isinstance(node.value, VariableNode):
                 names.add(node.value.name.value)
 
     visit(document, Firsts())

@@ -20,6 +20,7 @@ def _parse(value: Any) -> datetime:
 DateTime = strawberry.scalar(
     name="DateTime",
     description="An instant, ISO 8601 in UTC: `2018-01-03T05:00:00Z`.",
+    specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339",
     serialize=utc_text,
     parse_value=_parse,
 )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -13,15 +12,13 @@ from strawberry.schema.config import StrawberryConfig
 from app.domain.disclosures import Disclosed
 from app.errors import Invalid, Problem
 from app.graphql.context import Info
-from app.graphql.limits import Limits, Prepare, schema_extensions
+from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare, schema_extensions
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.connections import (
     AcademicPlanConnection,
     Edge,
     StudentConnection,
-    decode_cursor,
-    encode_cursor,
     page_info,
 )
 from app.graphql.types.filters import (
@@ -29,6 +26,13 @@ from app.graphql.types.filters import (
     SisTermFilter,
     StudentFilter,
     conditions_of,
+)
+from app.graphql.types.ordering import (
+    PLAN_ORDERINGS,
+    STUDENT_ORDERINGS,
+    Ordering,
+    PlanOrder,
+    StudentOrder,
 )
 from app.graphql.types.plan import AcademicPlan
 from app.graphql.types.reference import DplanCode, DplanSource, SisTerm
@@ -39,40 +43,73 @@ from app.services import plans as plans_service
 from app.services import reference as reference_service
 from app.services import students as students_service
 
-PAGE_DEFAULT = 20
 # Types `node(id:)` can fetch, by GraphQL type name (a global id names its type).
 NODE_TYPES: dict[str, Any] = {"Student": Student, "AcademicPlan": AcademicPlan, "Task": Task}
 
 
-# What each listing's rows become: the cursor's kind and key, and the node.
-_NODES: dict[Any, tuple[str, Callable[[Any], str], Any]] = {
-    paging.STUDENTS: ("student", lambda r: r.netid, Student),
-    paging.PLANS: ("plan", lambda r: str(r.id), AcademicPlan),
-}
+def _arg(description: str) -> Any:
+    return strawberry.argument(description=description)
+
+
+# Each connection's arguments, described once (Strawberry reads each field's own signature).
+First = Annotated[
+    int | None,
+    _arg(
+        "The first this many items (0 to 100) after `after`; 20 when neither this nor "
+        "`last` is given."
+    ),
+]
+Last = Annotated[
+    int | None, _arg("The last this many items (0 to 100) before `before`: paging backwards.")
+]
+After = Annotated[str | None, _arg("Only items after this cursor (an edge's `cursor`).")]
+Before = Annotated[str | None, _arg("Only items before this cursor (an edge's `cursor`).")]
+
+# What each listing's rows become.
+_NODES: dict[Any, Any] = {paging.STUDENTS: Student, paging.PLANS: AcademicPlan}
+
+
+def _unset(value: Any) -> Any:
+    return None if value is strawberry.UNSET else value
 
 
 async def _connection(
-    info: Info, listing: Any, filter: Any, first: int, cursor: str | None, after: Any
+    info: Info,
+    listing: Any,
+    filter: Any,
+    ordering: Ordering,
+    size: tuple[int | None, int | None],
+    cursors: tuple[str | None, str | None],
 ) -> dict[str, Any]:
-    """A connection's parts: a page after the keyset key `after`, `totalCount` on demand."""
+    """A connection's parts: a page of rows in `ordering`, `first` after or `last` before
+    the cursors (`size` and `cursors` as (first, last) and (after, before)), `totalCount` on
+    demand."""
     ctx = info.context
     conditions = conditions_of(filter)
+    first, last = (_unset(n) for n in size)
+    after, before = (_unset(c) for c in cursors)
+    wanted = paging.Slice(
+        first=PAGE_DEFAULT if first is None and last is None else first,
+        last=last,
+        after=ordering.key(after, "after"),
+        before=ordering.key(before, "before"),
+        order=ordering.order,
+        descending=ordering.descending,
+    )
     page = await listing.page(
         ctx.session,
         ctx.principal,
         conditions,
-        first=first,
-        after=after,
+        wanted=wanted,
         max_page_size=ctx.settings.page_size_max,
     )
-    kind, key_of, node = _NODES[listing]
+    node = _NODES[listing]
     shown = Disclosed()  # the context's once the answer shows the page (see _Connection)
-    edges = [
-        Edge(cursor=encode_cursor(kind, key_of(r)), node=node.from_row(r, shown)) for r in page.rows
-    ]
+    edges = [Edge(cursor=ordering.cursor(r), node=node.from_row(r, shown)) for r in page.rows]
+    has_previous = page.has_previous or (after is not None and last is None)
     return {
         "_edges": edges,
-        "_page_info": page_info([e.cursor for e in edges], page.has_next, cursor is not None),
+        "_page_info": page_info([e.cursor for e in edges], page.has_next, has_previous),
         "_shown": shown,
         "_count": lambda: listing.count(ctx.session, ctx.principal, conditions),
     }
@@ -81,7 +118,9 @@ async def _connection(
 @strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
 class Query:
     @strawberry.field(description="Any object by its global `id`; null when unknown or hidden.")
-    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, _arg("A global id this API gave out.")]
+    ) -> relay.Node | None:
         try:
             global_id = relay.GlobalID.from_id(id)
         except relay.GlobalIDValueError as exc:
@@ -95,47 +134,71 @@ class Query:
         return next(iter(nodes), None)
 
     @strawberry.field(description="One student by netid; null when unknown or not visible to you.")
-    async def student(self, info: Info, netid: str) -> Student | None:
+    async def student(
+        self, info: Info, netid: Annotated[str, _arg("The student's netid (`f000abc`).")]
+    ) -> Student | None:
         ctx = info.context
         row = await students_service.find_student(ctx.session, ctx.principal, netid)
         return Student.from_row(row, ctx.disclosed) if row is not None else None
 
-    @strawberry.field(description="Students in netid order, a page at a time (at most 100).")
+    @strawberry.field(
+        description="Students, a page at a time (at most 100), in netid order or `orderBy`."
+    )
     async def students(
         self,
         info: Info,
-        filter: StudentFilter | None = None,
-        first: int = PAGE_DEFAULT,
-        after: str | None = None,
+        filter: Annotated[StudentFilter | None, _arg("Which students; all when absent.")] = None,
+        order_by: Annotated[
+            StudentOrder | None, _arg("The order of the list; by netid when absent.")
+        ] = None,
+        first: First = strawberry.UNSET,
+        after: After = None,
+        last: Last = strawberry.UNSET,
+        before: Before = None,
     ) -> StudentConnection:
+        ordering = STUDENT_ORDERINGS[order_by or StudentOrder.NETID_ASC]
         connection = await _connection(
-            info, paging.STUDENTS, filter, first, after, decode_cursor("student", after)
+            info, paging.STUDENTS, filter, ordering, (first, last), (after, before)
         )
         return StudentConnection(**connection)
 
     @strawberry.field(description="One academic plan by id; null when unknown or not visible.")
-    async def plan(self, info: Info, id: str) -> AcademicPlan | None:
+    async def plan(
+        self, info: Info, id: Annotated[str, _arg("The plan's id, a string of digits (`20109`).")]
+    ) -> AcademicPlan | None:
         ctx = info.context
         row = await plans_service.find_plan(ctx.session, ctx.principal, id)
         return AcademicPlan.from_row(row, ctx.disclosed) if row is not None else None
 
-    @strawberry.field(description="Academic plans in id order, a page at a time (at most 100).")
+    @strawberry.field(
+        description="Academic plans, a page at a time (at most 100), in id order or `orderBy`."
+    )
     # Alike `students`: Strawberry reads each field's own signature; what they share is
     # `_connection`.
     async def plans(
         self,
         info: Info,
-        filter: PlanFilter | None = None,
-        first: int = PAGE_DEFAULT,
-        after: str | None = None,
+        filter: Annotated[PlanFilter | None, _arg("Which plans; all when absent.")] = None,
+        order_by: Annotated[
+            PlanOrder | None, _arg("The order of the list; by plan id when absent.")
+        ] = None,
+        first: First = strawberry.UNSET,
+        after: After = None,
+        last: Last = strawberry.UNSET,
+        before: Before = None,
     ) -> AcademicPlanConnection:
-        after_key = decode_cursor("plan", after)
-        key = plans_service.parse_plan_id(after_key) if after_key else None
-        connection = await _connection(info, paging.PLANS, filter, first, after, key)
+        ordering = PLAN_ORDERINGS[order_by or PlanOrder.ID_ASC]
+        connection = await _connection(
+            info, paging.PLANS, filter, ordering, (first, last), (after, before)
+        )
         return AcademicPlanConnection(**connection)
 
     @strawberry.field(description="The SIS quarterly term calendar, oldest first.")
-    async def sis_terms(self, info: Info, filter: SisTermFilter | None = None) -> list[SisTerm]:
+    async def sis_terms(
+        self,
+        info: Info,
+        filter: Annotated[SisTermFilter | None, _arg("Which terms; all when absent.")] = None,
+    ) -> list[SisTerm]:
         ctx = info.context
         current = await ctx.current_term_id()
         rows = await reference_service.sis_terms(

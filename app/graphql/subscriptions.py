@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -69,7 +69,7 @@ async def _read(ctx: SubscriptionContext, task_id: str) -> Task:
 def _passing(task: Task, announced: str | None, last: TaskStatus) -> Task | None:
     """A status the task went through faster than we could read it (RUNNING on its way to an
     end), shown as it was then, so subscribers see every step."""
-    if announced != TaskStatus.RUNNING.value or last == TaskStatus.RUNNING:
+    if announced != "running" or last == TaskStatus.RUNNING:  # `announced`: the stored status
         return None
     if task.status not in FINISHED:
         return None
@@ -102,7 +102,9 @@ class Subscription:
         "Only its requester or a holder of `urn:dartmouth:tasks:students:write` may follow it."
     )
     async def task_updated(
-        self, info: strawberry.Info[SubscriptionContext, None], task_id: str
+        self,
+        info: strawberry.Info[SubscriptionContext, None],
+        task_id: Annotated[str, strawberry.argument(description="The task to follow.")],
     ) -> AsyncGenerator[Task, None]:
         ctx = info.context
         if not isinstance(ctx, SubscriptionContext) or ctx.principal is None:

@@ -32,6 +32,8 @@ for _column in (Student.last_name, Student.first_name):
         func.lower(_column).label(f"lower_{_column.key}"),
         postgresql_ops={f"lower_{_column.key}": "text_pattern_ops"},
     )
+# `students(orderBy: LAST_NAME_*)`: the order, its key last (migration 0004).
+Index("ix_students_name_order", Student.last_name, Student.first_name, Student.netid)
 
 
 class StudentTerm(Base):
@@ -77,6 +79,10 @@ class AcademicPlan(Base):
     student_comments: Mapped[str | None] = mapped_column(Text)
     db_name: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# `plans(orderBy: STUDENT_NETID_*)`: the order, its key last (migration 0004).
+Index("ix_academic_plans_student_order", AcademicPlan.student_netid, AcademicPlan.id)
 
 
 class StudentDplan(Base):

@@ -1,9 +1,10 @@
 """All SQL lives here. Reads select only the columns they need, as Core rows."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fetch_all
@@ -14,13 +15,28 @@ Record: TypeAlias = Row[*tuple[Any, ...]]
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a total order a page holds: after and before a key (each the order's
+    columns' values, or None), the first `limit` of them, or the last `limit` (`backward`)."""
+
+    order: str
+    descending: bool = False
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None
+    limit: int = 21
+    backward: bool = False
+
+
 class KeysetListing:
-    """A table listed in key order a page at a time, filtered, and counted (students, plans).
-    Subclasses say which table, key and columns, and how conditions filter it."""
+    """A table listed in a total order a page at a time, filtered, and counted (students,
+    plans). Subclasses say which table, key and columns, how conditions filter it, and the
+    orders it offers: each ends with the key, so it is total, and each has an index."""
 
     table: Any
     key: Any  # the Column pages are ordered and continued by (a Column: not an ORM descriptor)
     columns: tuple[Any, ...]
+    orders: dict[str, tuple[Any, ...]]  # name -> Columns, the last one unique
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -31,21 +47,31 @@ class KeysetListing:
         raise NotImplementedError
 
     async def page(
-        self,
-        conditions: Sequence[Condition],
-        *,
-        include_protected: bool,
-        after: Any,
-        limit: int,
+        self, conditions: Sequence[Condition], *, include_protected: bool, window: Window
     ) -> list[Record]:
-        """Up to `limit` rows in key order, after the key `after` (keyset paging)."""
+        """Up to `limit` rows of the window, in its order (keyset paging: a bound is a
+        comparison of the order's columns as a row, which their index answers)."""
+        columns = self.orders[window.order]
         stmt = self.filtered(select(*self.columns), conditions, include_protected)
-        if after is not None:
-            stmt = stmt.where(self.key > after)
-        return await fetch_all(self.session, stmt.order_by(self.key).limit(limit))
+        if window.after is not None:
+            stmt = stmt.where(_beyond(columns, window.after, later=not window.descending))
+        if window.before is not None:
+            stmt = stmt.where(_beyond(columns, window.before, later=window.descending))
+        reverse = window.descending != window.backward
+        ordered = [c.desc() if reverse else c.asc() for c in columns]
+        rows = await fetch_all(self.session, stmt.order_by(*ordered).limit(window.limit))
+        return rows[::-1] if window.backward else rows
 
     async def count(self, conditions: Sequence[Condition], *, include_protected: bool) -> int:
         stmt = self.filtered(
             select(func.count()).select_from(self.table), conditions, include_protected
         )
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+def _beyond(columns: tuple[Any, ...], key: tuple[Any, ...], *, later: bool) -> ColumnElement[bool]:
+    """Rows after (`later`) or before `key` in the columns' ascending order."""
+    row = columns[0] if len(columns) == 1 else tuple_(*columns)
+    bound = key[0] if len(columns) == 1 else tuple_(*key)
+    compared: ColumnElement[bool] = row > bound if later else row < bound
+    return compared

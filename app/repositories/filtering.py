@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, literal
+from sqlalchemy import ColumnElement, and_, false, func, literal, not_
 from sqlalchemy.orm import QueryableAttribute
 
 from app.domain.filters import Condition, escape_like
@@ -76,6 +76,8 @@ def value_problem(cond: Condition, exc: Exception) -> Problem:
 
 def _clause(field: Field, cond: Condition) -> ColumnElement[bool]:
     col = field.column
+    if cond.op == "is_null":
+        return col.is_(None) if cond.value else col.is_not(None)
     value = bound_value(field, cond)
     if cond.op == "prefix":
         return col.like(literal(value), escape="\\")
@@ -91,14 +93,35 @@ def _clause(field: Field, cond: Condition) -> ColumnElement[bool]:
     return ops[cond.op](value)
 
 
+Custom = Mapping[str, Callable[[Condition], ColumnElement[bool]]]
+
+
+def _excluded(
+    fields: Mapping[str, Field], conditions: Sequence[Condition], custom: Custom
+) -> ColumnElement[bool]:
+    """`not`: the rows the inner conditions do not match. A comparison with NULL is unknown in
+    SQL, and a row it leaves unknown is not matched, so it is kept here (`not: {schoolCode:
+    {eq: "UG"}}` includes students without a school)."""
+    inner = compile_conditions(fields, conditions, custom)
+    if not inner:
+        return false()  # `not: {}`: the empty filter matches every row
+    return not_(func.coalesce(and_(*inner), false()))
+
+
 def compile_conditions(
-    fields: Mapping[str, Field], conditions: Sequence[Condition]
+    fields: Mapping[str, Field], conditions: Sequence[Condition], custom: Custom | None = None
 ) -> list[ColumnElement[bool]]:
     """SQL clauses for the known fields; conditions on other fields are ignored (REST names
-    them back to the caller)."""
+    them back to the caller). `custom` builds the clause of a field that is no column."""
     clauses: list[ColumnElement[bool]] = []
     problems: list[Problem] = []
     for cond in conditions:
+        if cond.op == "not":
+            clauses.append(_excluded(fields, cond.value, custom or {}))
+            continue
+        if custom and cond.field in custom:
+            clauses.append(custom[cond.field](cond))
+            continue
         field = fields.get(cond.field)
         if field is None:
             continue

@@ -69,6 +69,10 @@ _BY_PARENT_IDS = (
 
 class PlanRepository(KeysetListing):
     table, key, columns = AcademicPlan, AcademicPlan.__table__.c.id, PLAN_COLUMNS
+    orders = {
+        "id": (AcademicPlan.__table__.c.id,),
+        "student_netid": (AcademicPlan.__table__.c.student_netid, AcademicPlan.__table__.c.id),
+    }
 
     # How plans' conditions filter them (StudentRepository has its own: each table its own
     # fields and visibility rule).

@@ -55,6 +55,10 @@ _BY_NETIDS = {
 
 class StudentRepository(KeysetListing):
     table, key, columns = Student, Student.__table__.c.netid, STUDENT_COLUMNS
+    orders = {
+        "netid": (Student.__table__.c.netid,),
+        "last_name": tuple(Student.__table__.c[n] for n in ("last_name", "first_name", "netid")),
+    }
 
     def filtered(
         self,
@@ -62,9 +66,8 @@ class StudentRepository(KeysetListing):
         conditions: Sequence[Condition],
         include_protected: bool,
     ) -> AnySelect:
-        named = [c for c in conditions if c.field == "name"]
-        clauses = compile_conditions(FIELDS, [c for c in conditions if c.field != "name"])
-        clauses += [_name_prefix(str(c.value)) for c in named]
+        custom = {"name": lambda c: _name_prefix(str(c.value))}
+        clauses = compile_conditions(FIELDS, conditions, custom)
         return stmt.where(*clauses, *visible(include_protected))
 
     async def by_netids(

@@ -13,7 +13,7 @@ from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
-from app.repositories import KeysetListing
+from app.repositories import KeysetListing, Window
 from app.repositories.plans import PlanRepository, PlanRow
 from app.repositories.students import StudentRepository, StudentRow
 
@@ -25,12 +25,26 @@ R = TypeVar("R")
 class Page(Generic[T]):
     rows: Sequence[T]
     has_next: bool
+    has_previous: bool = False
 
 
-def check_page_size(first: int, maximum: int) -> None:
+@dataclass(frozen=True)
+class Slice:
+    """What a connection asks for: `first` or `last` rows (one of them), after and/or before
+    a key, in an order (a repository's order name, and its direction)."""
+
+    first: int | None
+    last: int | None = None
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None
+    order: str = ""
+    descending: bool = False
+
+
+def check_page_size(first: int, maximum: int, argument: str = "first") -> None:
     if not 0 <= first <= maximum:
         raise Invalid(
-            "page size out of range", [Problem("first", f"must be between 0 and {maximum}")]
+            "page size out of range", [Problem(argument, f"must be between 0 and {maximum}")]
         )
 
 
@@ -39,11 +53,36 @@ def page_of(rows: Sequence[Any], first: int) -> Page[Any]:
     return Page(rows=rows[:first], has_next=len(rows) > first)
 
 
+def _window(order: str, wanted: Slice, maximum: int) -> Window:
+    if wanted.first is not None and wanted.last is not None:
+        raise Invalid(
+            "page size given twice", [Problem("last", "give `first` or `last`, not both")]
+        )
+    backward = wanted.last is not None
+    size = wanted.last if wanted.last is not None else wanted.first
+    assert size is not None
+    check_page_size(size, maximum, "last" if backward else "first")
+    return Window(
+        order, wanted.descending, wanted.after, wanted.before, limit=size + 1, backward=backward
+    )
+
+
+def _page(rows: Sequence[Any], wanted: Slice, window: Window) -> Page[Any]:
+    """The extra row says more exist beyond the page's far end. Relay's other flag (is there
+    anything before `after`, or past `before`?) is true when that cursor was given."""
+    size = window.limit - 1
+    more = len(rows) > size
+    if window.backward:
+        return Page(rows[len(rows) - size :] if more else rows, wanted.before is not None, more)
+    return Page(rows[:size], more, wanted.after is not None)
+
+
 @dataclass(frozen=True)
 class Listing(Generic[R]):
     """Students or plans, a page at a time, and how many match."""
 
     repository: Callable[[AsyncSession], KeysetListing]
+    default_order: str
 
     async def page(
         self,
@@ -51,16 +90,16 @@ class Listing(Generic[R]):
         principal: Principal,
         conditions: Sequence[Condition],
         *,
-        first: int,
-        after: Any,
+        wanted: Slice,
         max_page_size: int,
     ) -> Page[R]:
         require_scopes(principal, STUDENTS_READ)
-        check_page_size(first, max_page_size)
-        rows = await self.repository(session).page(
-            conditions, include_protected=sees_protected(principal), after=after, limit=first + 1
+        repository = self.repository(session)
+        window = _window(wanted.order or self.default_order, wanted, max_page_size)
+        rows = await repository.page(
+            conditions, include_protected=sees_protected(principal), window=window
         )
-        return page_of(rows, first)
+        return _page(rows, wanted, window)
 
     async def count(
         self, session: AsyncSession, principal: Principal, conditions: Sequence[Condition]
@@ -71,5 +110,5 @@ class Listing(Generic[R]):
         )
 
 
-STUDENTS: Listing[StudentRow] = Listing(StudentRepository)
-PLANS: Listing[PlanRow] = Listing(PlanRepository)
+STUDENTS: Listing[StudentRow] = Listing(StudentRepository, "netid")
+PLANS: Listing[PlanRow] = Listing(PlanRepository, "id")

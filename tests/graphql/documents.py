@@ -1,7 +1,9 @@
 """Random read documents over the schema, for the differential test of the two read engines:
 aliases, repeated (merged) fields, named and inline fragments, `@skip`/`@include` with literals
 and variables, variables for arguments, deep nesting, filters, paging cursors, global ids (of
-students, plans, tasks, nothing), hidden students and ids that name nothing."""
+students, plans, tasks, nothing), hidden students and ids that name nothing; and, in about one
+connection in five, the arguments the planner declines (`orderBy`, `last`/`before`,
+`not`/`isNull`), so the resolvers' answers to them are compared too."""
 
 from __future__ import annotations
 
@@ -112,7 +114,42 @@ class DocumentGenerator:
         found = self._filter(kind)
         if found:
             args.append(f"filter: {found}")
+        if r.random() < 0.2:  # arguments the planner leaves to the resolvers
+            args = self._resolvers_only(doc, kind, args)
         return f"({', '.join(args)})" if args else ""
+
+    def _resolvers_only(self, doc: _Doc, kind: str, args: list[str]) -> list[str]:
+        """`orderBy`, `last`/`before` and `not`/`isNull` filters, for both engines to answer
+        alike (the planner declines them; then both answers come from the resolvers)."""
+        r = self.rng
+        orders = {
+            "students": ["NETID_ASC", "NETID_DESC", "LAST_NAME_ASC", "LAST_NAME_DESC"],
+            "plans": ["ID_ASC", "ID_DESC", "STUDENT_NETID_ASC", "STUDENT_NETID_DESC"],
+        }[kind]
+        filters = {
+            "students": [
+                "{schoolCode: {isNull: true}}",
+                '{classYear: {isNull: false}, not: {netid: {startsWith: "w00000"}}}',
+                '{not: {name: {startsWith: "hid"}}}',
+                "{not: {not: {classYear: {gte: 2019}}}}",
+            ],
+            "plans": ["{department: {isNull: true}}", '{not: {type: {eq: "Modified"}}}'],
+        }[kind]
+        roll = r.random()
+        if roll < 0.35:
+            args = [a for a in args if not a.startswith("first")]
+            last = r.choice([0, 1, 2, 5])
+            args.append(f"last: {self._value(doc, 'Int', last, str(last))}")
+            if r.random() < 0.5:
+                key = r.choice(self.world.netids if kind == "students" else self.world.plan_ids)
+                before = cursor("student" if kind == "students" else "plan", key)
+                args.append(f'before: "{before}"')
+        elif roll < 0.7:
+            args.append(f"orderBy: {r.choice(orders)}")
+        else:
+            args = [a for a in args if not a.startswith("filter")]
+            args.append(f"filter: {r.choice(filters)}")
+        return args
 
     # --- fields ---------------------------------------------------------------------------------
 

@@ -33,6 +33,10 @@ class TestRequests:
             (b"[1, 2]", "JSON object"),
             (b'{"variables": {}}', "no `query`"),
             (b'{"query": "{ dplanCodes { id } }", "variables": [1]}', "`variables`"),
+            (b'{"query": "{ dplanCodes { id } }", "extensions": "{}"}', "`extensions`"),
+            (b'{"query": "{ dplanCodes { id } }", "extensions": 1}', "`extensions`"),
+            (b'{"query": "{ dplanCodes { id } }", "extensions": true}', "`extensions`"),
+            (b'{"query": "{ dplanCodes { id } }", "extensions": []}', "`extensions`"),
         ],
     )
     async def test_malformed_requests_are_400(self, client, auth, body, message):
@@ -42,6 +46,41 @@ class TestRequests:
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "BAD_REQUEST"
         assert message in error["message"]
+
+    @pytest.mark.parametrize("extensions", [None, {"some": "value"}])
+    async def test_extensions_may_be_a_map_or_null(self, client, auth, extensions):
+        body = {"query": "{ dplanCodes { id } }", "extensions": extensions}
+        response = await client.post("/graphql", json=body, headers=auth())
+        assert response.status_code == 200 and "errors" not in response.json()
+
+    async def test_extensions_on_get_are_json_text(self, client, auth):
+        query = {"query": "{ dplanCodes { id } }"}
+        good = await client.get("/graphql", params={**query, "extensions": "{}"}, headers=auth())
+        assert good.status_code == 200 and "errors" not in good.json()
+        bad = await client.get("/graphql", params={**query, "extensions": "[1]"}, headers=auth())
+        assert bad.status_code == 400
+        assert "`extensions` must be a JSON object" in bad.json()["errors"][0]["message"]
+
+    @pytest.mark.parametrize(
+        ("content_type", "said"),
+        [(None, "no Content-Type"), ("text/plain", "'text/plain'")],
+    )
+    async def test_a_body_that_is_not_said_to_be_json_is_415(
+        self, client, auth, content_type, said
+    ):
+        headers = auth() | ({"Content-Type": content_type} if content_type else {})
+        body = b'{"query": "{ dplanCodes { id } }"}'
+        response = await client.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 415
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+        assert said in error["message"] and "application/json" in error["message"]
+
+    async def test_json_with_a_charset_is_read(self, client, auth):
+        headers = auth() | {"Content-Type": "application/json; charset=utf-8"}
+        body = b'{"query": "{ dplanCodes { id } }"}'
+        response = await client.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 200 and response.json()["data"]["dplanCodes"]
 
     async def test_syntax_error(self, client, auth):
         body = await gql(client, "{ student(netid: ", auth())

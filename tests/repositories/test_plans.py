@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.filters import Condition
 from app.errors import Invalid
+from app.repositories import Window
 from app.repositories.plans import PLAN_COLUMNS, PlanRepository
 from tests.factories import make_plan, make_student
 
@@ -32,7 +33,9 @@ async def repo(session) -> PlanRepository:
 
 
 async def ids(repo: PlanRepository, conditions=(), *, include_protected=False) -> list[int]:
-    rows = await repo.page(conditions, include_protected=include_protected, after=None, limit=100)
+    rows = await repo.page(
+        conditions, include_protected=include_protected, window=Window("id", after=None, limit=100)
+    )
     return [row.id for row in rows]
 
 
@@ -72,11 +75,18 @@ class TestPlanRepository:
 
 class TestPlanPages:
     async def test_pages_follow_numeric_id_order(self, repo):
-        first = await repo.page([], include_protected=True, after=None, limit=3)
+        first = await repo.page(
+            [], include_protected=True, window=Window("id", after=None, limit=3)
+        )
         assert [r.id for r in first] == [9, 10, 11]
-        rest = await repo.page([], include_protected=True, after=first[-1].id, limit=3)
+        rest = await repo.page(
+            [], include_protected=True, window=Window("id", after=(first[-1].id,), limit=3)
+        )
         assert [r.id for r in rest] == [100, 1000]
-        assert await repo.page([], include_protected=True, after=1000, limit=3) == []
+        assert (
+            await repo.page([], include_protected=True, window=Window("id", after=(1000,), limit=3))
+            == []
+        )
 
     async def test_a_page_hides_protected_students_plans(self, repo):
         assert await ids(repo) == [9, 10, 100, 1000]

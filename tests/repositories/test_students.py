@@ -7,6 +7,7 @@ import pytest
 
 from app.domain.filters import Condition
 from app.errors import Invalid
+from app.repositories import Window
 from app.repositories.students import STUDENT_COLUMNS, StudentRepository
 from tests.factories import make_student
 
@@ -38,7 +39,11 @@ async def repo(session) -> StudentRepository:
 
 
 async def netids(repo: StudentRepository, conditions=(), *, include_protected=False) -> list[str]:
-    rows = await repo.page(conditions, include_protected=include_protected, after=None, limit=100)
+    rows = await repo.page(
+        conditions,
+        include_protected=include_protected,
+        window=Window("netid", after=None, limit=100),
+    )
     return [row.netid for row in rows]
 
 
@@ -68,21 +73,36 @@ class TestStudentRepository:
 
 class TestStudentPages:
     async def test_pages_follow_the_key_order(self, repo):
-        first = await repo.page([], include_protected=False, after=None, limit=2)
+        first = await repo.page(
+            [], include_protected=False, window=Window("netid", after=None, limit=2)
+        )
         assert [r.netid for r in first] == VISIBLE[:2]
-        second = await repo.page([], include_protected=False, after=first[-1].netid, limit=2)
+        second = await repo.page(
+            [], include_protected=False, window=Window("netid", after=(first[-1].netid,), limit=2)
+        )
         assert [r.netid for r in second] == VISIBLE[2:4]
-        rest = await repo.page([], include_protected=False, after=second[-1].netid, limit=2)
+        rest = await repo.page(
+            [], include_protected=False, window=Window("netid", after=(second[-1].netid,), limit=2)
+        )
         assert [r.netid for r in rest] == VISIBLE[4:]
-        assert await repo.page([], include_protected=False, after=VISIBLE[-1], limit=2) == []
+        assert (
+            await repo.page(
+                [], include_protected=False, window=Window("netid", after=(VISIBLE[-1],), limit=2)
+            )
+            == []
+        )
 
     async def test_after_need_not_be_a_netid_that_exists(self, repo):
-        rows = await repo.page([], include_protected=False, after="f000002a", limit=1)
+        rows = await repo.page(
+            [], include_protected=False, window=Window("netid", after=("f000002a",), limit=1)
+        )
         assert [r.netid for r in rows] == ["f000003"]
 
     async def test_after_and_conditions_combine(self, repo):
         grad = [Condition("school_code", "eq", "GR")]
-        rows = await repo.page(grad, include_protected=False, after="f000003", limit=5)
+        rows = await repo.page(
+            grad, include_protected=False, window=Window("netid", after=("f000003",), limit=5)
+        )
         assert [r.netid for r in rows] == ["f0_0005"]
 
     async def test_a_page_hides_protected_students_unless_included(self, repo):
@@ -90,7 +110,10 @@ class TestStudentPages:
         assert await netids(repo, include_protected=True) == sorted([*VISIBLE, HIDDEN])
 
     async def test_limit_zero_is_an_empty_page(self, repo):
-        assert await repo.page([], include_protected=True, after=None, limit=0) == []
+        assert (
+            await repo.page([], include_protected=True, window=Window("netid", after=None, limit=0))
+            == []
+        )
 
 
 class TestStudentFilters:

@@ -35,7 +35,7 @@ from strawberry import relay
 from app.auth import Principal
 from app.domain.disclosures import Recipient
 from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
-from app.graphql.limits import Prepare, prepared_operation
+from app.graphql.limits import PAGE_DEFAULT, Prepare, prepared_operation
 from app.graphql.planner.selection import Collector, directive_variables
 from app.graphql.types.connections import decode_cursor
 from app.graphql.types.filters import (
@@ -49,6 +49,10 @@ PLANNED_ROOTS = frozenset(
     {"student", "students", "plan", "plans", "node", "sisTerms", "dplanCodes", "dplanSources"}
 )
 NODE_KINDS = {"Student": "student", "AcademicPlan": "plan"}
+# Connection arguments and filter operators the planner leaves to the resolvers: a document
+# that uses one is answered by them (the planned statement keeps one order and one direction).
+RESOLVERS_ONLY_ARGUMENTS = ("orderBy", "last", "before")
+RESOLVERS_ONLY_FILTERS = frozenset({"not", "isNull"})
 CACHE_SIZE = 512
 log = logging.getLogger(__name__)
 
@@ -245,8 +249,18 @@ def _object_of(definition: GraphQLField) -> GraphQLObjectType:
     return named
 
 
+def _resolvers_only(args: Mapping[str, Any]) -> bool:
+    filter_value = args.get("filter") or {}
+    operators = {op for sub in filter_value.values() for op in (sub or {})}
+    return any(args.get(name) is not None for name in RESOLVERS_ONLY_ARGUMENTS) or bool(
+        RESOLVERS_ONLY_FILTERS & (filter_value.keys() | operators)
+    )
+
+
 def _connection_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """`Query.students`/`plans` arguments as the services take them (see app.graphql.schema)."""
+    if _resolvers_only(args):
+        raise Fallback
     cursor = args.get("after")
     after_key = decode_cursor("student" if name == "students" else "plan", cursor)
     if name == "plans":
@@ -256,7 +270,7 @@ def _connection_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         after, conditions = after_key, conditions_of_value(args.get("filter"))
     return {
         "conditions": conditions,
-        "first": args["first"],
+        "first": PAGE_DEFAULT if args.get("first") is None else args["first"],
         "after": after,
         "has_previous": cursor is not None,
     }

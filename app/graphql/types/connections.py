@@ -22,7 +22,7 @@ def encode_cursor(kind: str, key: str) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
 
 
-def decode_cursor(kind: str, cursor: str | None) -> str | None:
+def decode_cursor(kind: str, cursor: str | None, argument: str = "after") -> str | None:
     if cursor is None:
         return None
     try:
@@ -30,13 +30,17 @@ def decode_cursor(kind: str, cursor: str | None) -> str | None:
     except (ValueError, UnicodeDecodeError):
         prefix, key = "", ""
     if prefix != kind or not key or not key.isprintable():
-        raise Invalid("bad cursor", [Problem("after", "is not a cursor from this connection")])
+        problem = Problem(argument, "is not a cursor from this connection")
+        raise Invalid("bad cursor", [problem])
     return key
 
 
 @strawberry.type(description="An edge: a cursor and the item it points at.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    cursor: str = strawberry.field(
+        description="Pass as `after` to continue after this item, or as `before` to page back "
+        "from it (in the same `orderBy`)."
+    )
     node: T = strawberry.field(description="The item.")
 
 

@@ -48,22 +48,54 @@ class IntFilter:
     gte: int | None = strawberry.field(default=strawberry.UNSET, description="At least.")
 
 
-@strawberry.input(description="Which students to list.")
+_IS_NULL = "true: only where it is empty (null); false: only where it is set."
+
+
+@strawberry.input(description="Match a string that may be empty: as `KeywordFilter`, or by null.")
+class NullableKeywordFilter(KeywordFilter):
+    is_null: bool | None = strawberry.field(default=strawberry.UNSET, description=_IS_NULL)
+
+
+@strawberry.input(description="Match a string that may be empty: as `StringFilter`, or by null.")
+class NullableStringFilter(StringFilter):
+    is_null: bool | None = strawberry.field(default=strawberry.UNSET, description=_IS_NULL)
+
+
+@strawberry.input(description="Compare an integer that may be empty: as `IntFilter`, or by null.")
+class NullableIntFilter(IntFilter):
+    is_null: bool | None = strawberry.field(default=strawberry.UNSET, description=_IS_NULL)
+
+
+_NOT = (
+    "Only what this filter does not match (a row it cannot judge, having null where it "
+    "compares, is kept)."
+)
+
+
+@strawberry.input(description="Which students to list. Fields combine with AND.")
 class StudentFilter:
     netid: StringFilter | None = strawberry.field(default=None, description="By netid.")
     name: PrefixFilter | None = strawberry.field(
         default=None, description="Given or family name starts with this (any case)."
     )
-    class_year: IntFilter | None = strawberry.field(default=None, description="By class year.")
-    school_code: KeywordFilter | None = strawberry.field(default=None, description="By school.")
+    class_year: NullableIntFilter | None = strawberry.field(
+        default=None, description="By class year."
+    )
+    school_code: NullableKeywordFilter | None = strawberry.field(
+        default=None, description="By school."
+    )
+    not_: StudentFilter | None = strawberry.field(default=None, name="not", description=_NOT)
 
 
-@strawberry.input(description="Which academic plans to list.")
+@strawberry.input(description="Which academic plans to list. Fields combine with AND.")
 class PlanFilter:
     student_netid: KeywordFilter | None = strawberry.field(default=None, description="By student.")
-    department: StringFilter | None = strawberry.field(default=None, description="By department.")
+    department: NullableStringFilter | None = strawberry.field(
+        default=None, description="By department."
+    )
     type: KeywordFilter | None = strawberry.field(default=None, description="`Major`, `Minor`...")
     state: KeywordFilter | None = strawberry.field(default=None, description="`declared`, ...")
+    not_: PlanFilter | None = strawberry.field(default=None, name="not", description=_NOT)
 
 
 @strawberry.input(description="Which SIS terms to list.")
@@ -74,7 +106,7 @@ class SisTermFilter:
     year: IntFilter | None = strawberry.field(default=None, description="By calendar year.")
 
 
-_OP_OF = {"in_": "in", "starts_with": "prefix"}
+_OP_OF = {"in_": "in", "starts_with": "prefix", "is_null": "is_null"}
 MAX_IN_VALUES = 1000  # an `in` list; longer ones are refused by name, not left to the database
 
 
@@ -93,6 +125,9 @@ def conditions_of(filter_input: Any) -> list[Condition]:
     out: list[Condition] = []
     for field_name, sub in vars(filter_input).items():
         if sub is None or sub is strawberry.UNSET:
+            continue
+        if field_name == "not_":
+            out.append(Condition("not", "not", conditions_of(sub)))
             continue
         for op_attr, value in vars(sub).items():
             if value is None or value is strawberry.UNSET:

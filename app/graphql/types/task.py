@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -21,10 +21,14 @@ from app.services.tasks import TaskRow
 
 @strawberry.enum(description="Where a task is: REST shows RUNNING as `accepted`.")
 class TaskStatus(Enum):
-    ACCEPTED = "accepted"
-    RUNNING = "running"
-    COMPLETE = "complete"
-    ERROR = "error"
+    ACCEPTED = strawberry.enum_value(
+        "accepted", description="Stored and waiting for a worker (or for a retry)."
+    )
+    RUNNING = strawberry.enum_value("running", description="A worker is applying it now.")
+    COMPLETE = strawberry.enum_value("complete", description="Applied; `message` is `success`.")
+    ERROR = strawberry.enum_value(
+        "error", description="Given up; `message` says why. Nothing of it was applied."
+    )
 
 
 @strawberry.type(description="Who asked for a task, from their token.")
@@ -116,7 +120,10 @@ class DplanInput:
         return {k: v for k, v in entry.items() if v is not None}
 
 
-async def resolve_task(info: Info, id: str) -> Task | None:
+async def resolve_task(
+    info: Info,
+    id: Annotated[str, strawberry.argument(description="The task id (24 hex characters).")],
+) -> Task | None:
     """One task by id; null when unknown or not yours (without tasks:students:write)."""
     ctx = info.context
     row = await tasks_service.find_task(ctx.session, ctx.principal, id)
@@ -125,9 +132,18 @@ async def resolve_task(info: Info, id: str) -> Task | None:
 
 async def resolve_set_dplans(
     info: Info,
-    netid: str,
-    dplans: list[DplanInput],
-    idempotency_key: str | None = None,
+    netid: Annotated[str, strawberry.argument(description="The student's netid.")],
+    dplans: Annotated[
+        list[DplanInput],
+        strawberry.argument(description="One D-plan per term to set (1 to 100 of them)."),
+    ],
+    idempotency_key: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Any string of yours: a repeat of the same request with it answers "
+            "the first task instead of making another."
+        ),
+    ] = None,
 ) -> Task:
     """Validate and accept a D-plan change; the task is stored when the operation answers."""
     ctx = info.context
