@@ -8,7 +8,7 @@ import pytest
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, Principal
 from app.domain.filters import Condition
 from app.errors import Forbidden, Invalid
-from app.services.paging import PLANS, STUDENTS, check_page_size
+from app.services.paging import PLANS, STUDENTS, Slice, check_page_size
 from tests.factories import make_plan, make_student
 
 READER = Principal(sub="f003ghc", scopes=frozenset({STUDENTS_READ}))
@@ -28,8 +28,9 @@ async def world(session):
 
 
 async def keys(listing, session, principal, *, first=MAX, after=None, conditions=()):
+    wanted = Slice(first=first, after=None if after is None else (after,))
     page = await listing.page(
-        session, principal, list(conditions), first=first, after=after, max_page_size=MAX
+        session, principal, list(conditions), wanted=wanted, max_page_size=MAX
     )
     key = "netid" if listing is STUDENTS else "id"
     return [getattr(row, key) for row in page.rows], page.has_next
