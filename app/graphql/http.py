@@ -37,6 +37,7 @@ from app.graphql.errors import (
 from app.graphql.limits import Costs, limits_from, prepared_operation
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema, build_schema
+from app.metrics import GRAPHQL_OPERATIONS, OperationNames
 from app.state import AppState, authenticate, refuse_nul, request_id_of
 
 _NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
@@ -139,6 +140,10 @@ async def _execute(
             checked.status_code = 200  # application/json: every answer is a 200
         return checked
     extensions = checked.extensions if checked else None
+    if checked is not None:  # validated: its name is one a client really runs
+        name = checked.operation.name.value if checked.operation.name else None
+        kind = checked.operation.operation.value
+        GRAPHQL_OPERATIONS.labels(graphql.operation_names.label(name), kind).inc()
     if checked and graphql.planner and checked.operation.operation is AstOperationType.QUERY:
         now = state.clock.now()
         data = await graphql.planner.data(state.engine, principal, query, variables, operation, now)
@@ -193,10 +198,12 @@ async def _execute(
 
 @dataclass(frozen=True)
 class GraphQLDoor:
-    """What /graphql holds beside the schema: the planner (or None) and the remembered costs."""
+    """What /graphql holds beside the schema: the planner (or None), the remembered costs, and
+    the operation names that metrics may name."""
 
     planner: Planner | None
     costs: Costs
+    operation_names: OperationNames
 
 
 def build_planner(settings: Settings) -> Planner | None:
@@ -231,7 +238,10 @@ def _translated(endpoint: Endpoint) -> Endpoint:
 
 def build_door(settings: Settings) -> GraphQLDoor:
     schema = build_schema(limits_from(settings))
-    return GraphQLDoor(build_planner(settings), Costs(schema._schema))
+    names = OperationNames(
+        settings.metrics_graphql_operations, settings.metrics_graphql_operations_max
+    )
+    return GraphQLDoor(build_planner(settings), Costs(schema._schema), names)
 
 
 def build_router(graphql: GraphQLDoor) -> APIRouter:

@@ -25,6 +25,7 @@ from app.db import reading
 from app.errors import BadRequest, DomainError, NotFound, Unauthenticated
 from app.graphql.errors import as_graphql_error
 from app.graphql.types.task import Task, TaskStatus
+from app.metrics import WEBSOCKETS
 from app.services import tasks as tasks_service
 from app.state import AppState, log_refusal
 
@@ -146,7 +147,11 @@ class GraphQLWebSocket:
         state: AppState = scope["app"].state.studentgraph
         if self._view is None or self._view.state is not state:
             self._view = _View(state)
-        await self._view(scope, receive, send)
+        WEBSOCKETS.inc()
+        try:
+            await self._view(scope, receive, send)
+        finally:
+            WEBSOCKETS.dec()
 
 
 def mount(app: Any) -> None:
