@@ -75,6 +75,7 @@ UNMATCHED = "unmatched"  # the route label of every path no route serves
 OTHER = "other"  # an operation name past the cap, or not among the known ones
 ANONYMOUS = "anonymous"
 MAX_NAME_LENGTH = 64
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def method_label(method: str) -> str:
@@ -107,7 +108,7 @@ class OperationNames:
 def multiprocess_dir() -> str | None:
     """prometheus-client's own variable, read by it when first imported (before our Settings
     exist), so read here too rather than through Settings."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    return os.environ.get(MULTIPROC_VARIABLE) or None
 
 
 def exposition(*extra: Collector) -> bytes:
