@@ -100,17 +100,21 @@ def _health_app(
 class _QuietServer(uvicorn.Server):
     """uvicorn serving beside the worker: the worker's own signal handlers stop both."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
-
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here: uvicorn would exit the process on a port in use."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RuntimeError(
+            f"WORKER_METRICS_PORT: cannot listen on {host}:{port}: {reason}"
+        ) from exc
 
 
 @contextlib.asynccontextmanager
@@ -124,26 +128,18 @@ async def health_server(
     if settings.worker_metrics_port is None:
         yield
         return
+    listener = _listen(settings.worker_metrics_host, settings.worker_metrics_port)
     config = uvicorn.Config(
         _health_app(settings, engine, sessions, working),
-        host=settings.worker_metrics_host,
-        port=settings.worker_metrics_port,
         log_config=None,
         access_log=False,
         lifespan="off",
     )
     server = _QuietServer(config)
-    serving = asyncio.create_task(server.serve())
-    listening = asyncio.create_task(server.listening.wait())
-    await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
-    listening.cancel()
-    if not server.started:
-        where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
-        with contextlib.suppress(SystemExit, Exception):
-            await serving  # uvicorn exits (SystemExit) when it cannot bind
-        raise RuntimeError(f"WORKER_METRICS_PORT: cannot listen on {where} (in use?)")
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         yield
     finally:
         server.should_exit = True
         await serving
+        listener.close()
