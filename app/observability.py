@@ -57,6 +57,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx says every request it sends at INFO (the JWKS fetch): its URL, not an event of ours.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 class RouteTemplates:
