@@ -111,10 +111,9 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         return socket.create_server((host, port), family=family)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise RuntimeError(
-            f"WORKER_METRICS_PORT: cannot listen on {host}:{port}: {reason}"
-        ) from exc
+        reason = exc.strerror
+    # Raised outside the handler: an OSError in its context reads as an unreachable database.
+    raise RuntimeError(f"WORKER_METRICS_PORT: cannot listen on {host}:{port}: {reason}")
 
 
 @contextlib.asynccontextmanager

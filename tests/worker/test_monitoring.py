@@ -166,3 +166,41 @@ class TestHealthServer:
                         pass
             finally:
                 working.cancel()
+
+
+class TestWorkerCommand:
+    def test_a_port_in_use_is_one_line_and_exit_1(self, tmp_path):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = {
+                **os.environ,
+                **BASE_ENV,
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+                "WORKER_METRICS_PORT": str(port),
+            }
+            assert (
+                subprocess.run(
+                    [sys.executable, "-m", "app", "migrate"],
+                    cwd=ROOT,
+                    env=env,
+                    check=False,
+                    capture_output=True,
+                ).returncode
+                == 0
+            )
+            result = subprocess.run(
+                [sys.executable, "-m", "app", "worker"],
+                cwd=ROOT,
+                env={**env, "LOG_LEVEL": "WARNING"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            f"studentgraph: error: WORKER_METRICS_PORT: cannot listen on 127.0.0.1:{port}"
+        )
+        assert result.stderr.count("\n") == 1, result.stderr
