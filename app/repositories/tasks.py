@@ -175,9 +175,9 @@ _NEXT_WAKE_AT = select(
     .scalar_subquery(),
 )
 
-# The queue as /metrics shows it, read at each scrape: the counts from ix_tasks_claimable (status
-# leads it), the oldest accepted task from the partial index of unfinished tasks in id order
-# (ids are time-ordered), so neither reads the finished history.
+# The queue as /metrics shows it, read at each scrape from the indexes of unfinished tasks
+# (ix_tasks_unfinished in id order, ids being time-ordered; ix_tasks_claimable, led by status),
+# never the finished history.
 _QUEUE = select(
     select(func.count()).where(Task.status == ACCEPTED).scalar_subquery(),
     select(func.count()).where(Task.status == RUNNING).scalar_subquery(),
