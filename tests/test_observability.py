@@ -13,14 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, TASKS_WRITE
 from app.auth.tokens import mint
-from app.db import transaction
+from app.db import create_engine, create_sessionmaker, transaction
 from app.main import create_app
-from app.models import DplanCode, DplanSource
+from app.models import DplanCode, DplanSource, Task
+from app.observability import configure_logging
 from app.services import accounts
+from app.worker import Worker
 from tests.factories import make_student
+from tests.worker.helpers import accept
 
 NETID = "f00log1"
 DPLAN, SOURCE = "QZXD", "QZXS"  # D-plan values that occur nowhere else
@@ -152,3 +156,30 @@ def _check(output: str, run: Run, secrets: list[str]) -> None:
     assert len(unhandled) == 1 and unhandled[0]["request_id"] == run.request_ids[-1]
     refusals = [e for e in lines if e["msg"] == "refused a token"]  # the token, the key
     assert [e["request_id"] for e in refusals] == [run.request_ids[-5], run.request_ids[-2]]
+
+
+async def test_a_rejected_tasks_line_keeps_its_reason_to_the_task(
+    settings, session, sessions, capfd
+):
+    """A task that can no longer succeed ends in `error` with a message quoting the request (for
+    its requester); its log line says only that it was rejected."""
+    await _world(sessions, session)
+    body = {"dplans": [{"term_code": "202301", "dplan_id": DPLAN, "dplan_source_id": SOURCE}]}
+    task_id = await accept(sessions, NETID, body)
+    await session.execute(delete(DplanCode).where(DplanCode.id == DPLAN))  # retired meanwhile
+    await session.commit()
+    configure_logging("INFO")
+    capfd.readouterr()
+    engine = create_engine(settings)
+    try:
+        assert await Worker(settings, engine, create_sessionmaker(engine)).run_one("test/0")
+    finally:
+        await engine.dispose()
+    output = capfd.readouterr().err
+    (line,) = [json.loads(x) for x in output.splitlines() if '"msg":"task"' in x]
+    assert line["task_id"] == task_id and line["status"] == "error"
+    assert line["error"].startswith("rejected")
+    assert DPLAN not in output
+    async with sessions() as check:
+        message = (await check.get(Task, task_id)).message
+    assert DPLAN in message  # the requester is told which value

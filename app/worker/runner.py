@@ -141,7 +141,7 @@ class Worker:
         for task in tasks:
             if task.attempts > self.policy.max_attempts:
                 reason = RuntimeError("its worker stopped before finishing on every attempt")
-                await self._record_failure(task, owner, reason)
+                await self._record_failure(task, owner, reason, logged=False)
             elif task.attempts > 1:
                 await self._process([task], owner)
         return True
@@ -160,12 +160,14 @@ class Worker:
                 applied = [t for t in held if t.id not in rejected]
                 if not await task_runs.complete(session, applied, owner):
                     raise RuntimeError("lease lost while applying")
-                ended = [(t, COMPLETE) for t in applied]
+                ended: list[tuple[TaskRow, str, BaseException | None]] = [
+                    (t, COMPLETE, None) for t in applied
+                ]
                 for task in held:
                     if task.id in rejected:
                         reason = rejected[task.id]
                         status = await task_runs.fail(session, task, owner, reason, self.policy)
-                        ended.append((task, status))
+                        ended.append((task, status, reason))
         except Exception as exc:
             if is_database_unavailable(exc):
                 raise  # not the tasks' fault: their leases run out and they are taken again
@@ -177,18 +179,21 @@ class Worker:
                 return
             extra = {"task_id": tasks[0].id, "attempts": tasks[0].attempts, "error": describe(exc)}
             log.warning("task attempt failed", extra=extra)
-            await self._record_failure(tasks[0], owner, exc)
+            await self._record_failure(tasks[0], owner, exc, logged=True)
             return
         elapsed = time.perf_counter() - started
         TASK_APPLY_SECONDS.observe(elapsed)
-        for task, status in ended:
-            task_ended(task, status, elapsed)
+        for task, status, why in ended:
+            task_ended(task, status, elapsed, why)
 
-    async def _record_failure(self, task: TaskRow, owner: str, exc: BaseException) -> None:
+    async def _record_failure(
+        self, task: TaskRow, owner: str, exc: BaseException, *, logged: bool
+    ) -> None:
+        """Record a failed attempt; `logged`: its failure was already said, with the task id."""
         started = time.perf_counter()
         async with transaction(self.sessions) as session:
             status = await task_runs.fail(session, task, owner, exc, self.policy)
-        task_ended(task, status, time.perf_counter() - started)
+        task_ended(task, status, time.perf_counter() - started, None if logged else exc)
 
     async def _seconds_to_next(self) -> float:
         poll = self.settings.worker_poll_seconds
@@ -234,13 +239,18 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
-def task_ended(task: TaskRow, status: str, elapsed: float) -> None:
-    """Count an attempt's outcome; a task's end (complete or error) is its one `task` line."""
+def task_ended(
+    task: TaskRow, status: str, elapsed: float, error: BaseException | None = None
+) -> None:
+    """Count an attempt's outcome; a task's end (complete or error) is its one `task` line,
+    which says why it failed unless that was said already (`error` None)."""
     outcome = {ACCEPTED: "retry"}.get(status, status)
     TASKS.labels(outcome).inc()
     if status not in (COMPLETE, ERROR):
         return  # tried again later, here or (a lost lease) by another worker: not its end
     age = (datetime.now(UTC) - task.request_date).total_seconds()
     TASK_COMPLETION_SECONDS.observe(max(0.0, age))
-    fields = {"task_id": task.id, "status": status, "attempts": task.attempts}
+    fields: dict[str, object] = {"task_id": task.id, "status": status, "attempts": task.attempts}
+    if error is not None and status == ERROR:
+        fields["error"] = describe(error)
     info_line(log, "task", **fields, ms=round(elapsed * 1000, 2), age_ms=round(age * 1000, 1))
