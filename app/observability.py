@@ -14,7 +14,6 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,6 +72,9 @@ class RouteTemplates:
         self.built = False
 
     def build(self, app: Any) -> None:
+        # Imported here: worker processes use this module (logging) and never need FastAPI.
+        from fastapi.routing import iter_route_contexts
+
         for context in iter_route_contexts(app.routes):
             template = context.path_format
             if template is None:

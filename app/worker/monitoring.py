@@ -10,7 +10,6 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -97,14 +96,6 @@ def _health_app(
     return Starlette(routes=routes)
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn serving beside the worker: the worker's own signal handlers stop both."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 def _listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound here: uvicorn would exit the process on a port in use."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -127,6 +118,15 @@ async def health_server(
     if settings.worker_metrics_port is None:
         yield
         return
+    import uvicorn  # only a worker that serves these pays for the import
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn beside the worker: the worker's own signal handlers stop both."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     listener = _listen(settings.worker_metrics_host, settings.worker_metrics_port)
     config = uvicorn.Config(
         _health_app(settings, engine, sessions, working),
@@ -134,7 +134,7 @@ async def health_server(
         access_log=False,
         lifespan="off",
     )
-    server = _QuietServer(config)
+    server = QuietServer(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         yield
