@@ -6,6 +6,7 @@ the change its own requests made."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -314,4 +315,5 @@ class TestConnections:
             for _ in range(50):  # the server side ends its handler just after the close
                 if open_sockets(client) == before:
                     break
+                time.sleep(0.02)
             assert open_sockets(client) == before
