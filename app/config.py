@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # Exposure: /metrics, and /docs, /redoc, /openapi.json. Default: on outside production.
     metrics_enabled: bool | None = None
     docs_enabled: bool | None = None
+    # GraphQL operations are counted by name only when they validated, and only these names
+    # when given (space/comma separated); otherwise the first ..._MAX names a process sees.
+    metrics_graphql_operations: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    metrics_graphql_operations_max: int = Field(default=100, ge=0, le=10000)
     page_size_max: int = Field(default=100, ge=1)
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.
@@ -141,6 +145,10 @@ class Settings(BaseSettings):
     # Tasks a slot claims and applies together (one claim, one apply transaction of a constant
     # number of statements). A trickle still goes one at a time; a backlog goes in batches.
     worker_batch_size: int = Field(default=50, ge=1, le=500)
+    # A worker process's own HTTP server: /healthz and /metrics. Unset: none (several workers
+    # on one host need a port each).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # Test-only fault injection for the worker guarantees' tests; production refuses both.
     # A delay inside the apply transaction (to kill a worker mid-apply), and a number of attempts
     # per task that fail on purpose (fewer than WORKER_MAX_ATTEMPTS: transient; more: permanent).
@@ -192,6 +200,23 @@ class Settings(BaseSettings):
         if (value or info.field_name == "database_url") and not str(value).startswith(schemes):
             got = f" (got {str(value).split('://')[0][:30]}://)" if "://" in str(value) else ""
             raise ValueError(f"must start with {' or '.join(schemes)}{got}")
+        return value
+
+    @field_validator("metrics_graphql_operations", mode="before")
+    @classmethod
+    def _split_operation_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
+
+    @field_validator("metrics_graphql_operations")
+    @classmethod
+    def _operation_names(cls, value: list[str]) -> list[str]:
+        bad = [n for n in value if not re.fullmatch(r"[_A-Za-z][_0-9A-Za-z]{0,63}", n)]
+        if bad:
+            raise ValueError(
+                f"takes GraphQL operation names (at most 64 characters), not {bad[:3]}"
+            )
         return value
 
     @field_validator("cors_origins", mode="before")

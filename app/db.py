@@ -33,7 +33,7 @@ from sqlalchemy.sql.base import Executable
 from app import tracing
 from app.config import Settings
 from app.errors import DatabaseUnavailable, StatementTimeout
-from app.metrics import SQL_STATEMENTS
+from app.metrics import POOL_IN_USE, SQL_STATEMENTS
 
 # What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
 DISCONNECTED = (ConnectionDoesNotExistError, InterfaceError, ConnectionResetError)
@@ -76,6 +76,13 @@ def _count_statement(*_args: Any) -> None:
     SQL_STATEMENTS.inc()
 
 
+def _count_pool(engine: AsyncEngine) -> None:
+    """Connections in use, for /metrics. Listened to after any other checkout listener: one
+    that refuses a connection (`_refuse_closed`) raises before this counts it."""
+    event.listen(engine.sync_engine.pool, "checkout", lambda *_: POOL_IN_USE.inc())
+    event.listen(engine.sync_engine.pool, "checkin", lambda *_: POOL_IN_USE.dec())
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     # hide_parameters everywhere: a logged database error must not carry a requester's email.
     database_url = url or settings.database_url
@@ -86,6 +93,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         engine = create_async_engine(database_url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+        _count_pool(engine)
         tracing.instrument_engine(engine)
         return engine
     timeout = settings.database_statement_timeout_ms
@@ -97,6 +105,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     )
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    _count_pool(engine)
     tracing.instrument_engine(engine)
     return engine
 

@@ -10,8 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,6 +31,7 @@ from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
 from app.state import AppState
+from app.worker import monitoring
 from app.worker.embedded import background as worker_background
 
 log = logging.getLogger("app")
@@ -151,7 +151,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     if settings.serves_metrics:  # METRICS_ENABLED; off, /metrics is a 404 like any unknown path
 
         @app.get("/metrics", include_in_schema=False)
-        async def metrics() -> Response:
-            return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        async def metrics(request: Request) -> Response:
+            """Every process's metrics (multiprocess mode under `serve --workers N`) and the
+            task queue's gauges, read from the database now."""
+            state: AppState = request.app.state.studentgraph
+            return await monitoring.metrics_response(state.sessions)
 
     return app

@@ -7,22 +7,32 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 import uuid
 from typing import Any
 
 import orjson
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import tracing
 from app.errors import PayloadTooLarge
-from app.metrics import LATENCY, REQUESTS
+from app.metrics import LATENCY, REQUESTS, UNMATCHED, method_label
 
 log = logging.getLogger("app.access")
 # A record's own attributes, and uvicorn's `color_message` (the message again, with ANSI escapes
 # for a terminal): not fields of a JSON line.
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"color_message"}
+# PostgreSQL's error details quote the row's values (`DETAIL: Key (dplan_id)=(R) is not
+# present ...`): a D-plan code, a requester's email. The column names stay, the values go.
+_KEY_VALUES = re.compile(r"(Key \([^)]*\)=\().*?(\)( |$))", re.MULTILINE)
+
+
+def redact(text: str) -> str:
+    """`text` without the row values a database error quotes."""
+    return _KEY_VALUES.sub(r"\1...\2", text) if "Key (" in text else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,11 +41,13 @@ class JsonFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        if isinstance(entry.get("error"), str):
+            entry["error"] = redact(entry["error"])
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -45,14 +57,44 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx says every request it sends at INFO (the JWKS fetch): its URL, not an event of ours.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
-def _route_label(path: str) -> str:
-    # Bounded label values: never a netid or id in a metric name.
-    parts = path.strip("/").split("/")
-    if parts[:1] == ["api"]:
-        return "/api/" + "/".join("{}" if i % 2 == 0 else p for i, p in enumerate(parts[1:], 1))
-    return "/" + parts[0] if parts and parts[0] else "/"
+class RouteTemplates:
+    """The label of a request's route: its template (`/api/students/{netid}`, a mount's
+    `/graphql/static/{path}`), never the path itself, and "unmatched" for every path no route
+    serves, so a client cannot make new series. Built from the app's routes at the first
+    request (all are added by then), included routers' prefixes in."""
+
+    def __init__(self) -> None:
+        self.by_route: dict[int, str] = {}
+        self.by_mount: dict[str, str] = {}
+        self.built = False
+
+    def build(self, app: Any) -> None:
+        # Imported here: worker processes use this module (logging) and never need FastAPI.
+        from fastapi.routing import iter_route_contexts
+
+        for context in iter_route_contexts(app.routes):
+            template = context.path_format
+            if template is None:
+                continue
+            route = context.original_route
+            self.by_route[id(route)] = template
+            if isinstance(route, Mount):
+                self.by_mount[template.removesuffix("/{path}")] = template
+        self.built = True
+
+    def label(self, scope: Scope, root_path: str) -> str:
+        if not self.built:
+            self.build(scope["app"])
+        route = scope.get("route")
+        if route is not None:
+            return self.by_route.get(id(route), UNMATCHED)
+        # A mount's app is reached without `route` in the scope; its prefix is in root_path.
+        mounted = str(scope.get("root_path", ""))[len(root_path) :]
+        return self.by_mount.get(mounted, UNMATCHED) if mounted else UNMATCHED
 
 
 class RequestContextMiddleware:
@@ -60,11 +102,13 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.routes = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        root_path = str(scope.get("root_path", ""))
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         tracing.annotate({tracing.REQUEST_ID: request_id})  # on the request's span, if traced
@@ -84,30 +128,31 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_label(scope["path"])
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                access_line(request_id, scope["method"], scope["path"], status, elapsed)
+            route = self.routes.label(scope, root_path)
+            method = method_label(scope["method"])
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            access_line(request_id, scope["method"], scope["path"], route, status, elapsed)
 
 
-def access_line(request_id: str, method: str, path: str, status: int, elapsed: float) -> None:
-    """The access log: one JSON line per request, in JsonFormatter's shape, written straight to
-    stderr. Through `logging` (a LogRecord, the formatter's walk over its attributes, the
+def access_line(
+    request_id: str, method: str, path: str, route: str, status: int, elapsed: float
+) -> None:
+    """The access log: one JSON line per request."""
+    fields = {"request_id": request_id, "method": method, "path": path, "route": route}
+    info_line(log, "request", **fields, status=status, ms=round(elapsed * 1000, 2))
+
+
+def info_line(logger: logging.Logger, msg: str, **fields: Any) -> None:
+    """One INFO line in JsonFormatter's shape, written straight to stderr (the access log, a
+    task's line). Through `logging` (a LogRecord, the formatter's walk over its attributes, the
     handler's lock) it cost more than answering a small request; this costs one small orjson
     dump and one write."""
-    entry = {
-        "ts": round(time.time(), 3),
-        "level": "info",
-        "logger": log.name,
-        "msg": "request",
-        "request_id": request_id,
-        "method": method,
-        "path": path,
-        "status": status,
-        "ms": round(elapsed * 1000, 2),
-    }
-    with contextlib.suppress(OSError):  # stderr gone (a closed pipe): still answered
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    entry = {"ts": round(time.time(), 3), "level": "info", "logger": logger.name, "msg": msg}
+    entry.update(fields)
+    with contextlib.suppress(OSError):  # stderr gone (a closed pipe): the work is still done
         os.write(2, orjson.dumps(entry) + b"\n")
 
 

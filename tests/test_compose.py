@@ -50,11 +50,9 @@ BIN = Path(sys.executable).parent
 CONTAINER_PORT = "8000"
 pytestmark = pytest.mark.slow  # about 25 s; in `make test` all the same
 
-# MERGE (issue 12 items 1-2): the setting that gives a worker its own /healthz and /metrics
-# port. With it set here, each worker gets a free port and its healthcheck URL and /metrics
-# are used as the api's are; while it is None, a worker healthcheck that names a URL fails
-# this test with a message saying so.
-WORKER_PORT_SETTING: str | None = None
+# The setting that gives a worker its own /healthz and /metrics port: each worker here gets a
+# free port, and its healthcheck URL and /metrics are used as the api's are.
+WORKER_PORT_SETTING: str | None = "WORKER_METRICS_PORT"
 
 
 @pytest.fixture
@@ -345,13 +343,12 @@ async def _round_trip(client: httpx.AsyncClient) -> None:
 
 
 async def _scrape(client: httpx.AsyncClient, workers: list[Service]) -> None:
-    # The api's processes answer in turn: several scrapes reach both. (MERGE: with
-    # multiprocess metrics, each scrape covers every process.)
+    # With multiprocess metrics, each scrape covers every process of the api.
     for _ in range(4):
         response = await client.get("/metrics")
         assert response.status_code == 200
         assert "studentgraph_requests_total" in response.text
     for worker in workers:
-        if WORKER_PORT_SETTING:  # MERGE: workers serve /metrics on their own port
+        if WORKER_PORT_SETTING:  # workers serve /metrics on their own port
             scraped = await client.get(f"http://{worker.url}/metrics")
             assert scraped.status_code == 200 and "studentgraph_" in scraped.text

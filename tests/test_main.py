@@ -58,6 +58,21 @@ class TestJsonLogs:
         assert "color_message" not in line and "\\u001b" not in line and "\x1b" not in line
         assert json.loads(line)["msg"] == "Started server process [7]"
 
+    def test_row_values_a_database_error_quotes_are_left_out(self):
+        try:
+            raise RuntimeError(
+                'insert or update on table "student_dplans" violates foreign key constraint\n'
+                'DETAIL:  Key (dplan_id)=(QZXD) is not present in table "dplan_codes".'
+            )
+        except RuntimeError as exc:
+            record = logging.makeLogRecord(
+                {"msg": "unhandled error", "exc_info": (type(exc), exc, exc.__traceback__)}
+            )
+            record.error = str(exc)
+        entry = json.loads(JsonFormatter().format(record))
+        assert "QZXD" not in entry["exc"] and "QZXD" not in entry["error"]
+        assert "Key (dplan_id)=(...) is not present" in entry["exc"]
+
 
 class TestUnexpectedErrors:
     async def _client(self, app):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +16,7 @@ from app.auth.scopes import ALL_SCOPES
 from app.auth.tokens import mint
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, transaction
+from app.metrics import MULTIPROC_VARIABLE
 from app.migrate import upgrade
 from app.repositories.reference import seed_missing_reference_data
 
@@ -23,16 +29,38 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     _settings()  # refuse bad settings before binding the port
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_config=None,
-    )
+    with _metrics_shared_by(args.workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_config=None,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """Several worker processes keep their metrics in files of a fresh directory (prometheus-
+    client's multiprocess mode), so that a scrape answered by any of them counts all of them;
+    the directory is removed when they stop. Set before they start: each reads it at import."""
+    if workers <= 1:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="studentgraph-metrics-")
+    previous = os.environ.get(MULTIPROC_VARIABLE)
+    os.environ[MULTIPROC_VARIABLE] = directory
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_VARIABLE, None)
+        else:
+            os.environ[MULTIPROC_VARIABLE] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 async def _seed(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
 from app.worker import Worker
+from app.worker.monitoring import health_server
 
 log = logging.getLogger("app.worker")
 
@@ -42,11 +43,18 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         # Stop claiming; the task in hand is finished and committed before the process exits.
         loop.add_signal_handler(sig, stop.set)
-    worker = Worker(settings, engine, create_sessionmaker(engine), concurrency=concurrency)
+    sessions = create_sessionmaker(engine)
+    worker = Worker(settings, engine, sessions, concurrency=concurrency)
     log.info("worker started", extra={"worker": worker.name, "slots": worker.concurrency})
     try:
         async with notifications.listening(engine, (notifications.TASKS_CHANNEL,)):
-            await worker.run(stop)
+            working = asyncio.create_task(worker.run(stop))
+            try:
+                async with health_server(settings, engine, sessions, working):
+                    await working
+            finally:
+                stop.set()
+                await working
     finally:
         await engine.dispose()
     log.info("worker stopped", extra={"worker": worker.name})

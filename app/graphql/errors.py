@@ -13,12 +13,15 @@ from starlette.responses import Response
 
 from app.db import is_database_unavailable, is_statement_timeout
 from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
+from app.metrics import GRAPHQL_ERRORS
 
 log = logging.getLogger("app.graphql")
 MASKED_MESSAGE = "Unexpected error."
 
 
 def graphql_error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+    """One error of an answer (every one is built here, so each is counted here, by code)."""
+    GRAPHQL_ERRORS.labels(code).inc()
     return {"message": message, "extensions": {"code": code, **extensions}}
 
 
@@ -119,15 +122,13 @@ def format_errors(
     out: list[dict[str, Any]] = []
     per_variable: dict[str, dict[str, Any]] = {}
     for error in errors:
-        formatted = format_error(error, request_id, suggestions=suggestions)
         match = _VARIABLE.match(error.message) if error.path is None else None
-        if match is None:
-            out.append(formatted)
-            continue
-        first = per_variable.get(match.group(1))
-        if first is None:
-            per_variable[match.group(1)] = formatted
-            out.append(formatted)
-        else:
+        first = per_variable.get(match.group(1)) if match else None
+        if first is not None:
             first["extensions"]["more"] = first["extensions"].get("more", 0) + 1
+            continue
+        formatted = format_error(error, request_id, suggestions=suggestions)
+        if match is not None:
+            per_variable[match.group(1)] = formatted
+        out.append(formatted)
     return out

@@ -28,6 +28,7 @@ from app.graphql.operations import GraphQLDoor, Outcome
 from app.graphql.persisted import PersistedDocuments
 from app.graphql.planner import Planner
 from app.graphql.schema import build_schema
+from app.metrics import OperationNames
 from app.state import AppState, authenticate, request_id_of
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -123,7 +124,10 @@ def _translated(endpoint: Endpoint) -> Endpoint:
 def build_door(settings: Settings) -> GraphQLDoor:
     schema = build_schema(limits_from(settings))
     persisted = PersistedDocuments(settings.graphql_persisted_only)
-    return GraphQLDoor(build_planner(settings), Costs(schema._schema), persisted)
+    names = OperationNames(
+        settings.metrics_graphql_operations, settings.metrics_graphql_operations_max
+    )
+    return GraphQLDoor(build_planner(settings), Costs(schema._schema), persisted, names)
 
 
 def _require_json(request: Request) -> None:

@@ -25,6 +25,7 @@ from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
 from app.graphql.limits import Costs, prepared_operation
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema
+from app.metrics import GRAPHQL_OPERATIONS, OperationNames
 from app.services import disclosures as disclosures_service
 from app.state import AppState, refuse_nul
 
@@ -78,6 +79,7 @@ class GraphQLDoor:
     planner: Planner | None
     costs: Costs
     persisted: PersistedDocuments
+    operation_names: OperationNames  # the names metrics may name
 
 
 class _RollBack(Exception):
@@ -157,6 +159,10 @@ async def run(
         return checked
     if checked is not None and params.register:
         await door.persisted.remember(state, params)
+    if checked is not None:  # validated: its name is one a client really runs
+        name = checked.operation.name.value if checked.operation.name else None
+        kind = checked.operation.operation.value
+        GRAPHQL_OPERATIONS.labels(door.operation_names.label(name), kind).inc()
     with tracing.span(*_operation_span(checked, params.operation_name, request_id)):
         recipient = _recipient(state, principal, request_id, checked)
         if checked and door.planner and checked.operation.operation is AstOperationType.QUERY:

@@ -43,6 +43,7 @@ from app.graphql import operations
 from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
 from app.graphql.operations import Checked, GraphQLDoor, Outcome, Params
 from app.graphql.subscriptions import SubscriptionContext
+from app.metrics import WEBSOCKETS
 from app.state import AppState, log_refusal
 
 SUBSCRIPTION = AstOperationType.SUBSCRIPTION
@@ -237,7 +238,11 @@ class GraphQLWebSocket:
         state: AppState = scope["app"].state.studentgraph
         if self._view is None or self._view.state is not state:
             self._view = _View(state, self.door)
-        await self._view(scope, receive, send)
+        WEBSOCKETS.inc()  # open WebSocket connections (app/metrics.py)
+        try:
+            await self._view(scope, receive, send)
+        finally:
+            WEBSOCKETS.dec()
 
 
 def mount(app: Any, door: GraphQLDoor) -> None:

@@ -175,6 +175,19 @@ _NEXT_WAKE_AT = select(
     .scalar_subquery(),
 )
 
+# The queue as /metrics shows it, read at each scrape from the indexes of unfinished tasks
+# (ix_tasks_unfinished in id order, ids being time-ordered; ix_tasks_claimable, led by status),
+# never the finished history.
+_QUEUE = select(
+    select(func.count()).where(Task.status == ACCEPTED).scalar_subquery(),
+    select(func.count()).where(Task.status == RUNNING).scalar_subquery(),
+    select(Task.request_date)
+    .where(Task.status.in_(UNFINISHED), Task.status == ACCEPTED)
+    .order_by(Task.id)
+    .limit(1)
+    .scalar_subquery(),
+)
+
 
 class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -262,3 +275,8 @@ class TaskRepository:
         (row,) = await fetch_all(self.session, _NEXT_WAKE_AT, {"now": now})
         known = [t for t in row if t is not None]
         return min(known) if known else None
+
+    async def queue(self) -> tuple[int, int, datetime | None]:
+        """Tasks accepted and running now, and when the oldest accepted one was accepted."""
+        (row,) = await fetch_all(self.session, _QUEUE, {})
+        return int(row[0]), int(row[1]), row[2]

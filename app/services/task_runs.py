@@ -145,3 +145,18 @@ async def fail(
 
 async def next_wake_at(session: AsyncSession) -> datetime | None:
     return await TaskRepository(session).next_wake_at(utcnow())
+
+
+@dataclass(frozen=True)
+class QueueState:
+    accepted: int
+    running: int
+    oldest_accepted_seconds: float  # 0 when none waits
+
+
+async def queue_state(session: AsyncSession) -> QueueState:
+    """The queue now: how many tasks wait, how many are being applied, and how long the oldest
+    waiting one has waited."""
+    accepted, running, oldest = await TaskRepository(session).queue()
+    age = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+    return QueueState(accepted, running, age)

@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,10 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import notifications, tracing
 from app.config import Settings
 from app.db import is_database_unavailable, transaction
+from app.metrics import (
+    TASK_APPLY_SECONDS,
+    TASK_COMPLETION_SECONDS,
+    TASK_RETRIES,
+    TASKS,
+)
+from app.observability import info_line
 from app.services import disclosures as disclosures_service
 from app.services import task_runs
-from app.services.task_runs import RetryPolicy, TaskRejected
-from app.services.tasks import TaskRow
+from app.services.task_runs import RetryPolicy
+from app.services.tasks import ACCEPTED, COMPLETE, ERROR, TaskRow
 from app.worker.faults import Faults
 
 log = logging.getLogger("app.worker")
@@ -140,8 +148,11 @@ class Worker:
         if not tasks:
             return False
         self._wake_one()  # there may be more: let an idle slot look too
-        log.info("claimed tasks", extra={"tasks": len(tasks), "first": tasks[0].id, "owner": owner})
+        log.debug(
+            "claimed tasks", extra={"tasks": len(tasks), "first": tasks[0].id, "owner": owner}
+        )
         fresh = [t for t in tasks if t.attempts == 1]
+        TASK_RETRIES.inc(len(tasks) - len(fresh))
         if fresh:
             await self._process(fresh, owner)
         # A task tried before may be what stopped its last worker: it goes alone, so that it
@@ -149,7 +160,7 @@ class Worker:
         for task in tasks:
             if task.attempts > self.policy.max_attempts:
                 reason = RuntimeError("its worker stopped before finishing on every attempt")
-                await self._record_failure(task, owner, reason)
+                await self._record_failure(task, owner, reason, logged=False)
             elif task.attempts > 1:
                 await self._process([task], owner)
         return True
@@ -157,27 +168,33 @@ class Worker:
     async def _process(self, tasks: list[TaskRow], owner: str) -> None:
         """Apply and complete the tasks in one transaction. If that fails, each is tried alone,
         so one bad task costs only its own attempt."""
+        started = time.perf_counter()
         try:
             with tracing.span("task apply", _apply_attributes(tasks, owner)):
-                applied, rejected = await self._apply(tasks, owner)
+                ended = await self._apply(tasks, owner)
         except Exception as exc:
             if is_database_unavailable(exc):
                 raise  # not the tasks' fault: their leases run out and they are taken again
             if len(tasks) > 1:
-                log.warning("batch failed; each task alone", extra={"error": str(exc)})
+                extra = {"tasks": len(tasks), "error": describe(exc)}
+                log.info("batch failed; trying each task alone", extra=extra)
                 for task in tasks:
                     await self._process([task], owner)
                 return
-            log.warning("task attempt failed", extra={"task_id": tasks[0].id, "error": str(exc)})
-            await self._record_failure(tasks[0], owner, exc)
+            extra = {"task_id": tasks[0].id, "attempts": tasks[0].attempts, "error": describe(exc)}
+            log.warning("task attempt failed", extra=extra)
+            await self._record_failure(tasks[0], owner, exc, logged=True)
             return
-        log.info("tasks complete", extra={"tasks": len(applied), "rejected": len(rejected)})
+        elapsed = time.perf_counter() - started
+        TASK_APPLY_SECONDS.observe(elapsed)
+        for task, status, why in ended:
+            task_ended(task, status, elapsed, why)
 
     async def _apply(
         self, tasks: list[TaskRow], owner: str
-    ) -> tuple[list[TaskRow], dict[str, TaskRejected]]:
+    ) -> list[tuple[TaskRow, str, BaseException | None]]:
         """One transaction: take the tasks (their leases still ours), apply them, complete the
-        applied ones and fail the rejected ones."""
+        applied ones and fail the rejected ones; how each ended (status, and why)."""
         async with transaction(self.sessions) as session:
             held = await task_runs.take(session, tasks, owner)
             if len(held) < len(tasks):
@@ -187,15 +204,24 @@ class Worker:
             applied = [t for t in held if t.id not in rejected]
             if not await task_runs.complete(session, applied, owner):
                 raise RuntimeError("lease lost while applying")
+            ended: list[tuple[TaskRow, str, BaseException | None]] = [
+                (t, COMPLETE, None) for t in applied
+            ]
             for task in held:
                 if task.id in rejected:
-                    await task_runs.fail(session, task, owner, rejected[task.id], self.policy)
-        return applied, rejected
+                    reason = rejected[task.id]
+                    status = await task_runs.fail(session, task, owner, reason, self.policy)
+                    ended.append((task, status, reason))
+        return ended
 
-    async def _record_failure(self, task: TaskRow, owner: str, exc: BaseException) -> None:
+    async def _record_failure(
+        self, task: TaskRow, owner: str, exc: BaseException, *, logged: bool
+    ) -> None:
+        """Record a failed attempt; `logged`: its failure was already said, with the task id."""
+        started = time.perf_counter()
         async with transaction(self.sessions) as session:
             status = await task_runs.fail(session, task, owner, exc, self.policy)
-        log.info("task attempt recorded", extra={"task_id": task.id, "status": status})
+        task_ended(task, status, time.perf_counter() - started, None if logged else exc)
 
     async def _seconds_to_next(self) -> float:
         poll = self.settings.worker_poll_seconds
@@ -230,6 +256,32 @@ class Worker:
         finally:
             with contextlib.suppress(ValueError):
                 self._idle.remove(woken)
+
+
+def describe(exc: BaseException) -> str:
+    """An attempt's failure for the log. A rejected task's reason quotes the request (its
+    D-plan values), so only the task's message, which its requester reads, carries it."""
+    if isinstance(exc, task_runs.TaskRejected):
+        return "rejected: the request can no longer succeed (see the task's message)"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def task_ended(
+    task: TaskRow, status: str, elapsed: float, error: BaseException | None = None
+) -> None:
+    """Count an attempt's outcome; a task's end (complete or error) is its one `task` line,
+    which says why it failed unless that was said already (`error` None)."""
+    outcome = {ACCEPTED: "retry"}.get(status, status)
+    TASKS.labels(outcome).inc()
+    if status not in (COMPLETE, ERROR):
+        return  # tried again later, here or (a lost lease) by another worker: not its end
+    age = (datetime.now(UTC) - task.request_date).total_seconds()
+    TASK_COMPLETION_SECONDS.observe(max(0.0, age))
+    fields: dict[str, object] = {"task_id": task.id, "status": status, "attempts": task.attempts}
+    if error is not None and status == ERROR:
+        fields["error"] = describe(error)
+    info_line(log, "task", **fields, ms=round(elapsed * 1000, 2), age_ms=round(age * 1000, 1))
 
 
 def _apply_attributes(tasks: list[TaskRow], owner: str) -> dict[str, object]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 
 from app.cli import main
@@ -121,3 +122,57 @@ class TestToken:
     def test_token_in_process(self, capsys):
         assert main(["token", "--sub", "abc", "--scope", "x y"]) == 0
         assert capsys.readouterr().out.count(".") == 2
+
+
+def _healthz_requests(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    labels = frozenset({"method": "GET", "route": "/healthz", "status": "200"}.items())
+    return samples.get(("studentgraph_requests_total", labels), 0.0)
+
+
+class TestServeWorkers:
+    def test_every_scrape_counts_every_process(self, database_url, tmp_path):
+        """`serve --workers 2`: whichever process answers a scrape, it counts the requests both
+        served (prometheus-client's multiprocess mode, in a fresh directory removed at exit)."""
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "ENVIRONMENT": "test",
+            "LOG_LEVEL": "WARNING",
+            "WORKER_IN_PROCESS": "false",
+            "METRICS_ENABLED": "true",
+            "TMPDIR": str(tmp_path),  # where serve makes its metrics directory
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            (directory,) = tmp_path.glob("studentgraph-metrics-*")
+            for _ in range(21):  # a new connection each: the kernel spreads them
+                assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+            scrapes = [_healthz_requests(base) for _ in range(8)]
+            assert scrapes == [21.0] * 8
+            pids = {p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}
+            assert len(pids) == 2
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        assert not directory.exists()

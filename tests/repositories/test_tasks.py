@@ -360,3 +360,19 @@ class TestNotifications:
                 await session.commit()
                 heard = [await asyncio.wait_for(changes.get(), 2) for _ in range(2)]
         assert heard == [f"{first}:{ACCEPTED}", f"{second}:{ACCEPTED}"]
+
+
+class TestQueue:
+    async def test_counts_unfinished_by_status_and_the_oldest_accepted(self, repo, session):
+        assert await repo.queue() == (0, 0, None)
+        older = task_values(request_date=NOW - timedelta(minutes=5))
+        for values in (
+            task_values(status=COMPLETE, request_date=NOW - timedelta(hours=1)),
+            task_values(status=ERROR, request_date=NOW - timedelta(hours=1)),
+            task_values(status=RUNNING, request_date=NOW - timedelta(hours=1)),
+            older,
+            task_values(),
+        ):
+            session.add(Task(**values))
+        await session.commit()
+        assert await repo.queue() == (2, 1, NOW - timedelta(minutes=5))

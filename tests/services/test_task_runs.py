@@ -365,3 +365,16 @@ class TestNextWakeAt:
 
         wake = await task_runs.next_wake_at(session)
         assert wake == (await stored(session, retried.id)).available_at < leased.lease_expires_at
+
+
+class TestQueueState:
+    async def test_waiting_tasks_and_the_oldest_ones_wait(self, session, students):
+        assert await task_runs.queue_state(session) == task_runs.QueueState(0, 0, 0.0)
+        await accepted(session)
+        await accepted(session, netid="f000abc")
+        await session.commit()
+        await claim_one(session, "w/0", 30)
+        await session.commit()
+        state = await task_runs.queue_state(session)
+        assert (state.accepted, state.running) == (1, 1)
+        assert 0 <= state.oldest_accepted_seconds < 60

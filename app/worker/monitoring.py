@@ -1,0 +1,144 @@
+"""What operators see of the task machinery: the queue's gauges, read from the database at each
+scrape (in the API's /metrics and a worker's), and a worker process's own small HTTP server
+(WORKER_METRICS_PORT): /healthz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.config import Settings
+from app.db import reading
+from app.metrics import ReadAtScrape, exposition
+from app.services import task_runs
+
+log = logging.getLogger("app.worker")
+CHECK_SECONDS = 2.0  # a health check's database round trip; slower is "unavailable"
+
+
+async def queue_metrics(sessions: async_sessionmaker[AsyncSession]) -> list[Metric]:
+    """The queue's gauges now, and whether the database answered (without it, no queue)."""
+    up = GaugeMetricFamily(
+        "studentgraph_database_up", "Whether the database answered this scrape's queue query"
+    )
+    try:
+        async with asyncio.timeout(CHECK_SECONDS), reading(sessions) as session:
+            queue = await task_runs.queue_state(session)
+    except Exception:
+        up.add_metric([], 0)
+        return [up]
+    up.add_metric([], 1)
+    depth = GaugeMetricFamily(
+        "studentgraph_task_queue_depth", "Unfinished tasks, by status", labels=["status"]
+    )
+    depth.add_metric(["accepted"], queue.accepted)
+    depth.add_metric(["running"], queue.running)
+    age = GaugeMetricFamily(
+        "studentgraph_task_oldest_accepted_age_seconds",
+        "How long the oldest task still waiting for a worker has waited (0: none waits)",
+        value=queue.oldest_accepted_seconds,
+    )
+    return [up, depth, age]
+
+
+async def metrics_response(sessions: async_sessionmaker[AsyncSession]) -> Response:
+    """Every metric (every process's, in multiprocess mode) and the queue's gauges."""
+    body = exposition(ReadAtScrape(await queue_metrics(sessions)))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def database_answers(engine: AsyncEngine) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_SECONDS), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+def _health_app(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    working: asyncio.Task[None],
+) -> Starlette:
+    async def healthz(_request: Request) -> Response:
+        """Served by the worker's own event loop: an answer at all says the loop turns. 200 when
+        the worker is running and its database answers, 503 otherwise."""
+        database = await database_answers(engine)
+        running = not working.done()
+        body = {
+            "status": "ok" if database and running else "unavailable",
+            "database": "ok" if database else "unavailable",
+            "worker": "running" if running else "stopped",
+        }
+        return JSONResponse(body, 200 if database and running else 503)
+
+    async def metrics(_request: Request) -> Response:
+        return await metrics_response(sessions)
+
+    routes = [Route("/healthz", healthz)]
+    if settings.serves_metrics:  # METRICS_ENABLED, as for the API
+        routes.append(Route("/metrics", metrics))
+    return Starlette(routes=routes)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here: uvicorn would exit the process on a port in use."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = exc.strerror
+    # Raised outside the handler: an OSError in its context reads as an unreachable database.
+    raise RuntimeError(f"WORKER_METRICS_PORT: cannot listen on {host}:{port}: {reason}")
+
+
+@contextlib.asynccontextmanager
+async def health_server(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    working: asyncio.Task[None],
+) -> AsyncIterator[None]:
+    """Serve /healthz and /metrics on WORKER_METRICS_PORT (if set) while inside."""
+    if settings.worker_metrics_port is None:
+        yield
+        return
+    import uvicorn  # only a worker that serves these pays for the import
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn beside the worker: the worker's own signal handlers stop both."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    listener = _listen(settings.worker_metrics_host, settings.worker_metrics_port)
+    config = uvicorn.Config(
+        _health_app(settings, engine, sessions, working),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = QuietServer(config)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
