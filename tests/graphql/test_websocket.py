@@ -268,3 +268,30 @@ def test_the_safelist_holds_over_websocket(settings, clock):
     with TestClient(create_app(only, clock=clock)) as client, acked(client, token(settings)) as ws:
         answer = ask_raw(ws, {"query": "{ dplanCodes { id } }"})
     assert answer[0]["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+
+
+async def _disclosed(settings) -> list[tuple[str, str, str, str]]:
+    from app.models import Disclosure
+
+    engine = create_engine(settings)
+    try:
+        async with reading(create_sessionmaker(engine)) as session:
+            stmt = select(
+                Disclosure.netid, Disclosure.sub, Disclosure.operation, Disclosure.record_types
+            ).order_by(Disclosure.id)
+            return [tuple(row) for row in (await session.execute(stmt)).all()]
+    finally:
+        await engine.dispose()
+
+
+class TestDisclosures:
+    """A query over the WebSocket is recorded as over HTTP (the same operations.run); a hidden
+    student is not (nothing of it was shown)."""
+
+    def test_a_query_is_recorded_and_a_hidden_student_is_not(self, client, settings):
+        with acked(client, token(settings, *READER, sub="ws-caller")) as ws:
+            ask(ws, "query Mine($n: String!) { student(netid: $n) { name } }", {"n": NETID})
+            ask(ws, STUDENT, {"n": HIDDEN}, op="2")
+        assert asyncio.run(_disclosed(settings)) == [
+            (NETID, "ws-caller", "query Mine", "student")
+        ]
