@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -53,8 +54,11 @@ class DplansByNetidLoader(_GroupedLoader[str]):
 
 
 class PlansByParentIdLoader(_GroupedLoader[int]):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(PlanRepository(session).by_parent_ids, "parent_id")
+    """Children of plans; a child of a student the caller may not see is left out."""
+
+    def __init__(self, session: AsyncSession, *, include_protected: bool) -> None:
+        by_parent_ids = PlanRepository(session).by_parent_ids
+        super().__init__(partial(by_parent_ids, include_protected=include_protected), "parent_id")
 
 
 class PlanByIdLoader(DataLoader[int, PlanRow | None]):
@@ -93,5 +97,7 @@ class Loaders:
         self.plans_by_netid = PlansByNetidLoader(session)
         self.dplans_by_netid = DplansByNetidLoader(session)
         self.plan_by_id = PlanByIdLoader(session, include_protected=include_protected)
-        self.plans_by_parent_id = PlansByParentIdLoader(session)
+        self.plans_by_parent_id = PlansByParentIdLoader(
+            session, include_protected=include_protected
+        )
         self.student_by_netid = StudentByNetidLoader(session, include_protected=include_protected)

@@ -60,11 +60,14 @@ _BY_NETIDS = (
     .where(AcademicPlan.student_netid.in_(bindparam("netids", expanding=True)))
     .order_by(AcademicPlan.id)
 )
-_BY_PARENT_IDS = (
-    select(*PLAN_COLUMNS)
+# A child may be another student's plan (nothing in the data forbids it): its own student's
+# visibility decides, as for a plan read by id.
+_BY_PARENT_IDS = {
+    seen: _visible(select(*PLAN_COLUMNS), seen)
     .where(AcademicPlan.parent_id.in_(bindparam("ids", expanding=True)))
     .order_by(AcademicPlan.id)
-)
+    for seen in (True, False)
+}
 
 
 class PlanRepository(KeysetListing):
@@ -94,6 +97,7 @@ class PlanRepository(KeysetListing):
         """Plans of students already known to be visible to the caller."""
         return await fetch_all(self.session, _BY_NETIDS, {"netids": list(netids)})
 
-    async def by_parent_ids(self, ids: Sequence[int]) -> list[PlanRow]:
-        """Children of plans already known to be visible (a child has its parent's student)."""
-        return await fetch_all(self.session, _BY_PARENT_IDS, {"ids": list(ids)})
+    async def by_parent_ids(self, ids: Sequence[int], *, include_protected: bool) -> list[PlanRow]:
+        """Children of plans, those of students the caller may see."""
+        stmt = _BY_PARENT_IDS[include_protected]
+        return await fetch_all(self.session, stmt, {"ids": list(ids)})

@@ -104,6 +104,26 @@ async def test_plans_of_another_student_reached_through_a_plan_are_recorded(clie
     ]
 
 
+async def test_a_child_plan_of_a_hidden_student_is_neither_shown_nor_recorded(
+    client, session, auth
+):
+    await make_student(session, netid="d000009")
+    await make_student(session, netid="d000010", ferpa_protected=True)
+    parent = await make_plan(session, "d000009", type="Modified")
+    await make_plan(session, "d000010", parent_id=parent.id)
+    await session.commit()
+    query = f'{{ plan(id: "{parent.id}") {{ children {{ studentNetid }} }} }}'
+    hidden = await post(client, query, auth(STUDENTS_READ))
+    assert hidden.json()["data"]["plan"]["children"] == []
+    assert [r.netid for r in await records(session, hidden.headers["x-request-id"])] == ["d000009"]
+    shown = await post(client, query, auth(STUDENTS_READ, PEOPLE_PRIVATE))
+    assert shown.json()["data"]["plan"]["children"] == [{"studentNetid": "d000010"}]
+    assert [r.netid for r in await records(session, shown.headers["x-request-id"])] == [
+        "d000009",
+        "d000010",
+    ]
+
+
 async def test_a_task_shown_is_recorded(client, session, auth):
     await make_student(session, netid="d000006")
     await make_dplan(session, "d000006", "202301")

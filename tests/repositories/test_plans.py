@@ -68,9 +68,9 @@ class TestPlanRepository:
         assert await repo.by_netids(["f999999"]) == []
 
     async def test_by_parent_ids_in_id_order(self, repo):
-        rows = await repo.by_parent_ids([100, 9])
+        rows = await repo.by_parent_ids([100, 9], include_protected=True)
         assert [(r.id, r.parent_id) for r in rows] == [(9, 100), (1000, 100)]
-        assert await repo.by_parent_ids([]) == []
+        assert await repo.by_parent_ids([], include_protected=False) == []
 
 
 class TestPlanPages:

@@ -53,7 +53,7 @@ class _Fold:
             elif pick.field == "children":
                 c = self.st.alias("c")
                 children = f"SELECT {c}.id FROM academic_plans {c} WHERE {c}.parent_id IN ({ids})"
-                self.reached.append((children, pick.sub, False))  # shown as plans_array shows
+                self.reached.append((children, pick.sub, True))  # shown only if visible
             elif pick.field == "parent":
                 c = self.st.alias("c")
                 parent = f"SELECT {c}.parent_id FROM academic_plans {c} WHERE {c}.id IN ({ids})"

@@ -302,7 +302,7 @@ def academic_plan(st: Statement, a: str, picks: tuple[Pick, ...]) -> str:
             "dropped:flag": lambda p: f"CASE WHEN {a}.dropped THEN '\"Y\"' ELSE '\"N\"' END",
             "updatedAt": lambda p: d.timestamp(f"{a}.updated_at"),
             "parent": lambda p: one_plan(st, lambda b: f"{b}.id = {a}.parent_id", p.sub),
-            "children": lambda p: plans_array(st, lambda b: f"{b}.parent_id = {a}.id", p.sub),
+            "children": lambda p: children_array(st, a, p.sub),
             "student": lambda p: one_student(st, lambda s: f"{s}.netid = {a}.student_netid", p.sub),
         }
     )
@@ -326,8 +326,16 @@ def one_plan(st: Statement, where: Where, picks: tuple[Pick, ...]) -> str:
     return st.one(academic_plan(st, a, picks), f"{visible_plans(st, a)} WHERE {where(a)}")
 
 
+def children_array(st: Statement, a: str, picks: tuple[Pick, ...]) -> str:
+    """A plan's children: a child may be another student's plan, shown only if that student is
+    visible to the caller (as the loaders read them)."""
+    b = st.alias("a")
+    item = academic_plan(st, b, picks)
+    return st.d.array(item, f"{visible_plans(st, b)} WHERE {b}.parent_id = {a}.id", f"{b}.id")
+
+
 def plans_array(st: Statement, where: Where, picks: tuple[Pick, ...]) -> str:
-    """Plans of a student or parent already visible to the caller (as the loaders read them)."""
+    """Plans of a student already visible to the caller (as the loaders read them)."""
     a = st.alias("a")
     item = academic_plan(st, a, picks)
     return st.d.array(item, f"academic_plans {a} WHERE {where(a)}", f"{a}.id")
