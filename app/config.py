@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # `Cache-Control: private, max-age=N` on persisted reads over GET (0: revalidate each time,
     # with the ETag).
     graphql_get_max_age_seconds: int = Field(default=0, ge=0, le=31_536_000)
+    # At most this many automatically persisted documents (any caller may add one); past it a
+    # document still runs but is not stored. `studentgraph persisted add` is not bounded.
+    graphql_persisted_max: int = Field(default=10_000, ge=1)
 
     rest_page_size_default: int = Field(default=100, ge=1)
     rest_page_size_max: int = Field(default=1000, ge=1)

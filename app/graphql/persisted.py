@@ -6,6 +6,7 @@ shares them; an id never changes its text, so each door also remembers the ones 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.graphql.operations import Params, read_params
 from app.services import persisted as persisted_service
 from app.state import AppState
 
+log = logging.getLogger("app.graphql")
 REMEMBERED = 2048  # documents held per process (each at most a request body)
 
 
@@ -26,6 +28,7 @@ class PersistedDocuments:
     def __init__(self, persisted_only: bool) -> None:
         self.persisted_only = persisted_only
         self._known: OrderedDict[str, str] = OrderedDict()
+        self._said_full = False  # the store's being full is logged once per process
 
     async def params_of(self, state: AppState, raw: dict[str, Any]) -> Params:
         """The request's parameters, its document found by hash when it sent only the hash.
@@ -53,9 +56,16 @@ class PersistedDocuments:
         """Store a document sent with its hash, once it has parsed, validated and passed the
         limits (so the store holds only documents that can run)."""
         assert params.persisted is not None
+        maximum = state.settings.graphql_persisted_max
         async with transaction(state.sessions) as session:
-            await persisted_service.register(session, [(params.persisted, params.query)])
-        self._hold(params.persisted, params.query)
+            stored = await persisted_service.register_automatic(
+                session, params.persisted, params.query, maximum
+            )
+        if stored:
+            self._hold(params.persisted, params.query)
+        elif not self._said_full:
+            self._said_full = True
+            log.warning("persisted query store is full", extra={"maximum": maximum})
 
     async def _text(self, state: AppState, query_id: str) -> str | None:
         text = self._known.get(query_id)

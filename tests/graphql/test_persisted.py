@@ -75,6 +75,25 @@ class TestAutomaticPersistedQueries:
         other = await loaders_client.post("/graphql", json=body, headers=auth())
         assert other.json()["data"]["student"]["netid"] == NETID
 
+    async def test_the_store_is_bounded_past_it_documents_run_unstored(
+        self, settings, clock, auth, session, student
+    ):
+        bounded = settings.model_copy(update={"graphql_persisted_max": 1})
+        app = create_app(bounded, clock=clock)
+        other = "query($n: String!) { student(netid: $n) { netid } }"
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        ):
+            for text in (QUERY, other):
+                body = {"query": text, "extensions": apq(text), "variables": {"n": NETID}}
+                answer = await c.post("/graphql", json=body, headers=auth())
+                assert answer.json()["data"]["student"]["netid"] == NETID  # it runs either way
+            by_hash = {"extensions": apq(other), "variables": {"n": NETID}}
+            again = await c.post("/graphql", json=by_hash, headers=auth())
+        assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        assert await stored(session) == 1
+
     async def test_a_hash_that_is_not_the_texts_is_refused_and_not_stored(
         self, client, auth, session
     ):
