@@ -174,6 +174,13 @@ class Service:
         """SIGTERM, and its exit status within the service's stop_grace_period."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
+        return self.exited()
+
+    def exited(self) -> int:
+        """Its exit status, within the service's stop_grace_period (as Docker waits after one
+        SIGTERM; a second one, sent after the process restored the default handler on its way
+        out, would kill it)."""
+        assert self.proc is not None
         return self.proc.wait(seconds(self.spec.get("stop_grace_period", "10s")))
 
     def kill(self) -> None:
@@ -312,7 +319,7 @@ async def _run(deployment: Deployment, database: str) -> None:
         for worker in workers:  # at once, while they apply what was just accepted
             worker.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
         for worker in workers:
-            assert worker.terminate() == 0, worker.tail()
+            assert worker.exited() == 0, worker.tail()
         states = await task_states(database)
         assert sum(states.values()) == len(accepted) + 1 and "running" not in states, states
         again = deployment.service("worker").start()

@@ -67,6 +67,17 @@ async def dplans_of(sessions) -> dict[tuple[str, str], tuple[str, str | None]]:
         return {(r.netid, r.term_code): (r.dplan_id, r.task_id) for r in rows}
 
 
+async def claimed_or_done(sessions) -> str | None:
+    """ "claimed" while some task is claimed by a worker, "done" once none is left to do."""
+    from app.models import Task
+
+    async with sessions() as session:
+        statuses = set((await session.scalars(select(Task.status).distinct())).all())
+    if "running" in statuses:
+        return "claimed"
+    return "done" if statuses <= {"complete", "error"} else None
+
+
 class TestKilledWorker:
     async def test_sigkill_mid_batch_loses_nothing_and_applies_nothing_twice(
         self, database_url, sessions, session, workers, logged
@@ -115,13 +126,20 @@ class TestKilledWorker:
             entries = ((t, rng.choice(CODES), "PHL") for t in rng.sample(TERMS, rng.randint(1, 3)))
             await accept(sessions, rng.choice(netids), dplans_body(*entries))
         settings = {
-            "WORKER_TEST_APPLY_DELAY_SECONDS": 0.05,  # each batch's transaction is open a while
+            "WORKER_TEST_APPLY_DELAY_SECONDS": 0.2,  # each batch's transaction is open a while
             "WORKER_BATCH_SIZE": 10,
             "WORKER_MAX_ATTEMPTS": 100,  # this test kills far more often than a real outage
         }
         alive = [workers(database_url, 2, **settings) for _ in range(2)]
         for _ in range(8):
-            await asyncio.sleep(rng.uniform(0.6, 1.4))
+            await asyncio.sleep(rng.uniform(0.2, 0.6))
+            # Each kill lands while some batch is claimed (on a loaded machine workers start
+            # slowly, and a kill of one still starting would interrupt nothing).
+            if (
+                await eventually(lambda: claimed_or_done(sessions), seconds=60, every=0.01)
+                == "done"
+            ):
+                break
             victim = alive.pop(rng.randrange(len(alive)))
             victim.kill()
             alive.append(workers(database_url, 2, **settings))
