@@ -292,6 +292,4 @@ class TestDisclosures:
         with acked(client, token(settings, *READER, sub="ws-caller")) as ws:
             ask(ws, "query Mine($n: String!) { student(netid: $n) { name } }", {"n": NETID})
             ask(ws, STUDENT, {"n": HIDDEN}, op="2")
-        assert asyncio.run(_disclosed(settings)) == [
-            (NETID, "ws-caller", "query Mine", "student")
-        ]
+        assert asyncio.run(_disclosed(settings)) == [(NETID, "ws-caller", "query Mine", "student")]
