@@ -12,6 +12,7 @@ Node.js and npm). `$API` and `$TOKEN` are given to each example in its environme
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -54,6 +55,39 @@ PRINTS: dict[str, tuple[str, ...]] = {
 }
 ENDS_WITH = {"python-httpx-task": "}", "python-gql": "COMPLETE", "js-graphql-ws": "COMPLETE"}
 TOKEN_EXAMPLES = ("token-dev", "token-service-account")
+
+# Each route of the table: the REST request its GraphQL is compared with, where the records are in
+# the GraphQL answer, what REST's `id` is called there, and whether the table's document asks for
+# every field the route answers.
+TABLE: dict[str, tuple[str, Any, str, bool]] = {
+    "GET /api/students/{netid}": ("/api/students/f0027k4", lambda d: d["student"], "id", True),
+    "GET /api/students/{netid}/terms": (
+        "/api/students/f000abc/terms",
+        lambda d: d["student"]["terms"],
+        "id",
+        True,
+    ),
+    "GET /api/students/{netid}/plans": (
+        "/api/students/f0027k4/plans",
+        lambda d: d["student"]["plans"],
+        "planId",
+        True,
+    ),
+    "GET /api/academic/plans": (
+        "/api/academic/plans?student_netid=f0027k4&department=GOVT",
+        lambda d: [edge["node"] for edge in d["plans"]["edges"]],
+        "planId",
+        False,
+    ),
+    "GET /api/academic/plans/{id}": (
+        "/api/academic/plans/20109",
+        lambda d: d["plan"],
+        "planId",
+        False,
+    ),
+    "GET /api/tasks/{id}": ("/api/tasks/{task}", lambda d: d["task"], "taskId", True),
+}
+JSON_VALUES = {"payload", "worker_data"}  # JSON scalars in GraphQL: their keys are not renamed
 
 
 @dataclass(frozen=True)
@@ -239,3 +273,90 @@ async def _persisted_documents(settings: Settings) -> int:
     finally:
         await engine.dispose()
     return int(count or 0)
+
+
+def _table() -> list[tuple[str, str | None]]:
+    """(route, the GraphQL document of its row, or None where the row says there is none)."""
+    table = _guide().split(f"\n{TABLE_HEADING}\n", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    found = []
+    for row in rows:
+        route_cell, graphql_cell = row.split(" | ")[:2]
+        route = route_cell.split("`")[1]
+        none = graphql_cell.startswith("no GraphQL equivalent")
+        found.append((route, None if none else graphql_cell.split("`")[1]))
+    return found
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _as_graphql(record: Any, id_name: str = "id") -> Any:
+    """A REST record as GraphQL names and answers it: camelCase, "Y"/"N" as booleans, statuses
+    as enum values, REST's `id` under its GraphQL name."""
+    if isinstance(record, list):
+        return [_as_graphql(item, id_name) for item in record]
+    if not isinstance(record, dict):
+        return record
+    renamed: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in ("updated", "dropped"):
+            value = value == "Y"
+        elif key == "status":
+            value = value.upper()
+        elif key not in JSON_VALUES:
+            value = _as_graphql(value)
+        renamed[id_name if key == "id" else _camel(key)] = value
+    return renamed
+
+
+def _same(graphql: Any, rest: Any, *, every_field: bool, where: str) -> None:
+    """Every field GraphQL answered equals REST's; with `every_field`, none of REST's is missing."""
+    if isinstance(rest, list):
+        assert isinstance(graphql, list) and len(graphql) == len(rest), where
+        for got, expected in zip(graphql, rest, strict=True):
+            _same(got, expected, every_field=every_field, where=where)
+    elif isinstance(rest, dict):
+        if every_field:
+            assert set(rest) <= set(graphql), (where, set(rest) - set(graphql))
+        for key in set(rest) & set(graphql):
+            _same(graphql[key], rest[key], every_field=every_field, where=f"{where}.{key}")
+    else:
+        assert graphql == rest, (where, graphql, rest)
+
+
+def _wait_until_done(server: Server, task_id: str) -> None:
+    deadline = time.monotonic() + 30
+    query = f'{{ task(id: "{task_id}") {{ status }} }}'
+    while server.graphql(query)["task"]["status"] in ("ACCEPTED", "RUNNING"):
+        assert time.monotonic() < deadline, f"task {task_id} not done"
+        time.sleep(0.2)
+
+
+def test_the_rest_to_graphql_table(server):
+    """Each row's GraphQL runs, and answers what its REST route answers (the `"..."` in a row
+    stands for the idempotency key, then for the task the PATCH row made)."""
+    rows = _table()
+    assert [route for route, document in rows if document is None] == ["POST /api/jwt"]
+    assert {route for route, _ in rows} == set(TABLE) | {
+        "PATCH /api/students/{netid}",
+        "POST /api/jwt",
+    }
+    task_id = "callers-guide-table"
+    for route, document in rows:
+        if document is None:
+            continue
+        operation = "mutation" if document.startswith("setDplans") else "query"
+        filled = document.replace('"..."', json.dumps(task_id))
+        data = server.graphql(f"{operation} {{ {filled} }}")
+        if operation == "mutation":
+            assert data["setDplans"]["status"] == "ACCEPTED"
+            task_id = data["setDplans"]["taskId"]
+            _wait_until_done(server, task_id)
+            continue
+        path, records_of, id_name, every_field = TABLE[route]
+        rest = _as_graphql(server.rest(path.replace("{task}", task_id)), id_name)
+        assert rest, route  # something to compare
+        _same(records_of(data), rest, every_field=every_field, where=route)
