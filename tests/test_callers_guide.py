@@ -1,0 +1,362 @@
+"""The README's callers' guide, run as written: every example of the section (a fenced ```sh,
+```python or ```js block right after an `<!-- example: NAME -->` comment) against a real server
+(`studentgraph serve`, uvicorn, in a subprocess, with the demo data and an in-process worker),
+each checked for what it prints; and every GraphQL document of its REST-to-GraphQL table, sent
+to that server and compared with what the REST route answers.
+
+Shell examples run through `sh -e` (skipped, saying why, without curl), Python ones with this
+interpreter, JavaScript ones with `node` after `npm ci` of tests/callers_guide/ (the pinned
+clients, installed on first use into its gitignored node_modules; skipped, saying why, without
+Node.js and npm). `$API` and `$TOKEN` are given to each example in its environment."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from app.auth.scopes import ALL_SCOPES
+from app.auth.tokens import mint
+from app.config import Settings
+from app.db import create_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+NPM_PROJECT = Path(__file__).resolve().parent / "callers_guide"
+EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```(\w+)\n(.*?)\n```\n", re.DOTALL)
+TABLE_HEADING = "### From the REST compat routes to GraphQL"
+
+# What each example must print (every substring), and what its last line must end with (a
+# subscription or a polling loop ends once the task is COMPLETE). The token examples are checked
+# by using the token they export.
+PRINTS: dict[str, tuple[str, ...]] = {
+    "curl-query": ('"netid":"f000abc"', '"termId":"201801-U"'),
+    "curl-mutation": ('"setDplans":{"taskId":"', '"status":"ACCEPTED"'),
+    "curl-persisted": ('"netid":"f000abc"', "etag: ", "cache-control: private"),
+    "python-httpx-query": ("'netid': 'f0027k4'", "'planId': '20109'"),
+    "python-httpx-task": ("'status': 'COMPLETE'", "'path': '/api/students/f0027k4'"),
+    "python-gql": ("'netid': 'f0027k4'", "'dplanId': 'R'"),
+    "js-fetch": ('"netid":"f000abc"', '"termId":"201901-U"'),
+    "js-graphql-ws": (),
+    "js-apollo": ('"netid":"f0027k4"', '"planId":"20109"'),
+}
+ENDS_WITH = {"python-httpx-task": "}", "python-gql": "COMPLETE", "js-graphql-ws": "COMPLETE"}
+TOKEN_EXAMPLES = ("token-dev", "token-service-account")
+
+# Each route of the table: the REST request its GraphQL is compared with, where the records are in
+# the GraphQL answer, what REST's `id` is called there, and whether the table's document asks for
+# every field the route answers.
+TABLE: dict[str, tuple[str, Any, str, bool]] = {
+    "GET /api/students/{netid}": ("/api/students/f0027k4", lambda d: d["student"], "id", True),
+    "GET /api/students/{netid}/terms": (
+        "/api/students/f000abc/terms",
+        lambda d: d["student"]["terms"],
+        "id",
+        True,
+    ),
+    "GET /api/students/{netid}/plans": (
+        "/api/students/f0027k4/plans",
+        lambda d: d["student"]["plans"],
+        "planId",
+        True,
+    ),
+    "GET /api/academic/plans": (
+        "/api/academic/plans?student_netid=f0027k4&department=GOVT",
+        lambda d: [edge["node"] for edge in d["plans"]["edges"]],
+        "planId",
+        False,
+    ),
+    "GET /api/academic/plans/{id}": (
+        "/api/academic/plans/20109",
+        lambda d: d["plan"],
+        "planId",
+        False,
+    ),
+    "GET /api/tasks/{id}": ("/api/tasks/{task}", lambda d: d["task"], "taskId", True),
+}
+JSON_VALUES = {"payload", "worker_data"}  # JSON scalars in GraphQL: their keys are not renamed
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    language: str
+    code: str
+
+
+def _guide() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("\n## Callers' guide\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _examples() -> dict[str, Example]:
+    found = [Example(*match) for match in EXAMPLE.findall(_guide())]
+    return {example.name: example for example in found}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`python -m app serve` on a free port with the demo data, its worker in process."""
+
+    def __init__(self, database_url: str) -> None:
+        self.env = {
+            **os.environ,
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": database_url,
+            "WORKER_IN_PROCESS": "true",
+            "RATE_LIMIT_PER_SECOND": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.settings = Settings(environment="test", database_url=database_url)
+        self.token = mint(self.settings, sub="f003ghc", scopes=list(ALL_SCOPES))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        demo = [sys.executable, "-m", "app", "demo"]
+        subprocess.run(demo, cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120)
+        serve = [sys.executable, "-m", "app", "serve", "--port", self.url.rsplit(":", 1)[1]]
+        self.process = subprocess.Popen(serve, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"the server at {self.url} did not become ready")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(20)
+
+    def example_env(self, token: str | None = None) -> dict[str, str]:
+        """The example's environment: $API, $TOKEN, and `studentgraph`/`python3` on the PATH."""
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return {
+            **self.env,
+            "API": self.url,
+            "TOKEN": self.token if token is None else token,
+            "PATH": path,
+        }
+
+    def graphql(self, document: str, token: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token if token is None else token}"}
+        response = httpx.post(f"{self.url}/graphql", json={"query": document}, headers=headers)
+        body: dict[str, Any] = response.json()
+        assert body.get("errors") is None, (document, body)
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def rest(self, path: str) -> Any:
+        response = httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {self.token}"})
+        assert response.status_code == 200, (path, response.text)
+        return response.json()
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[Server]:
+    running = Server(database_url)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def _run(example: Example, env: dict[str, str], *, node: str = "node") -> str:
+    command = {
+        "sh": ["sh", "-ec", example.code],
+        "python": [sys.executable, "-c", example.code],
+        "js": [node, "--input-type=module", "-e", example.code],
+    }[example.language]
+    cwd = NPM_PROJECT if example.language == "js" else ROOT
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"{example.name} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def _check(example: Example, output: str) -> None:
+    seen = output.lower() if example.name == "curl-persisted" else output  # header names' case
+    missing = [wanted for wanted in PRINTS[example.name] if wanted not in seen]
+    assert missing == [], f"{example.name} printed:\n{output}\nwithout {missing}"
+    if example.name in ENDS_WITH:
+        assert output.rstrip().endswith(ENDS_WITH[example.name]), f"{example.name}:\n{output}"
+
+
+def _exported_token(example: Example, server: Server) -> str:
+    """Run a token example; the token it exported must open GraphQL."""
+    shown = Example(example.name, "sh", example.code + '\nprintf "\\n%s" "$TOKEN"')
+    token = _run(shown, server.example_env(token="")).rsplit("\n", 1)[-1]
+    student = server.graphql('{ student(netid: "f000abc") { netid } }', token=token)["student"]
+    assert student == {"netid": "f000abc"}, example.name
+    return token
+
+
+def _installed_node() -> str | None:
+    """The path of `node` once the guide's packages are installed, or None (then skipped)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return None
+    if not (NPM_PROJECT / "node_modules" / "@apollo" / "client" / "package.json").exists():
+        install = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+        done = subprocess.run(
+            install, cwd=NPM_PROJECT, capture_output=True, text=True, timeout=300, check=False
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci in {NPM_PROJECT} failed:\n{done.stderr[-3000:]}")
+    return node
+
+
+def _of(language: str) -> list[Example]:
+    return [e for e in _examples().values() if e.language == language and e.name in PRINTS]
+
+
+def test_every_example_of_the_guide_is_run_and_checked():
+    examples = _examples()
+    assert set(examples) == set(PRINTS) | set(TOKEN_EXAMPLES)
+    assert {e.language for e in examples.values()} == {"sh", "python", "js"}
+    # every fenced block of the guide is an example, bar the one line that sets $API
+    fences = re.findall(r"^```(\w+)$", _guide(), flags=re.MULTILINE)
+    assert len(fences) == len(examples) + 1
+
+
+def test_the_shell_examples(server):
+    if shutil.which("curl") is None:
+        pytest.skip("the shell examples call curl, which this machine lacks")
+    examples = _examples()
+    for name in TOKEN_EXAMPLES:
+        _exported_token(examples[name], server)
+    for example in _of("sh"):
+        _check(example, _run(example, server.example_env()))
+
+
+def test_the_python_examples(server):
+    for example in _of("python"):
+        _check(example, _run(example, server.example_env()))
+
+
+async def test_the_javascript_examples(server):
+    node = _installed_node()
+    if node is None:
+        pytest.skip("the JavaScript examples need Node.js and npm, which this machine lacks")
+    for example in _of("js"):
+        before = await _persisted_documents(server.settings)
+        _check(example, _run(example, server.example_env(), node=node))
+        if example.name == "js-apollo":  # its link sent the hash, then the text: one stored
+            assert await _persisted_documents(server.settings) == before + 1
+
+
+async def _persisted_documents(settings: Settings) -> int:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(text("SELECT count(*) FROM persisted_queries"))
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+def _table() -> list[tuple[str, str | None]]:
+    """(route, the GraphQL document of its row, or None where the row says there is none)."""
+    table = _guide().split(f"\n{TABLE_HEADING}\n", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    found = []
+    for row in rows:
+        route_cell, graphql_cell = row.split(" | ")[:2]
+        route = route_cell.split("`")[1]
+        none = graphql_cell.startswith("no GraphQL equivalent")
+        found.append((route, None if none else graphql_cell.split("`")[1]))
+    return found
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _as_graphql(record: Any, id_name: str = "id") -> Any:
+    """A REST record as GraphQL names and answers it: camelCase, "Y"/"N" as booleans, statuses
+    as enum values, REST's `id` under its GraphQL name."""
+    if isinstance(record, list):
+        return [_as_graphql(item, id_name) for item in record]
+    if not isinstance(record, dict):
+        return record
+    renamed: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in ("updated", "dropped"):
+            value = value == "Y"
+        elif key == "status":
+            value = value.upper()
+        elif key not in JSON_VALUES:
+            value = _as_graphql(value)
+        renamed[id_name if key == "id" else _camel(key)] = value
+    return renamed
+
+
+def _same(graphql: Any, rest: Any, *, every_field: bool, where: str) -> None:
+    """Every field GraphQL answered equals REST's; with `every_field`, none of REST's is missing."""
+    if isinstance(rest, list):
+        assert isinstance(graphql, list) and len(graphql) == len(rest), where
+        for got, expected in zip(graphql, rest, strict=True):
+            _same(got, expected, every_field=every_field, where=where)
+    elif isinstance(rest, dict):
+        if every_field:
+            assert set(rest) <= set(graphql), (where, set(rest) - set(graphql))
+        for key in set(rest) & set(graphql):
+            _same(graphql[key], rest[key], every_field=every_field, where=f"{where}.{key}")
+    else:
+        assert graphql == rest, (where, graphql, rest)
+
+
+def _wait_until_done(server: Server, task_id: str) -> None:
+    deadline = time.monotonic() + 30
+    query = f'{{ task(id: "{task_id}") {{ status }} }}'
+    while server.graphql(query)["task"]["status"] in ("ACCEPTED", "RUNNING"):
+        assert time.monotonic() < deadline, f"task {task_id} not done"
+        time.sleep(0.2)
+
+
+def test_the_rest_to_graphql_table(server):
+    """Each row's GraphQL runs, and answers what its REST route answers (the `"..."` in a row
+    stands for the idempotency key, then for the task the PATCH row made)."""
+    rows = _table()
+    assert [route for route, document in rows if document is None] == ["POST /api/jwt"]
+    assert {route for route, _ in rows} == set(TABLE) | {
+        "PATCH /api/students/{netid}",
+        "POST /api/jwt",
+    }
+    task_id = "callers-guide-table"
+    for route, document in rows:
+        if document is None:
+            continue
+        operation = "mutation" if document.startswith("setDplans") else "query"
+        filled = document.replace('"..."', json.dumps(task_id))
+        data = server.graphql(f"{operation} {{ {filled} }}")
+        if operation == "mutation":
+            assert data["setDplans"]["status"] == "ACCEPTED"
+            task_id = data["setDplans"]["taskId"]
+            _wait_until_done(server, task_id)
+            continue
+        path, records_of, id_name, every_field = TABLE[route]
+        rest = _as_graphql(server.rest(path.replace("{task}", task_id)), id_name)
+        assert rest, route  # something to compare
+        _same(records_of(data), rest, every_field=every_field, where=route)
