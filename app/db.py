@@ -138,9 +138,8 @@ class SerializedSession(AsyncSession):
         async with self.turn:
             return await super().scalar(*args, **kwargs)
 
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        async with self.turn:
-            return await super().scalars(*args, **kwargs)
+    # No `scalars` here: AsyncSession.scalars calls `execute`, which takes the turn (taking it
+    # here too would wait on itself forever: the lock is not reentrant).
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
         async with self.turn:

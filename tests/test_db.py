@@ -90,16 +90,21 @@ class TestSerializedSession:
         await make_student(session, netid="f000ser")
         await session.commit()
         async with sessions() as shared:
-            answers = await asyncio.gather(
-                *(shared.execute(text("SELECT 1")) for _ in range(5)),
-                *(shared.scalar(select(func.count()).select_from(Student)) for _ in range(5)),
-                *(fetch_all(shared, select(Student.netid)) for _ in range(5)),
-                shared.get(Student, "f000ser"),
+            answers = await asyncio.wait_for(  # a statement waiting on its own turn never ends
+                asyncio.gather(
+                    *(shared.execute(text("SELECT 1")) for _ in range(5)),
+                    *(shared.scalar(select(func.count()).select_from(Student)) for _ in range(5)),
+                    *(fetch_all(shared, select(Student.netid)) for _ in range(5)),
+                    shared.get(Student, "f000ser"),
+                    *(shared.scalars(select(Student.netid)) for _ in range(2)),
+                ),
+                timeout=30,
             )
         assert [a.scalar_one() for a in answers[:5]] == [1] * 5
         assert answers[5:10] == [1] * 5
         assert all([r.netid for r in rows] == ["f000ser"] for rows in answers[10:15])
         assert answers[15].netid == "f000ser"
+        assert [list(found) for found in answers[16:]] == [["f000ser"]] * 2
 
     async def test_a_plain_session_refuses_the_same(self, engine):
         import asyncio
