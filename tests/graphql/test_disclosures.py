@@ -78,6 +78,16 @@ async def test_a_page_records_exactly_its_students(client, session, auth):
     assert await records(session, count.headers["x-request-id"]) == []
 
 
+async def test_a_page_of_several_plans_of_one_student_records_it_once(client, session, auth):
+    await make_student(session, netid="d000011")
+    for _ in range(3):
+        await make_plan(session, "d000011")
+    await session.commit()
+    page = await post(client, "{ plans(first: 3) { edges { node { planId } } } }", auth())
+    shown = await records(session, page.headers["x-request-id"])
+    assert [(r.netid, r.record_types) for r in shown] == [("d000011", "plans")]
+
+
 async def test_one_record_per_student_whatever_the_root_fields(client, session, auth):
     await make_student(session, netid="d000003")
     plan = await make_plan(session, "d000003")

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_disclosures")),
     )
     with op.batch_alter_table("disclosures", schema=None) as batch_op:
-        batch_op.create_index("ix_disclosures_at", ["at"])
+        batch_op.create_index("ix_disclosures_at", ["at"], postgresql_using="brin")
         batch_op.create_index("ix_disclosures_netid_at", ["netid", "at"])
 
 

@@ -79,7 +79,7 @@ def student_rows(st: Statement, netids: str, picks: tuple[Pick, ...]) -> list[st
 
 def plan_rows(st: Statement, ids: str, picks: tuple[Pick, ...], visible: bool) -> list[str]:
     """Rows for the students of the plans whose ids `ids` (SQL) selects, shown with `picks`
-    (`visible`: only the plans of students the caller may see are shown)."""
+    (`visible`: only the plans of students the caller may see are shown); each student once."""
     a = st.alias("a")
     source = objects.visible_plans(st, a) if visible else f"academic_plans {a}"
     shown = f"SELECT {a}.id FROM {source} WHERE {a}.id IN ({ids})"
@@ -87,7 +87,7 @@ def plan_rows(st: Statement, ids: str, picks: tuple[Pick, ...], visible: bool) -
     fold.plan(picks, shown)
     b = st.alias("b")
     source = f"academic_plans {b} WHERE {b}.id IN ({shown})"
-    own = f"SELECT {b}.student_netid AS n, '{joined(fold.types)}' AS t FROM {source}"
+    own = f"SELECT DISTINCT {b}.student_netid AS n, '{joined(fold.types)}' AS t FROM {source}"
     return [own, *_reached(st, fold)]
 
 

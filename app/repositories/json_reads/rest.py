@@ -150,7 +150,7 @@ def _plans_shown(st: Statement, rows: Rows, limit: str | None = None) -> str:
     a = rows.order.split(".")[0]
     limited = f" LIMIT {limit}" if limit is not None else ""
     page = f"SELECT {a}.student_netid AS n FROM {rows.source} ORDER BY {rows.order}{limited}"
-    return f"SELECT x.n AS n, '{PLANS_RECORD}' AS t FROM ({page}) x"
+    return f"SELECT DISTINCT x.n AS n, '{PLANS_RECORD}' AS t FROM ({page}) x"
 
 
 def student(dialect: Dialect, include_protected: bool, record: bool = False) -> Compiled:

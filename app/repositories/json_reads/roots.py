@@ -276,12 +276,16 @@ def _recording(st: Statement, shown: list[str]) -> str:
     reads, so the data cannot leave without them (it runs to completion whether or not the
     query reads it). One row per student, its record types merged across root fields."""
     sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS)
-    union = " UNION ALL ".join(shown)
-    return (
+    head = (
         "recorded AS (INSERT INTO disclosures "
         "(at, sub, netid, operation, record_types, scopes, request_id) "
         f"SELECT {st.param('now')}, {sub}, x.n, {operation}, "
-        f"string_agg(DISTINCT k.k, ',' ORDER BY k.k), {scopes}, {request_id} "
+    )
+    if len(shown) == 1:  # a source names each student once (see `disclosed`): nothing to merge
+        return f"{head}x.t, {scopes}, {request_id} FROM ({shown[0]}) x)"
+    union = " UNION ALL ".join(shown)
+    return (
+        f"{head}string_agg(DISTINCT k.k, ',' ORDER BY k.k), {scopes}, {request_id} "
         f"FROM ({union}) x CROSS JOIN LATERAL unnest(string_to_array(x.t, ',')) AS k(k) "
         "GROUP BY x.n)"
     )
