@@ -271,10 +271,4 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
 
 def is_statement_timeout(exc: BaseException | None) -> bool:
     """A statement stopped by PostgreSQL's statement_timeout, however SQLAlchemy wrapped it."""
-    for _ in range(5):
-        if exc is None:
-            return False
-        if isinstance(exc, QueryCanceledError):
-            return True
-        exc = getattr(exc, "orig", None) or exc.__cause__
-    return False
+    return any(isinstance(cause, QueryCanceledError) for cause in _causes(exc))

@@ -47,26 +47,43 @@ def own_public_key(settings: Settings, kid: object) -> Any | None:
     return next((p.public_key for p in accepted_keys(settings) if p.kid == kid), None)
 
 
-def mint_for_account(settings: Settings, account: str, scopes: list[str]) -> str:
-    """A token for a service account: `sub` and `name` are the account, `scope` the accepted
-    scopes (space-separated, possibly empty), valid `API_JWT_LIFETIME_SECONDS`."""
+def token_claims(
+    settings: Settings, *, sub: str, scopes: list[str], lifetime_seconds: int, **extra: Any
+) -> dict[str, Any]:
+    """The claims of every token minted here (development tokens and service accounts'):
+    `sub`, `scope` (space-separated, possibly empty), `iat`, `exp`, the configured `iss` and
+    `aud`, and `extra` claims that are not None."""
     now = int(time.time())
     claims: dict[str, Any] = {
-        "sub": account,
-        "name": account,
+        "sub": sub,
         "scope": " ".join(scopes),
         "iat": now,
-        "exp": now + settings.api_jwt_lifetime_seconds,
+        "exp": now + lifetime_seconds,
     }
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
+    optional = {**extra, "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+    claims.update({k: v for k, v in optional.items() if v})
+    return claims
+
+
+def hs_algorithm(settings: Settings) -> str | None:
+    """The HS algorithm tokens signed with JWT_SECRET use: the first in JWT_ALGORITHMS."""
+    return next((a for a in settings.jwt_algorithms if a.startswith("HS")), None)
+
+
+def mint_for_account(settings: Settings, account: str, scopes: list[str]) -> str:
+    """A token for a service account: `sub` and `name` are the account, `scope` the accepted
+    scopes, valid `API_JWT_LIFETIME_SECONDS`."""
+    lifetime = settings.api_jwt_lifetime_seconds
+    claims = token_claims(
+        settings, sub=account, scopes=scopes, lifetime_seconds=lifetime, name=account
+    )
     key = signing_key(settings)
     if key is not None:
         return jwt.encode(
             claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
         )
-    if settings.environment == "production":
+    algorithm = hs_algorithm(settings)
+    if settings.environment == "production" or algorithm is None:
+        # An HS token this instance's JWT_ALGORITHMS refuses would be refused on every route.
         raise NotConfigured("this instance mints no tokens: set JWT_PRIVATE_KEY (RS256 or ES256)")
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, settings.jwt_secret, algorithm=algorithm)

@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 
 from app.auth.principal import Principal, parse_scopes
-from app.auth.signing import own_public_key
+from app.auth.signing import hs_algorithm, own_public_key, token_claims
 from app.config import Settings
 from app.errors import Unauthenticated
 
@@ -151,20 +151,13 @@ def mint(
     """A development token signed with the configured HS secret (refused in production)."""
     if settings.environment == "production":
         raise RuntimeError("development tokens cannot be minted in production")
-    algorithm = next((a for a in settings.jwt_algorithms if a.startswith("HS")), None)
+    algorithm = hs_algorithm(settings)
     if algorithm is None:
         raise RuntimeError("minting needs an HS algorithm in JWT_ALGORITHMS")
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": sub,
-        "scope": " ".join(scopes),
-        "iat": now,
-        "exp": now + (lifetime_seconds or settings.token_lifetime_seconds),
-    }
-    optional = {"name": name, "email": email, "iss": settings.jwt_issuer}
-    claims.update({k: v for k, v in optional.items() if v is not None})
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
+    lifetime = lifetime_seconds or settings.token_lifetime_seconds
+    claims = token_claims(
+        settings, sub=sub, scopes=scopes, lifetime_seconds=lifetime, name=name, email=email
+    )
     return jwt.encode(claims, settings.jwt_secret, algorithm=algorithm)
 
 

@@ -38,12 +38,12 @@ def audit(args: argparse.Namespace) -> int:
 def prune(_args: argparse.Namespace) -> int:
     settings = _settings()
     days = settings.disclosure_retention_days
-    now = datetime.now(UTC)
-    deleted = _run(settings, lambda s: disclosures.prune(s, now, days))
     if days <= 0:
         print("DISCLOSURE_RETENTION_DAYS is 0: disclosure records are kept forever")
-    else:
-        print(f"deleted {deleted} disclosure records older than {days} days")
+        return 0
+    now = datetime.now(UTC)
+    deleted = _run(settings, lambda s: disclosures.prune(s, now, days))
+    print(f"deleted {deleted} disclosure records older than {days} days")
     return 0
 
 
@@ -59,7 +59,9 @@ def register(commands: Any) -> None:
     p.add_argument("--netid", required=True, help="the student")
     p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="from this day on (UTC)")
     p.add_argument("--sub", metavar="S", help="only those disclosed to this caller")
-    p.add_argument("--limit", type=_limit, default=1000, help="at most this many (1000)")
+    p.add_argument(
+        "--limit", type=_limit, default=disclosures.AUDIT_LIMIT, help="at most this many (1000)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(handler=audit)
     p = commands.add_parser(

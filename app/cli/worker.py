@@ -44,7 +44,7 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
         # Stop claiming; the task in hand is finished and committed before the process exits.
         loop.add_signal_handler(sig, stop.set)
     sessions = create_sessionmaker(engine)
-    worker = Worker(settings, engine, sessions, concurrency=concurrency)
+    worker = Worker(settings, engine, sessions, concurrency=concurrency, prunes=True)
     log.info("worker started", extra={"worker": worker.name, "slots": worker.concurrency})
     try:
         async with notifications.listening(engine, (notifications.TASKS_CHANNEL,)):

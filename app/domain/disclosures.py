@@ -14,7 +14,6 @@ TERMS = "terms"
 PLANS = "plans"
 DPLANS = "dplans"
 TASKS = "tasks"
-RECORD_TYPES = (STUDENT, TERMS, PLANS, DPLANS, TASKS)
 
 
 def joined(record_types: Iterable[str]) -> str:

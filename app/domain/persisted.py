@@ -12,7 +12,6 @@ from typing import Any
 
 from app.errors import BadRequest, Invalid, Problem
 
-SHA256 = re.compile(r"[0-9a-f]{64}")
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 

@@ -234,12 +234,17 @@ async def _executed(
                 operation_name=params.operation_name,
                 allowed_operation_types=allowed,
             )
-            # Before the answer leaves; a mutation's records commit (or roll back) with it.
+            # Before the answer leaves; a mutation's records commit with it.
             await disclosures_service.record_in(session, recipient, context.disclosed, context.now)
             if result.errors:
                 raise _RollBack  # never a partial write: an operation with errors changes nothing
     except _RollBack:
-        pass
+        if mutation and result is not None and result.data is not None:
+            # A mutation's records rolled back with it, but what its answer still shows is
+            # disclosed: recorded on their own (a read's were committed as they were written).
+            await disclosures_service.record(
+                state.engine, recipient, context.disclosed, context.now
+            )
     except InvalidOperationTypeError as exc:
         return _not_allowed(exc)
     assert result is not None

@@ -69,7 +69,9 @@ async def _read(ctx: SubscriptionContext, task_id: str) -> Task:
 def _passing(task: Task, announced: str | None, last: TaskStatus) -> Task | None:
     """A status the task went through faster than we could read it (RUNNING on its way to an
     end), shown as it was then, so subscribers see every step."""
-    if announced != "running" or last == TaskStatus.RUNNING:  # `announced`: the stored status
+    if (
+        announced != tasks_service.RUNNING or last == TaskStatus.RUNNING
+    ):  # `announced`: the stored status
         return None
     if task.status not in FINISHED:
         return None

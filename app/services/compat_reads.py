@@ -126,11 +126,13 @@ async def first_page(
             recipient=to,
         )
     except Invalid:
-        unfiltered = await reads.first_page(
-            listing, collection.netid, [], pagesize=0, include_protected=private, now=now
-        )
-        if not unfiltered.found:
-            raise _missing(collection) from None
+        # An unknown or hidden student is a 404 whatever the filters say (all plans: no student).
+        if collection.netid is not None:
+            unfiltered = await reads.first_page(
+                listing, collection.netid, [], pagesize=0, include_protected=private, now=now
+            )
+            if not unfiltered.found:
+                raise _missing(collection) from None
         raise
     if not found.found:
         raise _missing(collection)

@@ -48,11 +48,6 @@ def check_page_size(first: int, maximum: int, argument: str = "first") -> None:
         )
 
 
-def page_of(rows: Sequence[Any], first: int) -> Page[Any]:
-    """Repositories fetch `first + 1` rows; the extra one only says another page exists."""
-    return Page(rows=rows[:first], has_next=len(rows) > first)
-
-
 def _window(order: str, wanted: Slice, maximum: int) -> Window:
     if wanted.first is not None and wanted.last is not None:
         raise Invalid(

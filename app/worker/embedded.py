@@ -23,7 +23,7 @@ async def _in_process_worker(settings: Settings) -> AsyncIterator[None]:
     # Its own engine (pool), so its polling never shows up in request statement counts; it
     # hears new tasks through the database's hub, which every engine on that database shares.
     engine = create_engine(settings)
-    worker = Worker(settings, engine, create_sessionmaker(engine))
+    worker = Worker(settings, engine, create_sessionmaker(engine), prunes=settings.is_sqlite)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     log.info("in-process worker started", extra={"worker": worker.name})

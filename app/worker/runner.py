@@ -55,8 +55,10 @@ class Worker:
         *,
         concurrency: int | None = None,
         name: str | None = None,
+        prunes: bool = False,
     ) -> None:
         self.settings = settings
+        self.prunes = prunes  # applies the disclosure records' retention (see `_retention`)
         self.engine = engine
         self.sessions = sessions
         # SQLite has one writer; a single claimer there avoids lock contention entirely.
@@ -86,9 +88,10 @@ class Worker:
                         await helper
 
     async def _retention(self, stop: asyncio.Event) -> None:
-        """Disclosure records past DISCLOSURE_RETENTION_DAYS deleted at start and hourly (by
-        every worker: a second delete finds nothing)."""
-        days = self.settings.disclosure_retention_days
+        """Disclosure records past DISCLOSURE_RETENTION_DAYS deleted at start and hourly, by
+        `studentgraph worker` processes (not by every API process's embedded worker on
+        PostgreSQL; on SQLite the embedded worker is the only one)."""
+        days = self.settings.disclosure_retention_days if self.prunes else 0
         while days > 0 and not stop.is_set():
             try:
                 async with transaction(self.sessions) as session:

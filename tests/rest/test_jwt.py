@@ -217,6 +217,20 @@ class TestSigning:
         finally:
             server.shutdown()
 
+    async def test_without_a_private_key_the_configured_hs_algorithm_signs(
+        self, settings, sessions, clock
+    ):
+        key = await account_with_key(sessions)
+        hs512 = settings.model_copy(update={"jwt_algorithms": ["HS512"]})
+        with TestClient(create_app(hs512, clock=clock)) as client:
+            minted = client.post(
+                "/api/jwt", params={"scope": READ}, headers={"Authorization": key.key}
+            )
+            token = minted.json()["jwt"]
+            read = client.get("/api/students/nobody", headers={"Authorization": f"Bearer {token}"})
+        assert jwt.get_unverified_header(token)["alg"] == "HS512"
+        assert read.status_code == 404  # accepted: the route answered, not a 401
+
     async def test_production_without_a_private_key_mints_nothing(self, settings, sessions, clock):
         key = await account_with_key(sessions)
         production = settings.model_copy(update={"environment": "production"})
