@@ -33,6 +33,12 @@ CURRENT_TERM_TTL = 60.0
 _current_terms: dict[str, _CurrentTerm] = {}
 
 
+def forget_current_terms() -> None:
+    """Forget the remembered current terms: a database's data was replaced in this process
+    (the tests reset their PostgreSQL database between tests, under one URL)."""
+    _current_terms.clear()
+
+
 async def current_term_id(session: AsyncSession, now: datetime) -> str | None:
     """The id of the quarterly term whose range holds `now` (None outside the calendar)."""
     database = str(session.get_bind().engine.url)
