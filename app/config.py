@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1)
+    # Connections opened past the pool when every pooled one is busy, closed again when returned.
+    # 0: a request waits for a pooled connection instead (README: Settings).
+    database_max_overflow: int = Field(default=0, ge=0)
 
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["HS256"])
     jwt_secret: str = DEV_JWT_SECRET

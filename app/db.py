@@ -100,6 +100,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     engine = create_async_engine(
         database_url,
         pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
         hide_parameters=True,
         connect_args={"server_settings": {"statement_timeout": str(timeout)}} if timeout else {},
     )

@@ -42,6 +42,33 @@ class TestEngine:
         assert await StudentRepository(session).by_netid("nobody", include_protected=True) is None
 
 
+class TestPool:
+    """Past the pool, a request waits for a pooled connection: a connection opened for one
+    request and closed at its end would cost a server process per request under load (at 32
+    concurrent clients that halved the read throughput: README, Benchmarks)."""
+
+    async def test_concurrent_reads_share_the_pooled_connections(self, settings, database_url):
+        if not database_url.startswith("postgresql"):
+            pytest.skip("the connection pool: PostgreSQL")
+        import asyncio
+
+        from sqlalchemy import event
+
+        from app.db import create_engine, fetch_row
+
+        engine = create_engine(settings.model_copy(update={"database_pool_size": 2}))
+        opened: list[object] = []
+        event.listen(engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+        try:
+            rows = await asyncio.gather(
+                *(fetch_row(engine, "SELECT $1::int, pg_sleep(0.05)", [i]) for i in range(8))
+            )
+        finally:
+            await engine.dispose()
+        assert [row[0] for row in rows] == list(range(8))
+        assert len(opened) == 2
+
+
 class TestReading:
     """A read-only unit of work sends no BEGIN/COMMIT (PostgreSQL: asyncpg's query log)."""
 

@@ -34,9 +34,17 @@ async def _refuse_a_database_that_cannot_serve(engine: AsyncEngine) -> None:
             raise
 
 
+def pooled_for_slots(settings: Settings, concurrency: int | None) -> Settings:
+    """Each slot holds a connection while it applies, and /healthz and the retention need one
+    more each: a smaller pool would make them wait for a slot to finish (no overflow opens)."""
+    slots = concurrency or settings.worker_concurrency
+    pool_size = max(settings.database_pool_size, slots + 2)
+    return settings.model_copy(update={"database_pool_size": pool_size})
+
+
 async def _work(settings: Settings, concurrency: int | None) -> None:
     tracing.enable(settings, "studentgraph-worker")  # with OTEL_EXPORTER_OTLP_ENDPOINT only
-    engine = create_engine(settings)
+    engine = create_engine(pooled_for_slots(settings, concurrency))
     await _refuse_a_database_that_cannot_serve(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,8 @@ PostgreSQL database of generated students.
    (bench/peer/floor_app.py: plain SQL, assembled in Python, the same uvicorn).
 3. Check: every system answers every scenario with the same counts of students, terms, plans and
    D-plans, and reports its SQL statements per request.
-4. Time: wrk, 8 connections, alternating rounds (project, PostGraphile, floor, ...); medians.
+4. Time: wrk, 8 connections (`--connections`), alternating rounds (project, PostGraphile,
+   floor, ...); medians.
    "5,000 students with their terms" is one sequential client fetching them as a client would
    with each system's default settings: the project's pages of 100 (its cap), PostGraphile's one
    list (it has no cap), the floor's one answer.
@@ -51,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--seconds", type=float, default=8.0, help="per wrk run (8)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     p.add_argument("--fetches", type=int, default=5, help="timed 5,000-student fetches (5)")
     return p.parse_args(argv)
 
@@ -133,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     with servers(url, args, debug_sql=True) as logs:
         counts = scenarios.check(context, logs)
     table: dict[tuple[str, str], list[Result]] = {}
+    n = args.connections
     with servers(url, args, debug_sql=False), tempfile.TemporaryDirectory() as tmp:
         for scenario in scenarios.LOADED:
             requests = scenario.requests(context)
@@ -144,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                 for system, request in requests.items()
             }
             for system, script in scripts.items():  # warm
-                wrk(f"http://127.0.0.1:{PORTS[system]}", script, seconds=1)
+                wrk(f"http://127.0.0.1:{PORTS[system]}", script, seconds=1, connections=n)
             for _ in range(args.rounds):
                 for system, script in scripts.items():
-                    result = wrk(f"http://127.0.0.1:{PORTS[system]}", script, seconds=args.seconds)
+                    url = f"http://127.0.0.1:{PORTS[system]}"
+                    result = wrk(url, script, seconds=args.seconds, connections=n)
                     table.setdefault((scenario.key, system), []).append(result)
         fetches = {
             system: (fetch, f"http://127.0.0.1:{PORTS[system]}")

@@ -265,8 +265,8 @@ def report(
     args: argparse.Namespace,
 ) -> str:
     lines = [
-        f"bench-peer: {args.students} students (seed {args.seed}), wrk 8 connections, "
-        f"{args.rounds} alternating rounds of {args.seconds:g} s; medians. {machine}",
+        f"bench-peer: {args.students} students (seed {args.seed}), "
+        f"wrk {args.connections} connections, {args.rounds} alternating rounds of {args.seconds:g} s; medians. {machine}",
         "",
         "| scenario | system | req/s | p50 ms | p99 ms | SQL/req | project/system |",
         "|---|---|---|---|---|---|---|",
