@@ -266,7 +266,8 @@ def report(
 ) -> str:
     lines = [
         f"bench-peer: {args.students} students (seed {args.seed}), "
-        f"wrk {args.connections} connections, {args.rounds} alternating rounds of {args.seconds:g} s; medians. {machine}",
+        f"wrk {args.connections} connections, "
+        f"{args.rounds} alternating rounds of {args.seconds:g} s; medians. {machine}",
         "",
         "| scenario | system | req/s | p50 ms | p99 ms | SQL/req | project/system |",
         "|---|---|---|---|---|---|---|",
