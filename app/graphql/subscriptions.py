@@ -26,11 +26,13 @@ FINISHED = (TaskStatus.COMPLETE, TaskStatus.ERROR)
 
 @dataclass
 class SubscriptionContext:
-    """One WebSocket connection: the app, and the caller once `connection_init` named them."""
+    """One WebSocket connection: the app, and the caller once `connection_init` named them; a
+    subscription's own copy carries its request id (app.graphql.websocket)."""
 
     state: AppState
     connection_params: dict[str, Any] | None = None
     principal: Principal | None = None
+    request_id: str = ""
 
 
 async def _next_change(changes: asyncio.Queue[str], task_id: str, within: float) -> str | None:
@@ -60,7 +62,7 @@ async def _read(ctx: SubscriptionContext, task_id: str) -> Task:
     # Each update sent is a disclosure of the task; recorded before it is sent.
     state = ctx.state
     to = disclosures_service.recipient(
-        state.settings, ctx.principal, "websocket", "subscription taskUpdated"
+        state.settings, ctx.principal, ctx.request_id, "subscription taskUpdated"
     )
     await disclosures_service.record(state.engine, to, shown, state.clock.now())
     return task

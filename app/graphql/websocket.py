@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -148,7 +149,8 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
         source = await self.schema.stream(
             params.query,
             variable_values=params.variables,
-            context_value=self.context,
+            # The connection's context, with this subscription's id (its disclosure records').
+            context_value=replace(self.context, request_id=request_id),
             operation_name=params.operation_name,
         )
         async with aclosing(source):

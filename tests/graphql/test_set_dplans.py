@@ -12,7 +12,7 @@ from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, TASKS_WRITE
 from app.auth.tokens import mint
 from app.db import create_engine, create_sessionmaker, transaction
 from app.main import create_app
-from app.models import Task
+from app.models import Disclosure, Task
 from app.worker import Worker
 from tests.factories import make_dplan, make_student
 from tests.graphql_client import gql, gql_data
@@ -187,6 +187,20 @@ async def _apply_one(settings) -> bool:
         await engine.dispose()
 
 
+async def _subscription_records(settings) -> list[Disclosure]:
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            stmt = (
+                select(Disclosure)
+                .where(Disclosure.operation == "subscription taskUpdated")
+                .order_by(Disclosure.id)
+            )
+            return list((await session.execute(stmt)).scalars())
+    finally:
+        await engine.dispose()
+
+
 def _connect(ws, token: str | None) -> None:
     payload = {"Authorization": f"Bearer {token}"} if token else {}
     ws.send_json({"type": "connection_init", "payload": payload})
@@ -229,6 +243,13 @@ class TestTaskUpdated:
             "status": "COMPLETE",
             "path": f"/api/students/{NETID}",
         }
+        # Each update sent was a disclosure of the task, recorded under the subscription's id.
+        records = asyncio.run(_subscription_records(settings))
+        assert [(r.netid, r.sub, r.record_types) for r in records] == [
+            (NETID, "f003ghc", "tasks")
+        ] * 3
+        (request_id,) = {r.request_id for r in records}
+        assert len(request_id) == 32
 
     def test_rejects_a_connection_without_a_token(self, settings, clock):
         app = create_app(settings, clock=clock)
