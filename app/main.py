@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import tracing
@@ -140,11 +139,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
+        """503 when the database does not answer within monitoring.CHECK_SECONDS (a hung
+        database or an exhausted pool must not hang the probe past its own timeout)."""
         state: AppState = request.app.state.studentgraph
-        try:
-            async with state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
+        if not await monitoring.database_answers(state.engine):
             return JSONResponse({"status": "unavailable"}, 503)
         return JSONResponse({"status": "ready"})
 

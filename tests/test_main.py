@@ -17,6 +17,29 @@ class TestShell:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         assert (await client.get("/readyz")).json() == {"status": "ready"}
 
+    async def test_a_database_that_does_not_answer_is_unready_within_the_check(
+        self, client, monkeypatch
+    ):
+        import asyncio
+        import time
+        from contextlib import asynccontextmanager
+
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        from app.worker import monitoring
+
+        @asynccontextmanager
+        async def hung(*_args, **_kwargs):
+            await asyncio.sleep(3600)
+            yield
+
+        monkeypatch.setattr(monitoring, "CHECK_SECONDS", 0.2)
+        monkeypatch.setattr(AsyncEngine, "connect", hung)  # a database that never answers
+        started = time.monotonic()
+        response = await client.get("/readyz")
+        assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+        assert time.monotonic() - started < 5
+
     async def test_every_response_has_a_request_id(self, client):
         first = await client.get("/healthz")
         second = await client.get("/healthz")
