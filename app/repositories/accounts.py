@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fetch_all
@@ -27,13 +28,22 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(self, name: str, scopes: list[str], now: datetime) -> None:
+    async def insert(self, name: str, scopes: list[str], now: datetime) -> bool:
+        """False when an account of that name exists (two creating it at once included)."""
         values = {"name": name, "scopes": scopes, "created_at": now}
-        await self.session.execute(insert(ServiceAccount).values(values))
+        dialect = self.session.get_bind().dialect.name
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ServiceAccount)
+        stmt = stmt.values(values).on_conflict_do_nothing(index_elements=["name"])
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
 
-    async def by_name(self, name: str) -> Record | None:
+    async def by_name(self, name: str, *, for_update: bool = False) -> Record | None:
+        """`for_update`: the row stays locked until the transaction ends, so a change computed
+        from it (grant, revoke) is not lost to another made meanwhile (PostgreSQL; SQLite has
+        one writer at a time)."""
         stmt = select(ServiceAccount.name, ServiceAccount.scopes, ServiceAccount.created_at)
-        rows = await fetch_all(self.session, stmt.where(ServiceAccount.name == name))
+        stmt = stmt.where(ServiceAccount.name == name)
+        rows = await fetch_all(self.session, stmt.with_for_update() if for_update else stmt)
         return rows[0] if rows else None
 
     async def all(self) -> list[Record]:

@@ -48,8 +48,8 @@ def _check_name(name: str) -> None:
         raise Invalid(message, [Problem("name", message)])
 
 
-async def _account(session: AsyncSession, name: str) -> Record:
-    account = await AccountRepository(session).by_name(name)
+async def _account(session: AsyncSession, name: str, *, for_update: bool = False) -> Record:
+    account = await AccountRepository(session).by_name(name, for_update=for_update)
     if account is None:
         raise NotFound(f"no service account named {name!r}")
     return account
@@ -57,11 +57,9 @@ async def _account(session: AsyncSession, name: str) -> Record:
 
 async def create_account(session: AsyncSession, name: str, scopes: list[str]) -> None:
     _check_name(name)
-    repo = AccountRepository(session)
-    if await repo.by_name(name) is not None:
+    if not await AccountRepository(session).insert(name, scopes, utcnow()):
         message = f"service account {name!r} already exists"
         raise Invalid(message, [Problem("name", message)])
-    await repo.insert(name, scopes, utcnow())
 
 
 async def accounts(session: AsyncSession) -> list[Record]:
@@ -70,7 +68,7 @@ async def accounts(session: AsyncSession) -> list[Record]:
 
 async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
     """Add scopes (those it has stay where they are); the account's scopes after."""
-    account = await _account(session, name)
+    account = await _account(session, name, for_update=True)
     granted = list(dict.fromkeys([*account.scopes, *scopes]))
     await AccountRepository(session).set_scopes(name, granted)
     return granted
@@ -79,7 +77,7 @@ async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str
 async def revoke_scopes(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
     """Take scopes away. Tokens already minted keep them until they expire
     (API_JWT_LIFETIME_SECONDS); the account's scopes after."""
-    account = await _account(session, name)
+    account = await _account(session, name, for_update=True)
     kept = [s for s in account.scopes if s not in scopes]
     await AccountRepository(session).set_scopes(name, kept)
     return kept
