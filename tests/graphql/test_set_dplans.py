@@ -111,7 +111,16 @@ class TestSetDplans:
         error = body["errors"][0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
         locs = {p["loc"] for p in error["extensions"]["problems"]}
-        assert locs == {"dplans[0].dplan_id", "dplans[1].dplan_source_id", "dplans[1].term_code"}
+        # In the names the caller sent (the REST route says `dplans[0].dplan_id`).
+        assert locs == {"dplans[0].dplanId", "dplans[1].dplanSourceId", "dplans[1].termCode"}
+        assert await task_count(session) == 0
+
+    async def test_a_bad_idempotency_key_is_named_as_the_caller_sent_it(
+        self, client, session, student, auth
+    ):
+        body = await set_dplans(client, auth(*WRITER), key="k" * 256)
+        (problem,) = body["errors"][0]["extensions"]["problems"]
+        assert problem == {"loc": "idempotencyKey", "message": "must be 1 to 255 characters"}
         assert await task_count(session) == 0
 
     async def test_empty_list(self, client, session, student, auth):

@@ -174,7 +174,7 @@ class TestOperations:
             answer = ask(ws, SET_DPLANS, {"netid": NETID, "dplans": bad})
         error = answer[0]["payload"]["errors"][0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
-        assert {p["loc"] for p in error["extensions"]["problems"]} >= {"dplans[0].dplan_id"}
+        assert {p["loc"] for p in error["extensions"]["problems"]} >= {"dplans[0].dplanId"}
         assert client.portal.call(_task_count, client.app.state.studentgraph.settings) == 0
 
     def test_a_missing_scope_is_forbidden_as_over_http(self, client, settings):
