@@ -1,0 +1,171 @@
+"""`python -m bench.peer.ab`: the project against itself under two environments (A and B), over
+HTTP on the bench-peer database, with what each request costs in CPU. By default B is
+`DISCLOSURE_RECORDS=false`: what disclosure records cost.
+
+Both run as `studentgraph serve` (one process each, the rate limit off, A's and B's variables on
+top of this environment). For each scenario of bench-peer (project's requests only), wrk drives
+A and B in alternating rounds; each round reports req/s and CPU microseconds per request of the
+API process, of every PostgreSQL process and of the whole machine (from /proc; the PostgreSQL
+figure misses backends that exit mid-round). Medians; A/B is A's req/s over B's.
+
+    python -m bench.peer.ab                                   # records on vs off
+    python -m bench.peer.ab --a-env DATABASE_MAX_OVERFLOW=10 --b-env DATABASE_MAX_OVERFLOW=0 \\
+        --connections 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.peer import scenarios
+from bench.peer.load import lua_script, wrk
+from bench.serving import VENV_BIN, ensure_wrk, machine, prepare_database, wait_for
+
+PORTS = {"A": 8720, "B": 8721}
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Round:
+    rps: float
+    api_us: float  # CPU per request of the API process
+    postgres_us: float  # of the PostgreSQL processes
+    machine_us: float  # of the whole machine (wrk and the kernel included)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.peer.ab", description=__doc__)
+    p.add_argument("--a-env", default="", help="A's variables: K=V,K=V (none)")
+    p.add_argument("--b-env", default="DISCLOSURE_RECORDS=false", help="B's variables")
+    p.add_argument("--database", default="sg_peer")
+    p.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
+    p.add_argument("--students", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=5.0, help="per wrk run (5)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
+    p.add_argument("--only", default="", help="scenario keys, comma-separated (all)")
+    return p.parse_args(argv)
+
+
+def variables(text: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in text.split(",") if item)
+
+
+def _ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+def _busy_ticks() -> int:
+    user, nice, system, _idle, _iowait, irq, softirq = map(
+        int, Path("/proc/stat").read_text().split()[1:8]
+    )
+    return user + nice + system + irq + softirq
+
+
+def _postgres_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "postgres"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+@contextmanager
+def servers(url: str, envs: dict[str, dict[str, str]]) -> Iterator[dict[str, int]]:
+    logs = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, env in envs.items():
+            command = [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS[name])]
+            extra = {"DATABASE_URL": url, "RATE_LIMIT_PER_SECOND": "0", **env}
+            processes[name] = subprocess.Popen(
+                command,
+                stdout=open(logs / f"{name}.log", "w"),  # noqa: SIM115 (closed with the process)
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **extra},
+            )
+        for name, process in processes.items():
+            wait_for(f"http://127.0.0.1:{PORTS[name]}", process, logs / f"{name}.log")
+        yield {name: process.pid for name, process in processes.items()}
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(10)
+
+
+def measured(url: str, script: Path, pid: int, args: argparse.Namespace) -> Round:
+    postgres = _postgres_pids()
+    api0, pg0, busy0 = _ticks([pid]), _ticks(postgres), _busy_ticks()
+    result = wrk(url, script, seconds=args.seconds, connections=args.connections)
+    requests = result.rps * round(args.seconds)
+    api, pg = _ticks([pid]) - api0, _ticks(postgres) - pg0
+    busy = _busy_ticks() - busy0
+    return Round(result.rps, *(t * TICK_US / requests for t in (api, pg, busy)))
+
+
+def report(key: str, rounds: dict[str, list[Round]]) -> list[str]:
+    def median(name: str, field: str) -> float:
+        return float(statistics.median(getattr(r, field) for r in rounds[name]))
+
+    lines = []
+    for name in ("A", "B"):
+        lines.append(
+            f"| {key} | {name} | {median(name, 'rps'):,.0f} | {median(name, 'api_us'):,.0f} | "
+            f"{median(name, 'postgres_us'):,.0f} | {median(name, 'machine_us'):,.0f} |"
+        )
+    rps = median("A", "rps") / median("B", "rps")
+    cpu = median("B", "machine_us") / median("A", "machine_us")
+    lines.append(f"| {key} | A/B | {rps:.2f}x | | | {cpu:.2f}x (B's CPU / A's) |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    ensure_wrk()
+    url = prepare_database(args.database, args.pg, args.students, args.seed)
+    context = scenarios.Context.create(url, args)
+    envs = {"A": variables(args.a_env), "B": variables(args.b_env)}
+    lines = [
+        f"bench-peer A/B: A {envs['A'] or '(defaults)'}, B {envs['B'] or '(defaults)'}; "
+        f"wrk {args.connections} connections, {args.rounds} alternating rounds of "
+        f"{args.seconds:g} s; medians. {machine(args.pg)}",
+        "",
+        "| scenario | system | req/s | API µs/req | PostgreSQL µs/req | machine µs/req |",
+        "|---|---|---|---|---|---|",
+    ]
+    wanted = set(args.only.split(",")) if args.only else None
+    with servers(url, envs) as pids, tempfile.TemporaryDirectory() as tmp:
+        for scenario in scenarios.LOADED:
+            if wanted is not None and scenario.key not in wanted:
+                continue
+            request = scenario.requests(context)["project"]
+            script = lua_script(request, context.keys_file, Path(tmp) / f"{scenario.key}.lua")
+            rounds: dict[str, list[Round]] = {"A": [], "B": []}
+            for name in PORTS:  # warm
+                wrk(f"http://127.0.0.1:{PORTS[name]}", script, seconds=1)
+            for _ in range(args.rounds):
+                for name in PORTS:
+                    base = f"http://127.0.0.1:{PORTS[name]}"
+                    rounds[name].append(measured(base, script, pids[name], args))
+            lines.extend(report(scenario.key, rounds))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
