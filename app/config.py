@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # Connections opened past the pool when every pooled one is busy, closed again when returned.
     # 0: a request waits for a pooled connection instead (README: Settings).
     database_max_overflow: int = Field(default=0, ge=0)
+    # How long a request waits for a pooled connection before it is answered 503.
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["HS256"])
     jwt_secret: str = DEV_JWT_SECRET

@@ -22,6 +22,7 @@ from asyncpg.exceptions import (
 from sqlalchemy import Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,6 +47,9 @@ UNREACHABLE = (
     CannotConnectNowError,  # starting up
     AdminShutdownError,  # shutting down, or the connection terminated
     CrashShutdownError,
+    # No pooled connection came free within DATABASE_POOL_TIMEOUT_SECONDS: for this request the
+    # database is as unavailable (overloaded), and a 503 with Retry-After says so.
+    PoolTimeout,
 )
 
 
@@ -101,6 +105,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
         hide_parameters=True,
         connect_args={"server_settings": {"statement_timeout": str(timeout)}} if timeout else {},
     )
