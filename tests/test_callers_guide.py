@@ -11,12 +11,10 @@ Node.js and npm). `$API` and `$TOKEN` are given to each example in its environme
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,10 +27,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.auth.scopes import ALL_SCOPES
-from app.auth.tokens import mint
 from app.config import Settings
 from app.db import create_engine
+from tests.served import Served
 
 ROOT = Path(__file__).resolve().parents[1]
 NPM_PROJECT = Path(__file__).resolve().parent / "callers_guide"
@@ -107,46 +104,12 @@ def _examples() -> dict[str, Example]:
     return {example.name: example for example in found}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
+class Server(Served):
     """`python -m app serve` on a free port with the demo data, its worker in process."""
 
-    def __init__(self, database_url: str) -> None:
-        self.env = {
-            **os.environ,
-            "ENVIRONMENT": "test",
-            "DATABASE_URL": database_url,
-            "WORKER_IN_PROCESS": "true",
-            "RATE_LIMIT_PER_SECOND": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        self.settings = Settings(environment="test", database_url=database_url)
-        self.token = mint(self.settings, sub="f003ghc", scopes=list(ALL_SCOPES))
-        self.process: subprocess.Popen[bytes] | None = None
-
     def start(self) -> None:
-        demo = [sys.executable, "-m", "app", "demo"]
-        subprocess.run(demo, cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120)
-        serve = [sys.executable, "-m", "app", "serve", "--port", self.url.rsplit(":", 1)[1]]
-        self.process = subprocess.Popen(serve, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise AssertionError(f"the server at {self.url} did not become ready")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(20)
+        self.demo()
+        super().start()
 
     def example_env(self, token: str | None = None) -> dict[str, str]:
         """The example's environment: $API, $TOKEN, and `studentgraph`/`python3` on the PATH."""

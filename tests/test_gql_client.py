@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +18,7 @@ from gql.transport.websockets import WebsocketsTransport
 from app.auth import STUDENTS_READ, STUDENTS_WRITE
 from app.auth.tokens import mint
 from tests.factories import make_student
+from tests.served import Served
 
 ROOT = Path(__file__).resolve().parents[1]
 NETID = "f0027k4"
@@ -31,45 +28,17 @@ SET_DPLANS = """mutation($netid: String!, $dplans: [DplanInput!]!) {
 FOLLOW = "subscription($id: String!) { taskUpdated(taskId: $id) { status } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def server(settings, session) -> AsyncIterator[str]:
     """`studentgraph serve` on a free port, with its in-process worker, on the test database."""
     await make_student(session, netid=NETID)
     await session.commit()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "ENVIRONMENT": "test",
-        "LOG_LEVEL": "WARNING",
-        "RATE_LIMIT_PER_SECOND": "0",
-        "WORKER_IN_PROCESS": "true",
-    }
-    process = subprocess.Popen(  # noqa: ASYNC220 (started once; nothing waits on it here)
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    served = Served(settings.database_url)
     try:
-        async with httpx.AsyncClient() as probe:
-            for _ in range(200):
-                try:
-                    if (await probe.get(f"{base}/healthz", timeout=1)).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        yield base
+        await asyncio.to_thread(served.start)
+        yield served.url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        await asyncio.to_thread(served.stop)
 
 
 async def test_gql_over_http_and_websocket(server, settings):

@@ -10,14 +10,9 @@ where .ci/run installs Chromium, so a missing browser can never pass as a skip t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth.scopes import ALL_SCOPES
-from app.auth.tokens import mint
-from app.config import Settings
+from tests.served import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "graphiql"
@@ -71,58 +64,18 @@ async def browser() -> AsyncIterator[Any]:
         await chromium.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """`python -m app serve` on a free port, GraphiQL on, with no worker of its own: tasks wait
-    until the test starts one (`start_worker`), so the page can watch them change."""
+class Server(Served):
+    """GraphiQL on, with no worker of its own: tasks wait until the test starts one
+    (`start_worker`), so the page can watch them change."""
 
     def __init__(self, database_url: str) -> None:
-        self.env = {
-            **os.environ,
-            "ENVIRONMENT": "test",
-            "GRAPHIQL": "true",
-            "DATABASE_URL": database_url,
-            "WORKER_IN_PROCESS": "false",
-            "WORKER_POLL_SECONDS": "1",
-            "RATE_LIMIT_PER_SECOND": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.processes: list[subprocess.Popen[bytes]] = []
-        settings = Settings(environment="test", database_url=database_url)
-        self.token = mint(settings, sub="f003ghc", scopes=list(ALL_SCOPES))
-
-    def _start(self, *args: str) -> None:
-        self.processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "app", *args],
-                cwd=ROOT,
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        super().__init__(
+            database_url, GRAPHIQL="true", WORKER_IN_PROCESS="false", WORKER_POLL_SECONDS="1"
         )
 
     def start(self) -> None:
-        demo = [sys.executable, "-m", "app", "demo"]
-        subprocess.run(demo, cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120)
-        self._start("serve", "--port", str(self.port))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise AssertionError(f"the server at {self.url} did not become ready")
-
-    def start_worker(self) -> None:
-        self._start("worker", "--concurrency", "1")
+        self.demo()
+        super().start()
 
     async def graphql(self, query: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -131,15 +84,6 @@ class Server:
         body: dict[str, Any] = response.json()
         assert body.get("errors") is None, body
         return body
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture
