@@ -18,23 +18,24 @@ class TestShell:
         assert (await client.get("/readyz")).json() == {"status": "ready"}
 
     async def test_a_database_that_does_not_answer_is_unready_within_the_check(
-        self, client, monkeypatch
+        self, app, client, monkeypatch
     ):
         import asyncio
         import time
         from contextlib import asynccontextmanager
 
-        from sqlalchemy.ext.asyncio import AsyncEngine
-
         from app.worker import monitoring
 
-        @asynccontextmanager
-        async def hung(*_args, **_kwargs):
-            await asyncio.sleep(3600)
-            yield
+        class Hung:
+            """An engine whose connections never come (the app's own is left alone)."""
+
+            @asynccontextmanager
+            async def connect(self):
+                await asyncio.sleep(3600)
+                yield
 
         monkeypatch.setattr(monitoring, "CHECK_SECONDS", 0.2)
-        monkeypatch.setattr(AsyncEngine, "connect", hung)  # a database that never answers
+        monkeypatch.setattr(app.state.studentgraph, "engine", Hung())
         started = time.monotonic()
         response = await client.get("/readyz")
         assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
