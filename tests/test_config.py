@@ -232,3 +232,14 @@ class TestExposure:
         monkeypatch.setenv("DOCS_ENABLED", "0")
         settings = Settings()
         assert not settings.serves_metrics and not settings.serves_docs
+
+
+def test_every_setting_is_documented_in_the_readme():
+    """An operator finds each variable in the README (named as the environment spells it)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    undocumented = [
+        name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme
+    ]
+    assert undocumented == []
