@@ -66,14 +66,15 @@ class _Fold:
 
 
 def student_rows(st: Statement, netids: str, picks: tuple[Pick, ...]) -> list[str]:
-    """Rows for the students whose netids `netids` (SQL) selects, shown with `picks`."""
+    """Rows for the students whose netids `netids` (SQL: one column `n`, each visible student
+    shown once) selects, shown with `picks`. Read from `netids` itself, not joined back to
+    `students`: for a page of 100 that join was a scan of the whole table."""
     fold, p = _Fold(st), st.alias("p")
     fold.student(
         picks, f"SELECT {p}.id FROM academic_plans {p} WHERE {p}.student_netid IN ({netids})"
     )
-    s = st.alias("s")
-    source = f"students {s} WHERE {s}.netid IN ({netids})"
-    own = f"SELECT {s}.netid AS n, '{joined(fold.types)}' AS t FROM {source}"
+    x = st.alias("x")
+    own = f"SELECT {x}.n AS n, '{joined(fold.types)}' AS t FROM ({netids}) {x}"
     return [own, *_reached(st, fold)]
 
 

@@ -230,7 +230,7 @@ def _disclosed(st: Statement, i: int, read: RootRead) -> list[str]:
     kind, picks = read.kind, read.picks
     if kind == "student":
         s, netid = st.alias("s"), st.param(f"{i}.netid")
-        netids = f"SELECT {s}.netid FROM students {s} WHERE {s}.netid = {netid}"
+        netids = f"SELECT {s}.netid AS n FROM students {s} WHERE {s}.netid = {netid}"
         return disclosed.student_rows(st, netids + st.visible_student(s), picks)
     if kind == "plan" and read.shape != "missing":
         return disclosed.plan_rows(st, st.param(f"{i}.id"), picks, visible=True)
@@ -238,7 +238,8 @@ def _disclosed(st: Statement, i: int, read: RootRead) -> list[str]:
     if nodes is None:
         return []
     p, column = st.alias("p"), LISTINGS[kind].key
-    keys = f"SELECT {p}.{column} FROM {_page(st, i, read)} {p} WHERE {p}.rn <= {_first(st, i)}"
+    page = f"{_page(st, i, read)} {p} WHERE {p}.rn <= {_first(st, i)}"
+    keys = f"SELECT {p}.{column} AS n FROM {page}"
     if kind == "students":
         return disclosed.student_rows(st, keys, nodes)
     return disclosed.plan_rows(st, keys, nodes, visible=False)  # the page is of visible plans
