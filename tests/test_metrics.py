@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,8 @@ from app.main import create_app
 from app.worker import Worker
 from tests.factories import make_student
 from tests.worker.helpers import accept, seed_payload
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 NETID = "f00mtr1"
 
@@ -317,3 +320,22 @@ class TestConnections:
                     break
                 time.sleep(0.02)
             assert open_sockets(client) == before
+
+
+async def test_the_runbook_names_only_metrics_the_api_serves(client, auth):
+    """Every metric the README's *What to watch* table and alert rules name is in /metrics, and
+    the rules are valid YAML (an operator pastes them)."""
+    import re
+
+    import yaml
+
+    section = README.split("### What to watch", 1)[1].split("### Health endpoints", 1)[0]
+    rules = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    assert {r["alert"] for r in rules["groups"][0]["rules"]} >= {"StudentgraphPoolSaturated"}
+    await client.get("/api/students/f000abc/terms", headers=auth())  # a request to count
+    exposition = (await client.get("/metrics")).text
+    served = {family.name for family in text_string_to_metric_families(exposition)}
+    named = set(re.findall(r"studentgraph_[a-z_]+", section))
+    assert len(named) >= 7  # the table's and the rules' metrics
+    # Counters are exposed without their `_total` suffix in the family name.
+    assert {n.removesuffix("_total") for n in named} - served == set()
