@@ -86,6 +86,8 @@ class DisclosureRepository:
         stmt = stmt.order_by(Disclosure.at.desc(), Disclosure.id.desc()).limit(limit)
         return await fetch_all(self.session, stmt)
 
-    async def delete_before(self, before: datetime) -> int:
-        result = await self.session.execute(delete(Disclosure).where(Disclosure.at < before))
+    async def delete_before(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` records older than `before`; how many were deleted."""
+        older = select(Disclosure.id).where(Disclosure.at < before).limit(limit)
+        result = await self.session.execute(delete(Disclosure).where(Disclosure.id.in_(older)))
         return int(getattr(result, "rowcount", 0) or 0)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.config import Settings
+from app.db import transaction
 from app.domain.disclosures import Disclosed, Recipient
 from app.repositories import Record
 from app.repositories import disclosures as disclosures_repo
 from app.repositories.disclosures import DisclosureRepository
 
 AUDIT_LIMIT = 1000
+PRUNE_BATCH = 10_000  # records deleted per transaction
 
 
 def recipient(
@@ -55,9 +57,24 @@ async def audit(
     return await DisclosureRepository(session).of_student(netid, since=since, sub=sub, limit=limit)
 
 
-async def prune(session: AsyncSession, now: datetime, retention_days: int) -> int:
-    """Delete records older than the retention (none when it is 0: kept forever)."""
+async def prune(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    retention_days: int,
+    *,
+    batch: int = PRUNE_BATCH,
+) -> int:
+    """Delete records older than the retention (none when it is 0: kept forever), `batch` at a
+    time, each batch its own transaction: the first run over years of records must not be one
+    statement that the statement timeout stops (every later run would try it again) or one
+    transaction that holds the table's dead rows until it ends."""
     if retention_days <= 0:
         return 0
     before = now - timedelta(days=retention_days)
-    return await DisclosureRepository(session).delete_before(before)
+    deleted = 0
+    while True:
+        async with transaction(sessions) as session:
+            count = await DisclosureRepository(session).delete_before(before, limit=batch)
+        deleted += count
+        if count < batch:
+            return deleted

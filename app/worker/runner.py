@@ -94,8 +94,7 @@ class Worker:
         days = self.settings.disclosure_retention_days if self.prunes else 0
         while days > 0 and not stop.is_set():
             try:
-                async with transaction(self.sessions) as session:
-                    deleted = await disclosures_service.prune(session, datetime.now(UTC), days)
+                deleted = await disclosures_service.prune(self.sessions, datetime.now(UTC), days)
                 if deleted:
                     log.info("deleted disclosure records past retention", extra={"count": deleted})
             except Exception as exc:  # the next round tries again; tasks go on meanwhile

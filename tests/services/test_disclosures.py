@@ -1,0 +1,55 @@
+"""The disclosure records' retention: older records deleted a batch per transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event, select
+
+from app.models import Disclosure
+from app.repositories.disclosures import DisclosureRepository
+from app.services import disclosures
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def _record(at: datetime, netid: str) -> dict[str, object]:
+    return {
+        "at": at,
+        "sub": "registrar",
+        "netid": netid,
+        "operation": "query StudentPage",
+        "record_types": "student",
+        "scopes": "urn:a",
+        "request_id": f"request-{netid}",
+    }
+
+
+async def test_old_records_go_a_batch_per_transaction_and_newer_ones_stay(
+    engine, sessions, session
+):
+    old = NOW - timedelta(days=400)
+    rows = [_record(old + timedelta(minutes=i), f"old{i}") for i in range(5)]
+    await DisclosureRepository(session).add([*rows, _record(NOW, "new")])
+    await session.commit()
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine.sync_engine, "commit", committed)
+    try:
+        deleted = await disclosures.prune(sessions, NOW, 365, batch=2)
+    finally:
+        event.remove(engine.sync_engine, "commit", committed)
+    assert deleted == 5
+    assert len(commits) == 3  # 2 + 2 + 1: the short batch says nothing older is left
+    kept = (await session.execute(select(Disclosure.netid))).scalars().all()
+    assert kept == ["new"]
+
+
+async def test_a_retention_of_zero_keeps_everything(sessions, session):
+    await DisclosureRepository(session).add([_record(NOW - timedelta(days=4000), "ancient")])
+    await session.commit()
+    assert await disclosures.prune(sessions, NOW, 0) == 0
+    assert (await session.execute(select(Disclosure.netid))).scalars().all() == ["ancient"]
