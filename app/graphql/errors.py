@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError
 from starlette.responses import Response
+from strawberry.utils.str_converters import to_camel_case
 
 from app.db import is_database_unavailable, is_statement_timeout
 from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
@@ -29,12 +30,20 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+def domain_error(exc: DomainError) -> dict[str, Any]:
+    """A domain error as a GraphQL error, its problems (if any) in `extensions.problems`. The
+    services name fields as the REST payload spells them (`dplans[0].term_code`); a GraphQL
+    caller sent `termCode`, and is told so, in the schema's own conversion."""
+    if not exc.problems:
+        return graphql_error(exc.message, exc.code)
+    problems = [{"loc": to_camel_case(p.loc), "message": p.message} for p in exc.problems]
+    return graphql_error(exc.message, exc.code, problems=problems)
+
+
 def error_response(exc: DomainError) -> Response:
     """A domain error raised outside execution (authentication, a bad envelope, a body too
     large, a rate limit), with its status and headers."""
-    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
-    body = {"errors": [graphql_error(exc.message, exc.code, **extra)]}
-    return json_response(body, exc.http_status, exc.headers())
+    return json_response({"errors": [domain_error(exc)]}, exc.http_status, exc.headers())
 
 
 def unexpected_outcome(exc: Exception, request_id: str) -> tuple[bytes, int, dict[str, str]]:
@@ -81,10 +90,7 @@ def format_error(
         )
     original = error.original_error
     if isinstance(original, DomainError):
-        extra: dict[str, Any] = {}
-        if original.problems:
-            extra["problems"] = [p.as_dict() for p in original.problems]
-        return _located(error, graphql_error(original.message, original.code, **extra))
+        return _located(error, domain_error(original))
     if is_statement_timeout(original):
         timeout = StatementTimeout()
         return _located(error, graphql_error(timeout.message, timeout.code))

@@ -41,7 +41,7 @@ from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.errors import DomainError, Unauthenticated
 from app.graphql import operations
-from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
+from app.graphql.errors import domain_error, format_errors, graphql_error, unexpected_outcome
 from app.graphql.operations import Checked, GraphQLDoor, Outcome, Params
 from app.graphql.subscriptions import SubscriptionContext
 from app.metrics import WEBSOCKETS
@@ -117,8 +117,7 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
         except _Refused as exc:
             await self.websocket.close(code=exc.code, reason=exc.reason)
         except DomainError as exc:
-            extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
-            await _send_errors(operation, [graphql_error(exc.message, exc.code, **extra)])
+            await _send_errors(operation, [domain_error(exc)])
         except Exception as exc:
             body, _, _ = unexpected_outcome(exc, request_id)  # masked, logged once with the id
             await _send_errors(operation, orjson.loads(body)["errors"])

@@ -141,6 +141,24 @@ class TestOrderBy:
         )
         assert body["errors"][0]["extensions"]["problems"][0]["loc"] == "after"
 
+    @pytest.mark.parametrize("plan_id", [2**63, -1])
+    async def test_a_cursor_whose_plan_id_is_no_plan_id_is_refused(
+        self, client, auth, world, plan_id
+    ):
+        # Decodable and well-typed, but past a BIGINT (or negative): refused, never sent to the
+        # database (2**63 reached it and failed there, a masked 500).
+        from app.graphql.types.connections import encode_cursor
+
+        cursor = encode_cursor("plan.student_netid", f'["f000abc",{plan_id}]')
+        body = await gql(
+            client,
+            f'{{ plans(orderBy: STUDENT_NETID_ASC, after: "{cursor}") {{ totalCount }} }}',
+            auth(STUDENTS_READ),
+        )
+        error = body["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        assert error["extensions"]["problems"][0]["loc"] == "after"
+
 
 class TestNotAndIsNull:
     async def test_is_null(self, client, auth, world):

@@ -84,11 +84,16 @@ class Ordering:
         return (
             isinstance(values, list)
             and len(values) == len(self.fields)
-            and all(
-                type(v) is t and (not isinstance(v, str) or v.isprintable())
-                for v, (_, t) in zip(values, self.fields, strict=True)
-            )
+            and all(_fits(v, t) for v, (_, t) in zip(values, self.fields, strict=True))
         )
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """A cursor's value of `kind`: printable text, or a plan id (as `parse_plan_id` takes them:
+    a number past a BIGINT would reach the database and fail there)."""
+    if type(value) is not kind:
+        return False
+    return value.isprintable() if isinstance(value, str) else parse_plan_id(str(value)) is not None
 
 
 _NETID = (("netid", str),)

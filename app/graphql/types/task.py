@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
@@ -14,7 +13,6 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from app.domain.disclosures import TASKS, Disclosed
-from app.errors import Invalid, Problem
 from app.graphql.context import Info, found_nodes
 from app.services import dplans as dplans_service
 from app.services import tasks as tasks_service
@@ -150,24 +148,7 @@ async def resolve_set_dplans(
     """Validate and accept a D-plan change; the task is stored when the operation answers."""
     ctx = info.context
     body = {"dplans": [d.as_payload() for d in dplans]}
-    try:
-        row = await dplans_service.set_dplans(
-            ctx.session, ctx.principal, netid, body, idempotency_key=idempotency_key
-        )
-    except Invalid as exc:
-        raise _in_graphql_names(exc) from exc
+    row = await dplans_service.set_dplans(
+        ctx.session, ctx.principal, netid, body, idempotency_key=idempotency_key
+    )
     return Task.from_row(row, ctx.disclosed)
-
-
-_SNAKE = re.compile(r"_([a-z])")
-
-
-def _in_graphql_names(exc: Invalid) -> Invalid:
-    """The service names fields as the REST payload spells them (`dplans[0].term_code`); a
-    GraphQL caller sent `termCode`, and is told so (`idempotency_key` likewise)."""
-
-    def camel(text: str) -> str:
-        return _SNAKE.sub(lambda m: m.group(1).upper(), text)
-
-    problems = [Problem(camel(p.loc), p.message) for p in exc.problems]
-    return Invalid(str(exc), problems)
