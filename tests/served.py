@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,7 +32,8 @@ class Served:
     """`env` is added to the defaults: the test environment, `database_url`, the in-process
     worker on, no rate limit, warnings only. `token` carries every scope."""
 
-    def __init__(self, database_url: str, **env: str) -> None:
+    def __init__(self, database_url: str, *, demo: bool = False, **env: str) -> None:
+        self.with_demo = demo  # `python -m app demo` (the seed documents' students) first
         self.env = {
             **os.environ,
             "ENVIRONMENT": "test",
@@ -52,6 +55,8 @@ class Served:
 
     def start(self) -> None:
         """Serves, and returns once /readyz says so (60 s at most)."""
+        if self.with_demo:
+            self.demo()
         self._start("serve", "--port", self.url.rsplit(":", 1)[1])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -81,3 +86,13 @@ class Served:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+@contextmanager
+def running(served: Served) -> Iterator[Served]:
+    """`served` started, and stopped however the test ends."""
+    try:
+        served.start()
+        yield served
+    finally:
+        served.stop()

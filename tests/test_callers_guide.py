@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import create_engine
-from tests.served import Served
+from tests.served import Served, running
 
 ROOT = Path(__file__).resolve().parents[1]
 NPM_PROJECT = Path(__file__).resolve().parent / "callers_guide"
@@ -107,9 +107,8 @@ def _examples() -> dict[str, Example]:
 class Server(Served):
     """`python -m app serve` on a free port with the demo data, its worker in process."""
 
-    def start(self) -> None:
-        self.demo()
-        super().start()
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url, demo=True)
 
     def example_env(self, token: str | None = None) -> dict[str, str]:
         """The example's environment: $API, $TOKEN, and `studentgraph`/`python3` on the PATH."""
@@ -137,12 +136,8 @@ class Server(Served):
 
 @pytest.fixture
 def server(database_url: str) -> Iterator[Server]:
-    running = Server(database_url)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+    with running(Server(database_url)) as served:
+        yield served
 
 
 def _run(example: Example, env: dict[str, str], *, node: str = "node") -> str:

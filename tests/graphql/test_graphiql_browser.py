@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.served import Served
+from tests.served import Served, running
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "graphiql"
@@ -70,12 +70,12 @@ class Server(Served):
 
     def __init__(self, database_url: str) -> None:
         super().__init__(
-            database_url, GRAPHIQL="true", WORKER_IN_PROCESS="false", WORKER_POLL_SECONDS="1"
+            database_url,
+            demo=True,
+            GRAPHIQL="true",
+            WORKER_IN_PROCESS="false",
+            WORKER_POLL_SECONDS="1",
         )
-
-    def start(self) -> None:
-        self.demo()
-        super().start()
 
     async def graphql(self, query: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -88,12 +88,8 @@ class Server(Served):
 
 @pytest.fixture
 def server(database_url: str) -> Iterator[Server]:
-    running = Server(database_url)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+    with running(Server(database_url)) as served:
+        yield served
 
 
 class Screenshots:
