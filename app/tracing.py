@@ -87,7 +87,18 @@ def instrument_app(app: Any) -> None:
         tracer_provider=_provider,
         excluded_urls=UNTRACED_PATHS,
         exclude_spans=["receive", "send"],  # one span per request, not one per body chunk
+        server_request_hook=_without_query,
     )
+
+
+def _without_query(span: Any, _scope: Any) -> None:
+    """The instrumentation records the URL with its query string, which carries GraphQL
+    documents and variables (GET /graphql) and REST filter values: kept out of the span."""
+    attributes = getattr(span, "attributes", None) or {}
+    if "http.url" in attributes:
+        span.set_attribute("http.url", str(attributes["http.url"]).split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "")
 
 
 def instrument_engine(engine: AsyncEngine) -> None:

@@ -172,6 +172,27 @@ class TestOn:
         token = headers["Authorization"].split()[1]
         _assert_nothing_secret(request_spans + worker_spans, token, *SECRET_VALUES)
 
+    async def test_query_strings_stay_out_of_the_spans(self, spans, app, auth):
+        # GET /graphql carries the document and variables in the URL; REST its filter values.
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            graphql = await client.get(
+                "/graphql",
+                params={
+                    "query": 'query($n: String!) { a: student(netid: "q000sec") { netid } '
+                    "b: student(netid: $n) { netid } }",
+                    "variables": '{"n": "v000sec"}',
+                },
+                headers=auth(STUDENTS_READ),
+            )
+            rest = await client.get(
+                "/api/academic/plans", params={"student_netid": "r000sec"}, headers=auth()
+            )
+        assert (graphql.status_code, rest.status_code) == (200, 200)
+        finished = list(spans.get_finished_spans())
+        assert _only(finished, "GET /graphql").attributes["http.url"] == "http://t/graphql"
+        _assert_nothing_secret(finished, "q000sec", "v000sec", "r000sec")
+
     async def test_a_planned_read_is_spanned_too(self, spans, app, auth):
         query = 'query One { student(netid: "nobody") { netid } }'
         transport = httpx.ASGITransport(app=app)
