@@ -128,3 +128,25 @@ class TestJwks:
         published = jwks(Settings(jwt_private_key=private.decode(), jwt_algorithms=["ES256"]))
         assert printed == published and "d" not in printed["keys"][0]
         assert fails("jwks", "--key", str(tmp_path / "missing.pem"), url=database_url)
+
+
+async def test_a_scope_taken_back_and_a_key_revoked_are_refused_at_api_jwt(database_url, client):
+    ok(
+        "account",
+        "create",
+        "tool",
+        "--scope",
+        f"{STUDENTS_READ} {PEOPLE_PRIVATE}",
+        url=database_url,
+    )
+    key = ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+    ok("account", "revoke-scope", "tool", "--scope", PEOPLE_PRIVATE, url=database_url)
+
+    asked = {"scope": f"{PEOPLE_PRIVATE} {STUDENTS_READ}"}
+    response = await client.post("/api/jwt", params=asked, headers={"Authorization": key})
+    assert response.status_code == 200 and response.json()["accepted_scopes"] == [STUDENTS_READ]
+
+    ok("apikey", "revoke", key[4:16], url=database_url)
+    refused = await client.post("/api/jwt", params=asked, headers={"Authorization": key})
+    unknown = await client.post("/api/jwt", params=asked, headers={"Authorization": "sgk_none"})
+    assert (refused.status_code, refused.json()) == (401, unknown.json())

@@ -360,3 +360,46 @@ async def test_an_outage_is_said_once_and_its_end_too(settings, engine, sessions
     assert said.count("the database is unavailable; retrying") == 1
     assert said.count("the database is back") == 1
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("prunes", [True, False])
+async def test_a_pruning_worker_applies_the_retention_at_start(
+    settings, engine, sessions, session, prunes
+):
+    from app.repositories.disclosures import DisclosureRepository
+
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "at": at,
+            "sub": "registrar",
+            "netid": netid,
+            "operation": "query StudentPage",
+            "record_types": "student",
+            "scopes": "urn:a",
+            "request_id": netid,
+        }
+        for netid, at in (("old", now - timedelta(days=400)), ("new", now))
+    ]
+    await DisclosureRepository(session).add(rows)
+    await session.commit()
+    keeping = settings.model_copy(update={"disclosure_retention_days": 365})
+    worker = Worker(keeping, engine, sessions, prunes=prunes)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    expected = ["new"] if prunes else ["new", "old"]
+    try:
+        for _ in range(100):
+            async with sessions() as reading:
+                netids = (await reading.execute(select(Disclosure.netid))).scalars().all()
+            if sorted(netids) == ["new"] or not prunes:
+                break
+            await asyncio.sleep(0.1)
+        if not prunes:
+            await asyncio.sleep(0.5)  # time enough for a retention that should not run
+            async with sessions() as reading:
+                netids = (await reading.execute(select(Disclosure.netid))).scalars().all()
+    finally:
+        stop.set()
+        await running
+    assert sorted(netids) == expected
