@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -19,6 +20,10 @@ from app.state import AppState
 
 log = logging.getLogger("app.graphql")
 REMEMBERED = 2048  # documents held per process (each at most a request body)
+# Once the store is found full, a process stops offering it new documents for this long: nothing
+# removes documents but an operator, and each offer counts the store (a client sending new
+# documents would otherwise buy a count of up to GRAPHQL_PERSISTED_MAX rows per request).
+FULL_RECHECK_SECONDS = 300.0
 
 
 class PersistedDocuments:
@@ -28,7 +33,7 @@ class PersistedDocuments:
     def __init__(self, persisted_only: bool) -> None:
         self.persisted_only = persisted_only
         self._known: OrderedDict[str, str] = OrderedDict()
-        self._said_full = False  # the store's being full is logged once per process
+        self._found_full_at: float | None = None  # time.monotonic() when last found full
 
     async def params_of(self, state: AppState, raw: dict[str, Any]) -> Params:
         """The request's parameters, its document found by hash when it sent only the hash.
@@ -56,6 +61,8 @@ class PersistedDocuments:
         """Store a document sent with its hash, once it has parsed, validated and passed the
         limits (so the store holds only documents that can run)."""
         assert params.persisted is not None
+        if self._known_full():
+            return
         maximum = state.settings.graphql_persisted_max
         async with transaction(state.sessions) as session:
             stored = await persisted_service.register_automatic(
@@ -63,9 +70,13 @@ class PersistedDocuments:
             )
         if stored:
             self._hold(params.persisted, params.query)
-        elif not self._said_full:
-            self._said_full = True
+        else:
+            self._found_full_at = time.monotonic()
             log.warning("persisted query store is full", extra={"maximum": maximum})
+
+    def _known_full(self) -> bool:
+        found = self._found_full_at
+        return found is not None and time.monotonic() - found < FULL_RECHECK_SECONDS
 
     async def _text(self, state: AppState, query_id: str) -> str | None:
         text = self._known.get(query_id)

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth import STUDENTS_READ, STUDENTS_WRITE
+from app.graphql import persisted as persisted_door
 from app.main import create_app
 from app.models import PersistedQuery
+from tests.conftest import counting_statements
 from tests.factories import make_student
 
 QUERY = "query($n: String!) { student(netid: $n) { netid classYear } }"
@@ -92,6 +94,35 @@ class TestAutomaticPersistedQueries:
             by_hash = {"extensions": apq(other), "variables": {"n": NETID}}
             again = await c.post("/graphql", json=by_hash, headers=auth())
         assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        assert await stored(session) == 1
+
+    async def test_a_full_store_is_not_counted_again_for_each_new_document(
+        self, settings, clock, auth, session, student, monkeypatch
+    ):
+        bounded = settings.model_copy(update={"graphql_persisted_max": 1})
+        app = create_app(bounded, clock=clock)
+        texts = [f"query($n: String!) {{ a{i}: student(netid: $n) {{ netid }} }}" for i in range(4)]
+
+        async def offer(c: httpx.AsyncClient, text: str) -> list[str]:
+            body = {"query": text, "extensions": apq(text), "variables": {"n": NETID}}
+            with counting_statements(app) as counter:
+                answer = await c.post("/graphql", json=body, headers=auth())
+            assert answer.json()["data"] is not None  # it runs either way
+            return [s for s in counter.statements if "persisted_queries" in s]
+
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        ):
+            await offer(c, texts[0])  # stored: the store is now full
+            found_full = await offer(c, texts[1])
+            assert any("count(" in s.lower() for s in found_full)
+            known_full = await offer(c, texts[2])
+            assert not any("count(" in s.lower() or "INSERT" in s for s in known_full)
+            assert len(known_full) == 1  # only the lookup by hash
+            monkeypatch.setattr(persisted_door, "FULL_RECHECK_SECONDS", 0.0)
+            rechecked = await offer(c, texts[3])
+            assert any("count(" in s.lower() for s in rechecked)
         assert await stored(session) == 1
 
     async def test_a_hash_that_is_not_the_texts_is_refused_and_not_stored(
