@@ -57,6 +57,12 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
     failed: bool = True  # any error at all; an answer without one may be cached
 
+    @property
+    def has_data(self) -> bool:
+        """Whether the body has a `data` entry: every answer but a request error or one status
+        for the whole operation (the database unavailable, a method not allowed)."""
+        return not self.request_error and self.status is None
+
 
 @dataclass(frozen=True)
 class Checked:

@@ -187,13 +187,13 @@ async def _send_errors(
 
 
 async def _send_outcome(operation: Operation[SubscriptionContext, None], outcome: Outcome) -> None:
-    """An answer with `data` is a `next` then `complete`; one without (a request error, the
-    database unavailable) is an `error`."""
-    answer = orjson.loads(outcome.body)
-    if "data" not in answer:
-        await _send_errors(operation, answer["errors"])
+    """An answer with `data` is a `next` then `complete`, its JSON sent as the HTTP door would
+    (spliced into the message, not decoded and encoded again); one without (a request error,
+    the database unavailable) is an `error`."""
+    if not outcome.has_data:
+        await _send_errors(operation, orjson.loads(outcome.body)["errors"])
         return
-    await _send(operation, "next", answer)
+    await _send(operation, "next", orjson.Fragment(outcome.body))
     await _send(operation, "complete")
 
 
@@ -207,6 +207,11 @@ class _View(GraphQL[SubscriptionContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.state, self.door = state, door
+
+    def encode_json(self, data: object) -> str:
+        """Every message as text (graphql-transport-ws sends no binary frames), by orjson, which
+        also splices an answer already encoded (`orjson.Fragment`)."""
+        return orjson.dumps(data).decode()
 
     async def get_context(self, request: Any, response: Any) -> SubscriptionContext:
         return SubscriptionContext(self.state)

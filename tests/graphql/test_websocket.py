@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -39,7 +40,7 @@ async def _make_students(settings) -> None:
     engine = create_engine(settings)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            await make_student(session, netid=NETID)
+            await make_student(session, netid=NETID, last_name="Núñez")  # not ASCII: sent as UTF-8
             await make_student(session, netid=HIDDEN, ferpa_protected=True)
     finally:
         await engine.dispose()
@@ -146,11 +147,14 @@ class TestConnectionParams:
 class TestOperations:
     def test_a_query_answers_the_bytes_http_answers(self, client, settings):
         bearer = token(settings, *READER)
+        subscribe = {"query": STUDENT, "variables": {"n": NETID}}
         with acked(client, bearer) as ws:
-            answer = ask(ws, STUDENT, {"n": NETID})
-        assert [m["type"] for m in answer] == ["next", "complete"]
-        assert answer[0]["payload"] == http(client, bearer, STUDENT, {"n": NETID}).json()
-        assert answer[0]["payload"]["data"]["student"]["netid"] == NETID
+            ws.send_json({"id": "1", "type": "subscribe", "payload": subscribe})
+            raw = ws.receive_text()  # a text frame, the HTTP body spliced in as it is
+            assert ws.receive_json() == {"id": "1", "type": "complete"}
+        body = http(client, bearer, STUDENT, {"n": NETID}).text
+        assert raw == '{"id":"1","type":"next","payload":' + body + "}"
+        assert orjson.loads(raw)["payload"]["data"]["student"]["netid"] == NETID
 
     def test_a_mutation_with_variables_commits_its_task(self, client, settings):
         bearer = token(settings, *WRITER)
