@@ -5,9 +5,10 @@ the `Outcome`."""
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from graphql import OperationDefinitionNode
@@ -32,6 +33,14 @@ from app.state import AppState, refuse_nul
 if TYPE_CHECKING:
     from app.graphql.persisted import PersistedDocuments
 
+
+class _NotAsked(enum.Enum):
+    """`run`'s `checked` when the caller has not asked `check` (None is one of its answers)."""
+
+    NOT_ASKED = "not asked"
+
+
+NOT_ASKED = _NotAsked.NOT_ASKED
 _NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
 
 
@@ -156,11 +165,12 @@ async def run(
     params: Params,
     allowed: frozenset[OperationType],
     request_id: str,
-    checked: Checked | Outcome | None = None,
+    checked: Checked | Outcome | Literal[_NotAsked.NOT_ASKED] | None = NOT_ASKED,
 ) -> Outcome:
     """Answer one query or mutation (`checked`: what `check` said, when the caller already
     asked it)."""
-    checked = checked if checked is not None else check(state, door.costs, params)
+    if checked is NOT_ASKED:
+        checked = check(state, door.costs, params)
     if isinstance(checked, Outcome):
         return checked
     if checked is not None and params.register:

@@ -20,6 +20,7 @@ from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
 from app.auth.tokens import mint
 from app.db import create_engine, create_sessionmaker, reading, transaction
 from app.errors import Unauthenticated
+from app.graphql import operations
 from app.main import create_app
 from app.models import Task
 from app.services import tasks as tasks_service
@@ -208,6 +209,15 @@ class TestOperations:
         assert answer == [{"id": "1", "type": "error", "payload": answer[0]["payload"]}]
         assert answer[0]["payload"][0]["extensions"]["code"] == code
         assert again[-1] == {"id": "2", "type": "complete"}
+
+    @pytest.mark.parametrize("query", ["{ nope }", "{ dplanCodes { id } }"])
+    def test_each_operation_is_checked_once(self, client, settings, monkeypatch, query):
+        checks = []
+        check = operations.check
+        monkeypatch.setattr(operations, "check", lambda *a: checks.append(a) or check(*a))
+        with acked(client, token(settings)) as ws:
+            ask(ws, query)
+        assert len(checks) == 1
 
     def test_an_unexpected_error_is_masked_and_logged_once(
         self, client, settings, monkeypatch, caplog
