@@ -34,7 +34,7 @@ SQL_STATEMENTS = Counter("studentgraph_sql_statements", "SQL statements sent to 
 
 GRAPHQL_OPERATIONS = Counter(
     "studentgraph_graphql_operations_total",
-    "GraphQL operations executed over HTTP, by operation name (bounded) and type",
+    "GraphQL operations run (over HTTP and WebSocket), by operation name (bounded) and type",
     ["operation", "type"],
 )
 GRAPHQL_ERRORS = Counter(

@@ -173,12 +173,8 @@ async def run(
         checked = check(state, door.costs, params)
     if isinstance(checked, Outcome):
         return checked
-    if checked is not None and params.register:
-        await door.persisted.remember(state, params)
-    if checked is not None:  # validated: its name is one a client really runs
-        name = checked.operation.name.value if checked.operation.name else None
-        kind = checked.operation.operation.value
-        GRAPHQL_OPERATIONS.labels(door.operation_names.label(name), kind).inc()
+    if checked is not None:
+        await admit(state, door, params, checked)
     with tracing.span(*_operation_span(checked, params.operation_name, request_id)):
         recipient = _recipient(state, principal, request_id, checked)
         if checked and door.planner and checked.operation.operation is AstOperationType.QUERY:
@@ -196,6 +192,17 @@ async def run(
                 tail = b',"extensions":' + orjson.dumps(checked.extensions) + b"}"
                 return Outcome(b'{"data":' + data.encode() + tail, failed=False)
         return await _executed(state, principal, params, allowed, request_id, checked, recipient)
+
+
+async def admit(state: AppState, door: GraphQLDoor, params: Params, checked: Checked) -> None:
+    """What every operation that passed `check` does before it runs, whatever its type and door:
+    a document sent with its hash is stored, and the operation is counted by name (validated:
+    its name is one a client really runs)."""
+    if params.register:
+        await door.persisted.remember(state, params)
+    name = checked.operation.name.value if checked.operation.name else None
+    kind = checked.operation.operation.value
+    GRAPHQL_OPERATIONS.labels(door.operation_names.label(name), kind).inc()
 
 
 def _operation_span(checked: Checked | None, name: str | None, request_id: str) -> tuple[str, Any]:

@@ -133,6 +133,7 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
         params = await self.view.door.persisted.params_of(state, raw)
         checked = operations.check(state, self.view.door.costs, params)
         if isinstance(checked, Checked) and checked.operation.operation is SUBSCRIPTION:
+            await operations.admit(state, self.view.door, params, checked)
             await self._stream(operation, params, request_id)
             return
         outcome = await operations.run(

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -267,6 +269,21 @@ class TestPersistedOverWebSocket:
             known = ask_raw(ws, {"extensions": extensions}, op="3")
         assert unknown[0]["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
         assert known[0]["payload"]["data"]["dplanCodes"]
+
+    def test_a_subscription_is_counted_and_its_document_stored(self, client, settings):
+        name = f"Follow{uuid.uuid4().hex[:8]}"
+        query = f'subscription {name} {{ taskUpdated(taskId: "none") {{ status }} }}'
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        with acked(client, token(settings)) as ws:
+            first = ask_raw(ws, {"query": query, "extensions": extensions})
+            by_hash = ask_raw(ws, {"extensions": extensions}, op="2")
+        for answer in (first, by_hash):  # no such task: NOT_FOUND, as for anyone else's
+            errors = answer[0]["payload"]
+            errors = errors if answer[0]["type"] == "error" else errors["errors"]
+            assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+        labels = {"operation": name, "type": "subscription"}
+        assert REGISTRY.get_sample_value("studentgraph_graphql_operations_total", labels) == 2
 
 
 def ask_raw(ws: Any, payload: dict[str, Any], op: str = "1") -> Any:
