@@ -6,7 +6,8 @@ Both run as `studentgraph serve` (one process each, the rate limit off, A's and 
 top of this environment). For each scenario of bench-peer (project's requests only), wrk drives
 A and B in alternating rounds; each round reports req/s and CPU microseconds per request of the
 API process, of every PostgreSQL process and of the whole machine (from /proc; the PostgreSQL
-figure misses backends that exit mid-round). Medians; A/B is A's req/s over B's.
+figure misses backends that exit mid-round). Medians; A/B is A's req/s over B's, with the
+range of each round's own A/B.
 
     python -m bench.peer.ab                                   # records on vs off
     python -m bench.peer.ab --a-env DATABASE_MAX_OVERFLOW=10 --b-env DATABASE_MAX_OVERFLOW=0 \\
@@ -129,8 +130,12 @@ def report(key: str, rounds: dict[str, list[Round]]) -> list[str]:
             f"{median(name, 'postgres_us'):,.0f} | {median(name, 'machine_us'):,.0f} |"
         )
     rps = median("A", "rps") / median("B", "rps")
+    # Each round runs A then B at once: the spread of their ratios is how much this machine
+    # moved under the comparison (a shared virtual machine can drift by 20% within minutes).
+    paired = [a.rps / b.rps for a, b in zip(rounds["A"], rounds["B"], strict=True)]
+    spread = f" (rounds {min(paired):.2f}x-{max(paired):.2f}x)"
     cpu = median("B", "machine_us") / median("A", "machine_us")
-    lines.append(f"| {key} | A/B | {rps:.2f}x | | | {cpu:.2f}x (B's CPU / A's) |")
+    lines.append(f"| {key} | A/B | {rps:.2f}x{spread} | | | {cpu:.2f}x (B's CPU / A's) |")
     return lines
 
 

@@ -18,4 +18,4 @@ def test_the_report_gives_medians_and_the_ratios():
     a, b, ratio = report("one", rounds)
     assert a == "| one | A | 100 | 480 | 380 | 950 |"
     assert b == "| one | B | 110 | 460 | 290 | 790 |"
-    assert ratio == "| one | A/B | 0.91x | | | 0.83x (B's CPU / A's) |"
+    assert ratio == "| one | A/B | 0.91x (rounds 0.90x-2.50x) | | | 0.83x (B's CPU / A's) |"
