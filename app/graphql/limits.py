@@ -68,6 +68,10 @@ CACHE_SIZE = 512
 LIST_SIZE = 10  # what an unbounded list of objects counts as
 PAGE_SIZE_ARGUMENTS = ("first", "last")
 PAGE_DEFAULT = 20  # a connection's page when neither is given (app.graphql.schema)
+GRAPHQL_INT_MAX = 2**31 - 1  # a larger `first` is not an Int: coercing it reports that
+# Costs are reported at most this (JSON's largest safe integer): a product of page sizes can
+# exceed what a 64-bit integer, orjson or a JavaScript client holds.
+COST_CEILING = 2**53 - 1
 Prepare = Callable[[GraphQLSchema, str], tuple[DocumentNode, list[GraphQLError]]]
 
 
@@ -258,7 +262,7 @@ class _Cost:
                 value = int(argument.value.value)
             elif isinstance(argument.value, VariableNode):
                 value = self.variables.get(argument.value.name.value)
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool) and value <= GRAPHQL_INT_MAX:
                 sizes.append(max(0, value))
         return max(sizes) if sizes else PAGE_DEFAULT
 
@@ -297,7 +301,7 @@ def cost(
         for d in operation.variable_definitions or ()
         if d.default_value is not None
     }
-    return _Cost(schema, document, {**defaults, **variables}).of(operation, root)
+    return min(_Cost(schema, document, {**defaults, **variables}).of(operation, root), COST_CEILING)
 
 
 def _first_variables(document: DocumentNode) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from graphql import OperationDefinitionNode
+from graphql import GraphQLError, OperationDefinitionNode
 from graphql import OperationType as AstOperationType
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
@@ -23,7 +23,7 @@ from app.domain.disclosures import Recipient, operation_name
 from app.errors import BadRequest
 from app.graphql.context import build_context
 from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
-from app.graphql.limits import Costs, prepared_operation
+from app.graphql.limits import Costs, operation_of
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema
 from app.metrics import GRAPHQL_OPERATIONS, OperationNames
@@ -133,12 +133,19 @@ def check(state: AppState, costs: Costs, params: Params) -> Checked | Outcome | 
     """The operation and its cost; a request error (no such operation, too costly); or None
     when the document has errors of its own, which Strawberry reports."""
     schema: Schema = state.schema  # type: ignore[assignment]
-    prepared = prepared_operation(
-        schema.prepare_document, schema._schema, params.query, params.operation_name
-    )
-    if prepared is None:
+    try:
+        document, errors = schema.prepare_document(schema._schema, params.query)
+    except GraphQLError:
+        return None  # unparsable: Strawberry reports it as it parses
+    operation = operation_of(document, params.operation_name)
+    if errors and operation is None:
+        # Strawberry looks for the operation's type before it reports a document's errors, and
+        # fails (a 500) when there is none: a lone fragment, an unknown operationName.
+        suggestions = state.settings.environment != "production"
+        body = {"errors": format_errors(list(errors), "", suggestions=suggestions)}
+        return Outcome(orjson.dumps(body), request_error=True)
+    if errors:
         return None
-    document, operation = prepared
     if operation is None:
         message = (
             f"Unknown operation named '{params.operation_name}'."

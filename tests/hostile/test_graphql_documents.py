@@ -26,6 +26,10 @@ def _deep(levels: int) -> str:
     return 'plan(id: "1") { ' + "children { " * levels + "planId" + " }" * levels + " }"
 
 
+def _nested_children(levels: int) -> str:
+    return "children { " * levels + "planId" + " }" * levels
+
+
 NESTED_STUDENTS = (
     "students(first: $n) { edges { node { terms { id } plans { planId children { planId } } } } }"
 )
@@ -233,6 +237,41 @@ CORPUS: dict[str, tuple[object, int, str, bool]] = {
         {"query": 'subscription { taskUpdated(taskId: "x") { status } }'},
         400,
         "BAD_REQUEST",
+        True,
+    ),
+    "a document that is only a fragment": (
+        {"query": "fragment F on Query { __typename }"},
+        200,
+        "GRAPHQL_VALIDATION_FAILED",
+        True,
+    ),
+    "an invalid document and an operationName it does not hold": (
+        {"query": "{ __typename } fragment F on Query { __typename }", "operationName": "A"},
+        200,
+        "GRAPHQL_VALIDATION_FAILED",
+        True,
+    ),
+    "a first past a 64-bit integer": (
+        {
+            "query": f"query($n: Int) {{ {NESTED_STUDENTS} }}",
+            "variables": {"n": 2**63},
+        },
+        200,
+        "BAD_USER_INPUT",
+        True,
+    ),
+    "a cost past what a 64-bit integer holds": (
+        {
+            "query": "query($n: Int) { "  # 10 x 2^31 x 10^9 (each nested list counts 10)
+            + " ".join(
+                f"a{i}: plans(first: $n) {{ edges {{ node {{ {_nested_children(9)} }} }} }}"
+                for i in range(10)
+            )
+            + " }",
+            "variables": {"n": 2**31 - 1},
+        },
+        200,
+        "MAX_COST_EXCEEDED",
         True,
     ),
     "a body that is not JSON": (b"{query", 400, "BAD_REQUEST", True),
