@@ -4,6 +4,7 @@ adapters share: authentication and the request id."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,17 +64,23 @@ def request_id_of(connection: HTTPConnection) -> str:
 MAX_JSON_DEPTH = 32  # no request this API takes nests deeper (a PATCH body: 3 levels)
 
 
-def refuse_nul(value: Any, where: str) -> None:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def refuse_unstorable(value: Any, where: str) -> None:
     """No value this API takes can hold a NUL character, and PostgreSQL text cannot store one;
-    nor is any nested more than MAX_JSON_DEPTH deep (900 levels once reached a RecursionError):
-    refuse either at the edge as a bad request, before it reaches a query. Iterative, so the
-    check itself cannot recurse too deep."""
+    nor a lone UTF-16 surrogate (`\\ud800`, which JSON can spell but UTF-8 cannot encode: no
+    database driver takes it); nor is any nested more than MAX_JSON_DEPTH deep (900 levels once
+    reached a RecursionError): refuse each at the edge as a bad request, before it reaches a
+    query. Iterative, so the check itself cannot recurse too deep."""
     pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise BadRequest(f"the {where} contains a NUL character (\\u0000)")
+            if not item.isascii() and _SURROGATE.search(item):
+                raise BadRequest(f"the {where} contains a lone surrogate (\\ud800-\\udfff)")
             continue
         if isinstance(item, dict | list | tuple) and depth > MAX_JSON_DEPTH:
             raise BadRequest(f"the {where} nests JSON more than {MAX_JSON_DEPTH} levels deep")

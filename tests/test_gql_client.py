@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+import websockets
 from gql import Client, GraphQLRequest
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
+from websockets.typing import Subprotocol
 
 from app.auth import STUDENTS_READ, STUDENTS_WRITE
 from app.auth.tokens import mint
@@ -83,3 +86,24 @@ async def test_a_persisted_query(server, settings):
         answer = await client.get(f"{server}/graphql", params=params, headers=headers)
     assert answer.json()["data"] == registered
     assert answer.headers["cache-control"].startswith("private") and answer.headers["etag"]
+
+
+async def test_a_websocket_message_past_max_body_bytes_closes_1009(server, settings):
+    """uvicorn holds a message to MAX_BODY_BYTES, as the HTTP door holds a body (16 MiB before)."""
+    token = mint(settings, sub="f003ghc", scopes=[STUDENTS_READ])
+    ws_url = server.replace("http://", "ws://") + "/graphql"
+    big = orjson.dumps(
+        {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": "{ __typename }", "variables": {"x": "a" * (1024 * 1024)}},
+        }
+    ).decode()
+    async with websockets.connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send(orjson.dumps(init).decode())
+        assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
+        await ws.send(big)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

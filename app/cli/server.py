@@ -28,7 +28,7 @@ def _settings() -> Settings:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _settings()  # refuse bad settings before binding the port
+    settings = _settings()  # refuse bad settings before binding the port
     with _metrics_shared_by(args.workers):
         uvicorn.run(
             "app.main:create_app",
@@ -38,6 +38,8 @@ def serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             access_log=False,
             log_config=None,
+            # A WebSocket message is held by the same bound as a request body (closed 1009).
+            ws_max_size=settings.max_body_bytes,
         )
     return 0
 

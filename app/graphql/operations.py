@@ -28,7 +28,7 @@ from app.graphql.planner import Planner
 from app.graphql.schema import Schema
 from app.metrics import GRAPHQL_OPERATIONS, OperationNames
 from app.services import disclosures as disclosures_service
-from app.state import AppState, refuse_nul
+from app.state import AppState, refuse_unstorable
 
 if TYPE_CHECKING:
     from app.graphql.persisted import PersistedDocuments
@@ -118,7 +118,7 @@ def read_params(raw: dict[str, Any], *, query_required: bool = True) -> Params:
         raise BadRequest("`variables` must be a JSON object")
     if operation is not None and not isinstance(operation, str):
         raise BadRequest("`operationName` must be a string")
-    refuse_nul([query, variables, operation], "request")
+    refuse_unstorable([query, variables, operation], "request")
     if _NUL_ESCAPE.search(query):  # a GraphQL string literal may spell the NUL as an escape
         raise BadRequest("the query contains a NUL character (\\u0000)")
     return Params(query, variables or None, operation or None)

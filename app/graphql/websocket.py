@@ -209,6 +209,14 @@ class _View(GraphQL[SubscriptionContext, None]):
         )
         self.state, self.door = state, door
 
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson, which refuses what the standard library took and then failed on (a lone
+        surrogate, nesting deeper than 1,024: a RecursionError); either closes the connection
+        4400, as any message that is not JSON does. A message that is JSON but not an object is
+        one without a type (4400 too; `[]` or `null` reached Strawberry and broke the socket)."""
+        message = orjson.loads(data)
+        return message if isinstance(message, dict) else {}
+
     def encode_json(self, data: object) -> str:
         """Every message as text (graphql-transport-ws sends no binary frames), by orjson, which
         also splices an answer already encoded (`orjson.Fragment`)."""

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from app.errors import BadRequest
-from app.state import refuse_nul
+from app.state import refuse_unstorable
 
 
 class DplanIn(BaseModel):
@@ -42,16 +42,21 @@ def json_body(request: Request, raw: bytes) -> Any:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise StarletteHTTPException(415, "send the body as Content-Type: application/json")
     body = strict_json(raw)
-    refuse_nul(body, "body")
+    refuse_unstorable(body, "body")
     return body
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    for key in keys:
-        if keys.count(key) > 1:
-            raise BadRequest(f"the body is ambiguous: it gives the key {key!r} more than once")
-    return dict(pairs)
+    """Linear in the keys: a body of 95,000 keys under MAX_BODY_BYTES once held the event loop
+    for minutes (each key was counted in the whole list)."""
+    body = dict(pairs)
+    if len(body) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadRequest(f"the body is ambiguous: it gives the key {key!r} more than once")
+            seen.add(key)
+    return body
 
 
 def _no_constant(name: str) -> Any:

@@ -294,6 +294,29 @@ def ask_raw(ws: Any, payload: dict[str, Any], op: str = "1") -> Any:
     return messages
 
 
+class TestMalformedMessages:
+    """Each closes the connection 4400 (it once broke the socket: 1006, a traceback logged)."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "[]",
+            "null",
+            "3",
+            '{"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }", '
+            '"variables": {"n": "\\ud800"}}}',
+            '{"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }", '
+            '"variables": ' + '{"a": ' * 2000 + "1" + "}" * 2000 + "}}",
+        ],
+        ids=["a list", "null", "a number", "a lone surrogate", "2,000 levels deep"],
+    )
+    def test_closes_4400(self, client, settings, text):
+        with acked(client, token(settings)) as ws:
+            ws.send_text(text)
+            message = ws.receive()
+        assert message["type"] == "websocket.close" and message["code"] == 4400
+
+
 def test_the_safelist_holds_over_websocket(settings, clock):
     only = settings.model_copy(update={"graphql_persisted_only": True})
     with TestClient(create_app(only, clock=clock)) as client, acked(client, token(settings)) as ws:

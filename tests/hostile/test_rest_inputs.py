@@ -48,6 +48,31 @@ CORPUS: dict[str, tuple[str, str, bytes | None, str | None, int, str]] = {
         400,
         "BAD_REQUEST",
     ),
+    "a lone surrogate in a dplan": (
+        "PATCH",
+        f"/api/students/{NETID}",
+        b'{"dplans": [{"term_code": "\\ud800", "dplan_id": "R", "dplan_source_id": "PHL"}]}',
+        "application/json",
+        400,
+        "BAD_REQUEST",
+    ),
+    "a lone surrogate in a key": (
+        "PATCH",
+        f"/api/students/{NETID}",
+        b'{"dplans": [], "\\udfff": 1}',
+        "application/json",
+        400,
+        "BAD_REQUEST",
+    ),
+    # Each key was once counted in the whole list: quadratic, minutes of a blocked event loop.
+    "60,000 keys in one object": (
+        "PATCH",
+        f"/api/students/{NETID}",
+        ("{" + ",".join(f'"k{i}": 0' for i in range(60000)) + ', "k59999": 1}').encode(),
+        "application/json",
+        400,
+        "BAD_REQUEST",
+    ),
     "NaN in the body": (
         "PATCH",
         f"/api/students/{NETID}",
