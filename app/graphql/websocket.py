@@ -55,6 +55,8 @@ LEGACY_REFUSAL = (
     "the legacy graphql-ws subprotocol (subscriptions-transport-ws) is not served; "
     "use graphql-transport-ws"
 )
+# Operations one connection may run at once (Strawberry's default); past it, RATE_LIMITED.
+OPERATIONS_PER_CONNECTION = 100
 NO_SUBPROTOCOL = "ask for the graphql-transport-ws subprotocol (Sec-WebSocket-Protocol)"
 
 
@@ -104,10 +106,24 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
             await self.websocket.close(code=4400, reason="the subscribe payload must be an object")
             return
         if message["id"] not in self.operations:
+            if self._at_the_limit():
+                await _send_errors_to(self, message["id"], [self._limit_error()])
+                return  # its payload not kept: refused ones once piled up in `payloads`
             self.payloads[message["id"]] = dict(payload)
         # A persisted query (extensions.persistedQuery) may come without its text.
         payload.setdefault("query", "")
         await super().handle_subscribe(message)
+
+    def _at_the_limit(self) -> bool:
+        limit = self.max_subscriptions_per_connection
+        return limit is not None and len(self.operations) >= limit
+
+    def _limit_error(self) -> dict[str, Any]:
+        message = (
+            f"at most {self.max_subscriptions_per_connection} operations run at once on one "
+            "connection; wait for one to complete"
+        )
+        return graphql_error(message, "RATE_LIMITED")
 
     async def run_operation(self, operation: Operation[SubscriptionContext, None]) -> None:
         request_id = uuid.uuid4().hex
@@ -187,6 +203,14 @@ async def _send_errors(
     await _send(operation, "error", errors)
 
 
+async def _send_errors_to(
+    handler: BaseGraphQLTransportWSHandler[Any, Any], op: str, errors: list[dict[str, Any]]
+) -> None:
+    """`error` for an operation refused before it started (so without an `Operation`)."""
+    message: Any = {"id": op, "type": "error", "payload": errors}
+    await handler.send_message(message)
+
+
 async def _send_outcome(operation: Operation[SubscriptionContext, None], outcome: Outcome) -> None:
     """An answer with `data` is a `next` then `complete`, its JSON sent as the HTTP door would
     (spliced into the message, not decoded and encoded again); one without (a request error,
@@ -206,6 +230,7 @@ class _View(GraphQL[SubscriptionContext, None]):
             state.schema,
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=OPERATIONS_PER_CONNECTION,
         )
         self.state, self.door = state, door
 

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, TASKS_WRITE
 from app.auth.tokens import mint
 from app.db import create_engine, create_sessionmaker, transaction
+from app.graphql import websocket
 from app.main import create_app
 from app.models import Disclosure, Task
 from app.worker import Worker
@@ -259,6 +260,36 @@ class TestTaskUpdated:
         ] * 3
         (request_id,) = {r.request_id for r in records}
         assert len(request_id) == 32
+
+    def test_past_the_operations_of_one_connection_rate_limited(self, settings, clock, monkeypatch):
+        monkeypatch.setattr(websocket, "OPERATIONS_PER_CONNECTION", 1)
+        settings = settings.model_copy(update={"worker_in_process": False})
+        asyncio.run(_make_student(settings))
+        token = mint(settings, sub="f003ghc", scopes=list(WRITER))
+        headers = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(settings, clock=clock)) as client:
+            variables = {"netid": NETID, "dplans": SEED_DPLANS}
+            created = client.post(
+                "/graphql", json={"query": SET_DPLANS, "variables": variables}, headers=headers
+            ).json()
+            follow = {
+                "query": SUBSCRIBE,
+                "variables": {"id": created["data"]["setDplans"]["taskId"]},
+            }
+            with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                _connect(ws, token)
+                assert ws.receive_json() == {"type": "connection_ack"}
+                ws.send_json({"id": "1", "type": "subscribe", "payload": follow})
+                assert ws.receive_json()["type"] == "next"  # ACCEPTED; it stays open
+                ws.send_json({"id": "2", "type": "subscribe", "payload": follow})
+                refused = ws.receive_json()
+                ws.send_json({"id": "1", "type": "complete"})
+                ws.send_json({"id": "3", "type": "subscribe", "payload": follow})
+                again = ws.receive_json()
+        assert refused["id"] == "2" and refused["type"] == "error"
+        assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert "at most 1 operations" in refused["payload"][0]["message"]
+        assert again["id"] == "3" and again["type"] == "next"  # room again once one completes
 
     def test_rejects_a_connection_without_a_token(self, settings, clock):
         app = create_app(settings, clock=clock)
