@@ -162,6 +162,22 @@ class TestGraphQLOperations:
         assert grew(ERRORS, code="GRAPHQL_VALIDATION_FAILED") == 1
         assert invalid not in scrapes.text  # an invalid document names nothing
 
+    async def test_an_operation_refused_at_its_door_is_not_counted(self, plain, auth):
+        scrapes = Scrapes(plain)
+        name = f"Refused{uuid.uuid4().hex[:8]}"
+        over_get = await plain.get(
+            "/graphql",
+            params={"query": f'mutation {name} {{ setDplans(netid: "x", dplans: []) {{ id }} }}'},
+            headers=auth(),
+        )
+        assert over_get.status_code == 405
+        over_http = await _graphql(
+            plain, auth(), f'subscription {name} {{ taskUpdated(taskId: "x") {{ status }} }}'
+        )
+        assert over_http["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+        await scrapes.read()
+        assert name not in scrapes.text
+
     async def test_names_past_the_cap_are_other(self, settings, clock, auth):
         capped = settings.model_copy(update={"metrics_graphql_operations_max": 2})
         application = create_app(capped, clock=clock)

@@ -181,6 +181,9 @@ async def run(
     if isinstance(checked, Outcome):
         return checked
     if checked is not None:
+        kind = OperationType(checked.operation.operation.value)
+        if kind not in allowed:  # refused before it is counted or its document stored
+            return _not_allowed(InvalidOperationTypeError(kind))
         await admit(state, door, params, checked)
     with tracing.span(*_operation_span(checked, params.operation_name, request_id)):
         recipient = _recipient(state, principal, request_id, checked)

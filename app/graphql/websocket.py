@@ -237,10 +237,13 @@ class _View(GraphQL[SubscriptionContext, None]):
     def decode_json(self, data: str | bytes) -> object:
         """orjson, which refuses what the standard library took and then failed on (a lone
         surrogate, nesting deeper than 1,024: a RecursionError); either closes the connection
-        4400, as any message that is not JSON does. A message that is JSON but not an object is
-        one without a type (4400 too; `[]` or `null` reached Strawberry and broke the socket)."""
+        4400, as any message that is not JSON does. A message that is JSON but not an object,
+        or whose `id` is not a string, is one without a type (4400 too: `[]`, `null` or an `id`
+        of `[]` broke the socket)."""
         message = orjson.loads(data)
-        return message if isinstance(message, dict) else {}
+        if not isinstance(message, dict) or not isinstance(message.get("id", ""), str):
+            return {}  # an id that is not a string broke Strawberry's lookups too
+        return message
 
     def encode_json(self, data: object) -> str:
         """Every message as text (graphql-transport-ws sends no binary frames), by orjson, which

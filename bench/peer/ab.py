@@ -4,9 +4,9 @@ HTTP on the bench-peer database, with what each request costs in CPU. By default
 
 Both run as `studentgraph serve` (one process each, the rate limit off, A's and B's variables on
 top of this environment). For each scenario of bench-peer (project's requests only), wrk drives
-A and B in alternating rounds; each round reports req/s and CPU microseconds per request of the
-API process, of every PostgreSQL process and of the whole machine (from /proc; the PostgreSQL
-figure misses backends that exit mid-round). Medians; A/B is A's req/s over B's, with the
+A and B in rounds, each side first in every other round; each run reports req/s and CPU
+microseconds per request of the API process, of every PostgreSQL process and of the whole
+machine (from /proc; the PostgreSQL figure misses backends that exit mid-round). Medians; A/B is A's req/s over B's, with the
 range of each round's own A/B.
 
     python -m bench.peer.ab                                   # records on vs off
@@ -130,8 +130,8 @@ def report(key: str, rounds: dict[str, list[Round]]) -> list[str]:
             f"{median(name, 'postgres_us'):,.0f} | {median(name, 'machine_us'):,.0f} |"
         )
     rps = median("A", "rps") / median("B", "rps")
-    # Each round runs A then B at once: the spread of their ratios is how much this machine
-    # moved under the comparison (a shared virtual machine can drift by 20% within minutes).
+    # Each round runs A and B one right after the other: the spread of their ratios is how much
+    # this machine moved under the comparison (a shared virtual machine can drift by 20%).
     paired = [a.rps / b.rps for a, b in zip(rounds["A"], rounds["B"], strict=True)]
     spread = f" (rounds {min(paired):.2f}x-{max(paired):.2f}x)"
     cpu = median("B", "machine_us") / median("A", "machine_us")
@@ -163,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             rounds: dict[str, list[Round]] = {"A": [], "B": []}
             for name in PORTS:  # warm
                 wrk(f"http://127.0.0.1:{PORTS[name]}", script, seconds=1)
-            for _ in range(args.rounds):
-                for name in PORTS:
+            for i in range(args.rounds):
+                # A first in even rounds, B first in odd ones: a drift of the machine over a
+                # scenario then does not favour one side in every round.
+                for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
                     base = f"http://127.0.0.1:{PORTS[name]}"
                     rounds[name].append(measured(base, script, pids[name], args))
             lines.extend(report(scenario.key, rounds))

@@ -307,8 +307,18 @@ class TestMalformedMessages:
             '"variables": {"n": "\\ud800"}}}',
             '{"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }", '
             '"variables": ' + '{"a": ' * 2000 + "1" + "}" * 2000 + "}}",
+            '{"id": [], "type": "subscribe", "payload": {"query": "{ __typename }"}}',
+            '{"id": {}, "type": "complete"}',
         ],
-        ids=["a list", "null", "a number", "a lone surrogate", "2,000 levels deep"],
+        ids=[
+            "a list",
+            "null",
+            "a number",
+            "a lone surrogate",
+            "2,000 levels deep",
+            "a list for an id",
+            "an object for an id",
+        ],
     )
     def test_closes_4400(self, client, settings, text):
         with acked(client, token(settings)) as ws:
