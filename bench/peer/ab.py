@@ -6,8 +6,8 @@ Both run as `studentgraph serve` (one process each, the rate limit off, A's and 
 top of this environment). For each scenario of bench-peer (project's requests only), wrk drives
 A and B in rounds, each side first in every other round; each run reports req/s and CPU
 microseconds per request of the API process, of every PostgreSQL process and of the whole
-machine (from /proc; the PostgreSQL figure misses backends that exit mid-round). Medians; A/B is A's req/s over B's, with the
-range of each round's own A/B.
+machine (from /proc; the PostgreSQL figure misses backends that exit mid-round). Medians; A/B
+is A's req/s over B's, with the range of each round's own A/B.
 
     python -m bench.peer.ab                                   # records on vs off
     python -m bench.peer.ab --a-env DATABASE_MAX_OVERFLOW=10 --b-env DATABASE_MAX_OVERFLOW=0 \\
