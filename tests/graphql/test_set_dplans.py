@@ -216,6 +216,15 @@ def _connect(ws, token: str | None) -> None:
     ws.send_json({"type": "connection_init", "payload": payload})
 
 
+def _created_task(client: TestClient, token: str) -> str:
+    """setDplans over HTTP; the new task's id."""
+    variables = {"netid": NETID, "dplans": SEED_DPLANS}
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"query": SET_DPLANS, "variables": variables}
+    created = client.post("/graphql", json=body, headers=headers).json()
+    return str(created["data"]["setDplans"]["taskId"])
+
+
 class TestTaskUpdated:
     def test_follows_a_task_from_accepted_to_complete(self, settings, clock):
         settings = settings.model_copy(
@@ -223,13 +232,8 @@ class TestTaskUpdated:
         )
         asyncio.run(_make_student(settings))
         token = mint(settings, sub="f003ghc", scopes=list(WRITER))
-        headers = {"Authorization": f"Bearer {token}"}
         with TestClient(create_app(settings, clock=clock)) as client:
-            variables = {"netid": NETID, "dplans": SEED_DPLANS}
-            created = client.post(
-                "/graphql", json={"query": SET_DPLANS, "variables": variables}, headers=headers
-            ).json()
-            task_id = created["data"]["setDplans"]["taskId"]
+            task_id = _created_task(client, token)
             with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _connect(ws, token)
                 assert ws.receive_json() == {"type": "connection_ack"}
@@ -266,16 +270,8 @@ class TestTaskUpdated:
         settings = settings.model_copy(update={"worker_in_process": False})
         asyncio.run(_make_student(settings))
         token = mint(settings, sub="f003ghc", scopes=list(WRITER))
-        headers = {"Authorization": f"Bearer {token}"}
         with TestClient(create_app(settings, clock=clock)) as client:
-            variables = {"netid": NETID, "dplans": SEED_DPLANS}
-            created = client.post(
-                "/graphql", json={"query": SET_DPLANS, "variables": variables}, headers=headers
-            ).json()
-            follow = {
-                "query": SUBSCRIBE,
-                "variables": {"id": created["data"]["setDplans"]["taskId"]},
-            }
+            follow = {"query": SUBSCRIBE, "variables": {"id": _created_task(client, token)}}
             with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _connect(ws, token)
                 assert ws.receive_json() == {"type": "connection_ack"}
@@ -308,13 +304,7 @@ class TestTaskUpdated:
         with TestClient(
             create_app(settings.model_copy(update={"worker_in_process": False}), clock=clock)
         ) as client:
-            variables = {"netid": NETID, "dplans": SEED_DPLANS}
-            created = client.post(
-                "/graphql",
-                json={"query": SET_DPLANS, "variables": variables},
-                headers={"Authorization": f"Bearer {owner}"},
-            ).json()
-            task_id = created["data"]["setDplans"]["taskId"]
+            task_id = _created_task(client, owner)
             with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _connect(ws, stranger)
                 assert ws.receive_json() == {"type": "connection_ack"}
