@@ -91,3 +91,18 @@ async def make_dplan(
     session.add(row)
     await session.flush()
     return row
+
+
+def disclosure_row(netid: str, at: datetime, **overrides: Any) -> dict[str, object]:
+    """A disclosure record's values, placed in time (DisclosureRepository.add takes a list)."""
+    values: dict[str, object] = {
+        "at": at,
+        "sub": "registrar",
+        "netid": netid,
+        "operation": "query StudentPage",
+        "record_types": "student",
+        "scopes": "urn:a",
+        "request_id": f"request-{netid}",
+    }
+    values.update(overrides)
+    return values

@@ -90,7 +90,9 @@ class TestKeys:
         )
 
 
-async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
+def _tool_key(database_url: str) -> str:
+    """A service account `tool` (students:read.sensitive, people:private) and its new key, as the
+    command line prints it (on its last line)."""
     ok(
         "account",
         "create",
@@ -99,7 +101,11 @@ async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
         f"{STUDENTS_READ} {PEOPLE_PRIVATE}",
         url=database_url,
     )
-    key = ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+    return ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+
+
+async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
+    key = _tool_key(database_url)
 
     response = await client.post(
         "/api/jwt",
@@ -131,15 +137,7 @@ class TestJwks:
 
 
 async def test_a_scope_taken_back_and_a_key_revoked_are_refused_at_api_jwt(database_url, client):
-    ok(
-        "account",
-        "create",
-        "tool",
-        "--scope",
-        f"{STUDENTS_READ} {PEOPLE_PRIVATE}",
-        url=database_url,
-    )
-    key = ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+    key = _tool_key(database_url)
     ok("account", "revoke-scope", "tool", "--scope", PEOPLE_PRIVATE, url=database_url)
 
     asked = {"scope": f"{PEOPLE_PRIVATE} {STUDENTS_READ}"}

@@ -8,21 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 from app.repositories.disclosures import DisclosureRepository
 from tests.cli.test_data import run_cli
-from tests.factories import make_student
+from tests.factories import disclosure_row, make_student
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def record(netid: str, sub: str, days_ago: int, request_id: str) -> dict[str, object]:
-    return {
-        "at": NOW - timedelta(days=days_ago),
-        "sub": sub,
-        "netid": netid,
-        "operation": "GET /api/students/{netid}",
-        "record_types": "dplans,student",
-        "scopes": "urn:dartmouth:students:read.sensitive",
-        "request_id": request_id,
-    }
+    return disclosure_row(
+        netid,
+        NOW - timedelta(days=days_ago),
+        sub=sub,
+        operation="GET /api/students/{netid}",
+        record_types="dplans,student",
+        scopes="urn:dartmouth:students:read.sensitive",
+        request_id=request_id,
+    )
 
 
 async def seed(session) -> None:

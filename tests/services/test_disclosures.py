@@ -9,28 +9,17 @@ from sqlalchemy import event, select
 from app.models import Disclosure
 from app.repositories.disclosures import DisclosureRepository
 from app.services import disclosures
+from tests.factories import disclosure_row
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-
-def _record(at: datetime, netid: str) -> dict[str, object]:
-    return {
-        "at": at,
-        "sub": "registrar",
-        "netid": netid,
-        "operation": "query StudentPage",
-        "record_types": "student",
-        "scopes": "urn:a",
-        "request_id": f"request-{netid}",
-    }
 
 
 async def test_old_records_go_a_batch_per_transaction_and_newer_ones_stay(
     engine, sessions, session
 ):
     old = NOW - timedelta(days=400)
-    rows = [_record(old + timedelta(minutes=i), f"old{i}") for i in range(5)]
-    await DisclosureRepository(session).add([*rows, _record(NOW, "new")])
+    rows = [disclosure_row(f"old{i}", old + timedelta(minutes=i)) for i in range(5)]
+    await DisclosureRepository(session).add([*rows, disclosure_row("new", NOW)])
     await session.commit()
     commits: list[object] = []
 
@@ -49,7 +38,7 @@ async def test_old_records_go_a_batch_per_transaction_and_newer_ones_stay(
 
 
 async def test_a_retention_of_zero_keeps_everything(sessions, session):
-    await DisclosureRepository(session).add([_record(NOW - timedelta(days=4000), "ancient")])
+    await DisclosureRepository(session).add([disclosure_row("ancient", NOW - timedelta(days=4000))])
     await session.commit()
     assert await disclosures.prune(sessions, NOW, 0) == 0
     assert (await session.execute(select(Disclosure.netid))).scalars().all() == ["ancient"]

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.models import Disclosure, Student, StudentDplan, Task
 from app.repositories.dplans_write import DplanWriteRepository
 from app.worker import Worker
-from tests.factories import make_student
+from tests.factories import disclosure_row, make_student
 from tests.worker.helpers import accept, dplans_body
 from tests.worker.processes import WorkerProcess, eventually, tasks
 
@@ -369,18 +369,7 @@ async def test_a_pruning_worker_applies_the_retention_at_start(
     from app.repositories.disclosures import DisclosureRepository
 
     now = datetime.now(UTC)
-    rows = [
-        {
-            "at": at,
-            "sub": "registrar",
-            "netid": netid,
-            "operation": "query StudentPage",
-            "record_types": "student",
-            "scopes": "urn:a",
-            "request_id": netid,
-        }
-        for netid, at in (("old", now - timedelta(days=400)), ("new", now))
-    ]
+    rows = [disclosure_row("old", now - timedelta(days=400)), disclosure_row("new", now)]
     await DisclosureRepository(session).add(rows)
     await session.commit()
     keeping = settings.model_copy(update={"disclosure_retention_days": 365})
