@@ -3,6 +3,7 @@ processes on 127.0.0.1 and a line about the machine."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
@@ -31,6 +32,14 @@ def run(*command: str, env: dict[str, str] | None = None, cwd: Path | None = Non
 def psql(url: str, sql: str) -> str:
     """One statement's rows as psql -At prints them (`url` without a driver suffix)."""
     return run("psql", url.replace("+asyncpg", ""), "-Atc", sql).strip()
+
+
+def database_arguments(parser: argparse.ArgumentParser, database: str) -> None:
+    """The options every HTTP bench takes for its database of generated students."""
+    parser.add_argument("--database", default=database, help=f"PostgreSQL database ({database})")
+    parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
+    parser.add_argument("--students", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=1)
 
 
 def ensure_wrk() -> None:

@@ -31,6 +31,7 @@ from bench.peer.load import Result, alternating_fetches, lua_script, wrk
 from bench.serving import (
     ROOT,
     VENV_BIN,
+    database_arguments,
     ensure_wrk,
     machine,
     prepare_database,
@@ -46,10 +47,7 @@ UNRECORDED = "unrecorded"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
-    p.add_argument("--database", default="sg_peer", help="PostgreSQL database (sg_peer)")
-    p.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
-    p.add_argument("--students", type=int, default=10000)
-    p.add_argument("--seed", type=int, default=1)
+    database_arguments(p, "sg_peer")
     p.add_argument("--seconds", type=float, default=8.0, help="per wrk run (8)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")

@@ -29,7 +29,14 @@ from pathlib import Path
 
 from bench.peer import scenarios
 from bench.peer.load import lua_script, wrk
-from bench.serving import VENV_BIN, ensure_wrk, machine, prepare_database, wait_for
+from bench.serving import (
+    VENV_BIN,
+    database_arguments,
+    ensure_wrk,
+    machine,
+    prepare_database,
+    wait_for,
+)
 
 PORTS = {"A": 8720, "B": 8721}
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
@@ -47,10 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.peer.ab", description=__doc__)
     p.add_argument("--a-env", default="", help="A's variables: K=V,K=V (none)")
     p.add_argument("--b-env", default="DISCLOSURE_RECORDS=false", help="B's variables")
-    p.add_argument("--database", default="sg_peer")
-    p.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
-    p.add_argument("--students", type=int, default=10000)
-    p.add_argument("--seed", type=int, default=1)
+    database_arguments(p, "sg_peer")
     p.add_argument("--seconds", type=float, default=5.0, help="per wrk run (5)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")

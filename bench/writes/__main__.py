@@ -34,6 +34,7 @@ import orjson
 from bench.peer.load import Request, Result, lua_script, wrk
 from bench.serving import (
     STUDENTGRAPH,
+    database_arguments,
     ensure_wrk,
     machine,
     prepare_database,
@@ -56,10 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--database", default="sg_writes", help="PostgreSQL database (sg_writes)")
-    p.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
-    p.add_argument("--students", type=int, default=10000)
-    p.add_argument("--seed", type=int, default=1)
+    database_arguments(p, "sg_writes")
     p.add_argument("--seconds", type=float, default=6.0, help="per timed run (6)")
     p.add_argument("--clients", type=int, default=8, help="following clients when loaded (8)")
     p.add_argument("--idle", type=int, default=40, help="sequential requests when idle (40)")
