@@ -6,16 +6,13 @@ header and one tab-separated line per record (or one JSON object per line with `
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from app.cli.accounts import _date, _iso
-from app.cli.data import _run, _settings
-from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.cli.data import _run, _run_sessions, _settings
 from app.services import disclosures
 
 COLUMNS = ("at", "sub", "operation", "record_types", "scopes", "request_id")
@@ -44,17 +41,10 @@ def prune(_args: argparse.Namespace) -> int:
     if days <= 0:
         print("DISCLOSURE_RETENTION_DAYS is 0: disclosure records are kept forever")
         return 0
-    deleted = asyncio.run(_prune(settings, datetime.now(UTC), days))
+    now = datetime.now(UTC)
+    deleted = _run_sessions(settings, lambda sessions: disclosures.prune(sessions, now, days))
     print(f"deleted {deleted} disclosure records older than {days} days")
     return 0
-
-
-async def _prune(settings: Settings, now: datetime, days: int) -> int:
-    engine = create_engine(settings)
-    try:
-        return await disclosures.prune(create_sessionmaker(engine), now, days)
-    finally:
-        await engine.dispose()
 
 
 def _limit(text: str) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
@@ -34,18 +34,33 @@ def _settings() -> Settings:
     return Settings()
 
 
-async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+async def _with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
     engine = create_engine(settings)
     try:
-        async with transaction(create_sessionmaker(engine)) as session:
-            return await work(session)
+        return await work(create_sessionmaker(engine))
     finally:
         await engine.dispose()
 
 
+async def _one_transaction(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    async with transaction(sessions) as session:
+        return await work(session)
+
+
 def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction (a database failure is reported by `app.cli.main`)."""
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_with_sessions(settings, lambda s: _one_transaction(s, work)))
+
+
+def _run_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run `work` with the database's sessions, for work of several transactions."""
+    return asyncio.run(_with_sessions(settings, work))
 
 
 def _report(source: str, exc: Invalid) -> int:

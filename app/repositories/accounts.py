@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fetch_all
 from app.models import ApiKey, ServiceAccount
 from app.repositories import Record
+from app.repositories.upsert import dialect_insert
 
 KEY_COLUMNS = (
     ApiKey.id,
@@ -31,8 +31,7 @@ class AccountRepository:
     async def insert(self, name: str, scopes: list[str], now: datetime) -> bool:
         """False when an account of that name exists (two creating it at once included)."""
         values = {"name": name, "scopes": scopes, "created_at": now}
-        dialect = self.session.get_bind().dialect.name
-        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ServiceAccount)
+        stmt = dialect_insert(self.session, ServiceAccount)
         stmt = stmt.values(values).on_conflict_do_nothing(index_elements=["name"])
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 0))

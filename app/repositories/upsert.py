@@ -13,6 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 BATCH = 5_000
 
 
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """The database's own `INSERT` for `table` (a Table or a mapped class), which has
+    `on_conflict_do_nothing`/`on_conflict_do_update`."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 async def upsert(
     session: AsyncSession,
     table: Table,
@@ -28,8 +35,7 @@ async def upsert(
     `generate` scale (measured on both databases)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = dialect_insert(session, table)
     keys = [c.name for c in table.primary_key.columns]
     if update:
         changed = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
