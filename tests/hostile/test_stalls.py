@@ -21,18 +21,22 @@ def _hold_the_loop(seconds: float) -> None:
 class TestLoopProber:
     async def test_ordinary_requests_pass(self, app, auth):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            async with loop_prober(client) as prober:
-                for _ in range(5):
-                    answer = await client.get("/api/academic/plans", headers=auth())
-                    assert answer.status_code == 200
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+            loop_prober(client) as prober,
+        ):
+            for _ in range(5):
+                answer = await client.get("/api/academic/plans", headers=auth())
+                assert answer.status_code == 200
         prober.assert_no_stall()
         assert prober.healthz_answers >= 1
 
     async def test_a_hold_past_the_bound_fails(self, app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            async with loop_prober(client) as prober:
-                _hold_the_loop(MAX_STALL_SECONDS * 1.5)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+            loop_prober(client) as prober,
+        ):
+            _hold_the_loop(MAX_STALL_SECONDS * 1.5)
         with pytest.raises(AssertionError, match="the event loop stalled"):
             prober.assert_no_stall()
