@@ -24,7 +24,7 @@ from app.graphql import websocket as graphql_websocket
 from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
-from app.ratelimit import build_limiter
+from app.ratelimit import build_brakes
 from app.rest import PREFIX as REST_PREFIX
 from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
@@ -44,6 +44,10 @@ CORS_EXPOSED_HEADERS = (
     "ETag",
     "Location",
     "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
     "Link",
     "X-Request-ID",
     "X-Total-Count",
@@ -78,7 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             sessions=create_sessionmaker(engine),
             schema=schema,
             clock=clock or Clock(settings.clock_now),
-            limiter=build_limiter(settings),
+            brakes=build_brakes(settings),
         )
         app.state.studentgraph = state
         # Everything built so far (schema, SQLAlchemy's and Strawberry's tables) lives as long as
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             async with worker_background(settings, engine):
                 yield
         finally:
-            await state.limiter.close()
+            await state.brakes.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection, Request
 
-from app import ratelimit
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.clock import Clock
 from app.config import Settings
 from app.errors import BadRequest, Unauthenticated
-from app.ratelimit import Limiter, NoLimit
+from app.observability import RESPONSE_HEADERS
+from app.ratelimit import Brakes, budget_headers
 
 log = logging.getLogger("app")
 
@@ -30,7 +30,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     schema: strawberry.Schema
     clock: Clock
-    limiter: Limiter = field(default_factory=NoLimit)
+    brakes: Brakes
 
 
 def state_of(connection: HTTPConnection) -> AppState:
@@ -48,8 +48,22 @@ async def authenticate(connection: HTTPConnection) -> Principal:
     except Unauthenticated as exc:
         log_refusal(exc, request_id_of(connection))
         raise
-    await ratelimit.check(state.limiter, principal.sub)
+    await state.brakes.request(principal.sub)
     return principal
+
+
+async def spend(connection: HTTPConnection, principal: Principal, cost: int) -> None:
+    """`cost` drawn from the caller's budget before the database is asked (`RateLimited`, 429,
+    past it); what is left goes out in the answer's headers, whatever the answer."""
+    draw = await state_of(connection).brakes.spend(principal.sub, cost)
+    if draw is not None:
+        add_response_headers(connection, budget_headers(draw))
+
+
+def add_response_headers(connection: HTTPConnection, headers: dict[str, str]) -> None:
+    """Headers the answer to this request carries, whoever answers it (a route, an error
+    handler): RequestContextMiddleware adds them to whatever response starts."""
+    connection.scope.setdefault("state", {}).setdefault(RESPONSE_HEADERS, {}).update(headers)
 
 
 def log_refusal(exc: Unauthenticated, request_id: str) -> None:
