@@ -31,6 +31,9 @@ from app.models import Base, Disclosure
 from app.repositories.reference import seed_missing_reference_data
 from app.services import reference as reference_service
 
+# Throwaway clusters, PgBouncer and replicas for the tests that need their own (tests/infra.py).
+pytest_plugins = ["tests.infra"]
+
 SEED_DAY = datetime(2019, 7, 1, 12, 0, tzinfo=UTC)  # the day the seed samples' offsets hold
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 

@@ -7,18 +7,11 @@ outage all complete, each applied exactly once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import glob
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from app.auth.scopes import ALL_SCOPES
@@ -27,6 +20,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, transaction
 from app.models import StudentDplan
 from tests.factories import make_student
+from tests.served import free_port
 from tests.worker.processes import (
     BASE_ENV,
     ROOT,
@@ -36,65 +30,7 @@ from tests.worker.processes import (
     install_apply_log,
 )
 
-BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 TERMS = ("202301", "202303")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Cluster:
-    """A PostgreSQL of this test's own, in a temporary directory."""
-
-    def __init__(self, root: Path) -> None:
-        self.bin = Path(BIN[-1])
-        self.root, self.port = root, _free_port()
-        self.data = root / "data"
-        root.chmod(0o777)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
-
-    def _run(self, tool: str, *args: str) -> None:
-        command = [str(self.bin / tool), *args]
-        if os.geteuid() == 0:  # PostgreSQL will not run as root
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
-        )
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-
-@pytest.fixture
-def cluster():
-    if not BIN or shutil.which("runuser") is None:
-        pytest.skip("needs PostgreSQL's server binaries (initdb, pg_ctl)")
-    root = Path(tempfile.mkdtemp(prefix="sg-outage-"))  # reachable by the postgres user
-    cluster = Cluster(root)
-    cluster.start()
-    yield cluster
-    with contextlib.suppress(subprocess.CalledProcessError):
-        cluster.stop()
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _env(url: str) -> dict[str, str]:
@@ -143,7 +79,7 @@ def _body(code: str) -> dict:
 async def test_a_restart_loses_nothing_and_applies_nothing_twice(cluster):
     netids = [f"r{i:05d}" for i in range(12)]
     await _prepare(cluster.url, netids)
-    port = _free_port()
+    port = free_port()
     api = _serve(cluster.url, port)
     workers = [WorkerProcess(cluster.url, 2, WORKER_IN_PROCESS="false") for _ in range(2)]
     token = mint(Settings(environment="test"), sub="outage", scopes=list(ALL_SCOPES))
