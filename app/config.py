@@ -35,6 +35,7 @@ JWT_ALGORITHMS = ("ES256", "ES384", "HS256", "HS384", "HS512", "PS256", "RS256",
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 URL_SCHEMES = {
     "database_url": ("sqlite+aiosqlite://", "postgresql+asyncpg://"),
+    "database_listen_url": ("postgresql+asyncpg://",),
     "redis_url": ("redis://", "rediss://", "unix://"),
     "jwt_jwks_url": ("https://", "http://"),
     "otel_exporter_otlp_endpoint": ("https://", "http://"),
@@ -74,6 +75,15 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=0, ge=0)
     # How long a request waits for a pooled connection before it is answered 503.
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # What stands between DATABASE_URL and PostgreSQL (README: Behind PgBouncer). `transaction`:
+    # PgBouncer (or a pooler built on it) in transaction pooling, where each transaction, and
+    # each statement outside one, may run on a different server connection: only unnamed
+    # statements, no startup parameters, no session state. `none`: PostgreSQL itself (or a
+    # pooler in session pooling).
+    database_pooler: Literal["none", "transaction"] = "none"
+    # LISTEN's own connection (workers and subscriptions hear of tasks on it), which must reach
+    # PostgreSQL itself: a transaction pooler drops notifications. Default: DATABASE_URL.
+    database_listen_url: str | None = None
 
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["HS256"])
     jwt_secret: str = DEV_JWT_SECRET
@@ -317,6 +327,7 @@ class Settings(BaseSettings):
             larger = f"must be at most REST_PAGE_SIZE_MAX, {most} (got {default})"
             yield sizes, f"REST_PAGE_SIZE_DEFAULT: {larger}"
         yield from self._budget_problems()
+        yield from self._pooler_problems()
         if not production:
             return
         if self.clock_now is not None:
@@ -336,6 +347,19 @@ class Settings(BaseSettings):
                 least = f"{field.upper()}, {getattr(self, field)}"
                 line = f"must be 0 or at least {least} (got {budget})"
                 yield (("rate_limit_cost_per_minute", field), f"RATE_LIMIT_COST_PER_MINUTE: {line}")
+    def _pooler_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        if self.database_pooler != "transaction":
+            return
+        if self.is_sqlite:
+            fields = ("database_pooler", "database_url")
+            yield (
+                fields,
+                "DATABASE_POOLER: transaction pooling is PostgreSQL's (DATABASE_URL is SQLite)",
+            )
+        elif self.database_listen_url is None:
+            fields = ("database_listen_url", "database_pooler")
+            direct = "set it to PostgreSQL's own address (the pooler drops notifications)"
+            yield fields, f"DATABASE_LISTEN_URL: DATABASE_POOLER=transaction needs it: {direct}"
 
     def _signing_key_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
         """JWT_PRIVATE_KEY and JWT_ACCEPTED_PUBLIC_KEYS must parse, tokens they verify must be
@@ -370,6 +394,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def listen_url(self) -> str:
+        """Where LISTEN connects (DATABASE_LISTEN_URL, or DATABASE_URL)."""
+        return self.database_listen_url or self.database_url
 
     @property
     def graphiql_enabled(self) -> bool:

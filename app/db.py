@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from asyncpg.exceptions import (
     CrashShutdownError,
     InterfaceError,
     PostgresConnectionError,
+    ProtocolViolationError,
     QueryCanceledError,
 )
 from sqlalchemy import Row, event
@@ -50,6 +52,18 @@ UNREACHABLE = (
     # No pooled connection came free within DATABASE_POOL_TIMEOUT_SECONDS: for this request the
     # database is as unavailable (overloaded), and a 503 with Retry-After says so.
     PoolTimeout,
+)
+# PgBouncer says everything with SQLSTATE 08P01 (protocol_violation), which asyncpg raises as a
+# connection error. These say the server behind it is away or busy: an outage, retried. Any other
+# (an unsupported startup parameter, an unknown database or user, a protocol error) is a refusal
+# that no retry mends: logged with its cause, never a 503 (README: Behind PgBouncer).
+POOLER_OUTAGES = (
+    "query_wait_timeout",  # no server connection came free in time
+    "client_login_timeout",  # the server did not let the pooler log in in time
+    "server_login_retry",  # logging in to the server has been failing
+    "max_client_conn",  # the pooler has all the clients it takes
+    "server conn crashed",  # the server went away mid-statement
+    "the database system is",  # starting up, shutting down, in recovery (the server's words)
 )
 
 
@@ -100,20 +114,69 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         _count_pool(engine)
         tracing.instrument_engine(engine)
         return engine
-    timeout = settings.database_statement_timeout_ms
+    pooled = settings.database_pooler == "transaction"
     engine = create_async_engine(
         database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         hide_parameters=True,
-        connect_args={"server_settings": {"statement_timeout": str(timeout)}} if timeout else {},
+        connect_args=_transaction_pooled() if pooled else _direct(settings),
     )
+    if pooled:
+        event.listen(engine.sync_engine, "connect", _keep_unnamed_statements)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     _count_pool(engine)
     tracing.instrument_engine(engine)
     return engine
+
+
+def _direct(settings: Settings) -> dict[str, Any]:
+    """The statement timeout rides the connection's startup; asyncpg names the statements it
+    prepares and keeps 100 of them per connection (each later run is one round trip)."""
+    timeout = settings.database_statement_timeout_ms
+    return {"server_settings": {"statement_timeout": str(timeout)}} if timeout else {}
+
+
+def _transaction_pooled() -> dict[str, Any]:
+    """Behind a transaction pooler, where consecutive statements outside a transaction may run
+    on different server connections: asyncpg's statement cache off, so every statement is the
+    unnamed one and its Parse is sent again with each Bind (one message, one server
+    connection); nothing named is ever left on a server connection for another client to run.
+    SQLAlchemy's own cache (100 per connection) still keeps each statement's description, so a
+    repeated statement is one round trip. No startup parameters: the pooler refuses them (the
+    statement timeout is the role's default: `set_role_statement_timeout`)."""
+    return {"statement_cache_size": 0}
+
+
+class UnnamedStatements:
+    """Unnamed prepared statements of one asyncpg connection, by SQL (the `RECENT` last used):
+    what `fetch_row` runs straight on the driver behind a transaction pooler. Kept, a statement
+    is described once; each run re-sends its Parse with its Bind, so it needs nothing of the
+    server connection it lands on."""
+
+    RECENT = 100
+
+    def __init__(self) -> None:
+        self._statements: OrderedDict[str, Any] = OrderedDict()
+
+    async def prepared(self, driver: Any, sql: str) -> Any:
+        statement = self._statements.get(sql)
+        if statement is None:
+            statement = self._statements[sql] = await driver.prepare(sql)
+            if len(self._statements) > self.RECENT:
+                self._statements.popitem(last=False)
+        else:
+            self._statements.move_to_end(sql)
+        return statement
+
+
+UNNAMED = "studentgraph_unnamed_statements"  # the connection's UnnamedStatements, in its info
+
+
+def _keep_unnamed_statements(_dbapi_connection: Any, record: Any) -> None:
+    record.info[UNNAMED] = UnnamedStatements()
 
 
 def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -242,10 +305,7 @@ async def _run_lone(
             try:
                 with tracing.statement(sql, engine.dialect.name):
                     if engine.dialect.name == "postgresql":
-                        if not fetch:
-                            await driver.execute(sql, *params)
-                            return None
-                        return tuple(await driver.fetchrow(sql, *params))
+                        return await _on_asyncpg(pooled, sql, params, fetch)
                     if not fetch:
                         await driver.execute(sql, params)
                         await driver.commit()
@@ -258,6 +318,23 @@ async def _run_lone(
     raise AssertionError("unreachable")
 
 
+async def _on_asyncpg(
+    pooled: Any, sql: str, params: Sequence[Any], fetch: bool
+) -> tuple[Any, ...] | None:
+    driver = pooled.driver_connection
+    unnamed: UnnamedStatements | None = pooled.info.get(UNNAMED)
+    if unnamed is None:  # asyncpg's named, cached statements
+        if not fetch:
+            await driver.execute(sql, *params)
+            return None
+        return tuple(await driver.fetchrow(sql, *params))
+    statement = await unnamed.prepared(driver, sql)
+    if not fetch:
+        await statement.fetch(*params)
+        return None
+    return tuple(await statement.fetchrow(*params))
+
+
 def _causes(exc: BaseException | None) -> list[BaseException]:
     """The exception and what it wraps (SQLAlchemy's `orig`, the `__cause__` chain)."""
     chain: list[BaseException] = []
@@ -268,11 +345,27 @@ def _causes(exc: BaseException | None) -> list[BaseException]:
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
-    """The database could not be reached (down, restarting): a 503, not a 500."""
-    for cause in _causes(exc):
+    """The database could not be reached (down, restarting): a 503, not a 500. What a pooler
+    says is an outage only when it says the server is away or busy (`POOLER_OUTAGES`)."""
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ProtocolViolationError):
+            return any(outage in str(cause) for outage in POOLER_OUTAGES)
+    for cause in causes:
         if getattr(cause, "connection_invalidated", False) or isinstance(cause, UNREACHABLE):
             return True
     return False
+
+
+def database_cause(exc: BaseException | None) -> str:
+    """What the driver, the pooler or the server said last (its class and first line), for the
+    log line of a failure: `ConnectionRefusedError: [Errno 111] Connect call failed ...`."""
+    causes = _causes(exc)
+    if not causes:
+        return ""
+    innermost = causes[-1]
+    said = next(iter(str(innermost).strip().splitlines()), "")
+    return f"{type(innermost).__name__}: {said}"[:300]
 
 
 def is_statement_timeout(exc: BaseException | None) -> bool:

@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # (it was the p99: tens of milliseconds walking objects that never die).
         gc.collect()
         gc.freeze()
+        await monitoring.check_statement_timeout(engine, settings)  # behind a pooler only
         try:
             async with worker_background(settings, engine):
                 yield

@@ -57,10 +57,12 @@ def hub_for(engine: AsyncEngine | Engine) -> Hub:
 
 class PgListener:
     """LISTENs on PostgreSQL and forwards into the engine's hub; reconnects when the link drops
-    (consumers poll meanwhile, so a lost notification only costs latency)."""
+    (consumers poll meanwhile, so a lost notification only costs latency). Its connection is
+    its own, to `url` (DATABASE_LISTEN_URL): a LISTEN must hold one server session, which a
+    transaction pooler would not give it."""
 
-    def __init__(self, engine: AsyncEngine, channels: tuple[str, ...]) -> None:
-        self.url = make_url(engine.url).set(drivername="postgresql")
+    def __init__(self, engine: AsyncEngine, channels: tuple[str, ...], url: str) -> None:
+        self.url = make_url(url).set(drivername="postgresql")
         self.channels = channels
         self.hub = hub_for(engine)
         self.connected = asyncio.Event()
@@ -80,7 +82,8 @@ class PgListener:
                 await conn.add_listener(channel, self._forward)
             self.connected.set()
             self.first_try.set()
-            log.info("LISTEN connected", extra={"channels": list(self.channels)})
+            where = self.url.render_as_string(hide_password=True)
+            log.info("LISTEN connected", extra={"channels": list(self.channels), "to": where})
             await lost.wait()
         finally:
             self.connected.clear()
@@ -105,13 +108,16 @@ class PgListener:
 
 @contextlib.asynccontextmanager
 async def listening(
-    engine: AsyncEngine, channels: tuple[str, ...] = TASK_CHANNELS
+    engine: AsyncEngine, channels: tuple[str, ...] = TASK_CHANNELS, *, url: str | None = None
 ) -> AsyncIterator[None]:
-    """Forward PostgreSQL notifications into the hub while inside (nothing to do on SQLite)."""
+    """Forward PostgreSQL notifications into `engine`'s hub while inside, LISTENing on a
+    connection of its own to `url` (Settings.listen_url; default: the engine's own database).
+    Nothing to do on SQLite."""
     if engine.dialect.name != "postgresql":
         yield
         return
-    listener = PgListener(engine, channels)
+    own = engine.url.render_as_string(hide_password=False)
+    listener = PgListener(engine, channels, url or own)
     task = asyncio.create_task(listener.run())
     with contextlib.suppress(asyncio.TimeoutError):
         # Wait briefly for LISTEN to be in place so a first notification is not missed; not

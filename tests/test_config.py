@@ -249,6 +249,46 @@ class TestExposure:
         assert not settings.serves_metrics and not settings.serves_docs
 
 
+class TestPooler:
+    BOUNCER = "postgresql+asyncpg://app@pgbouncer:6432/studentgraph"
+    DIRECT = "postgresql+asyncpg://app@primary:5432/studentgraph"
+
+    @pytest.mark.parametrize(
+        ("values", "line"),
+        [
+            (
+                {"database_pooler": "session"},
+                "DATABASE_POOLER: must be 'none' or 'transaction' (got session)",
+            ),
+            (
+                {"database_pooler": "transaction"},
+                "DATABASE_POOLER: transaction pooling is PostgreSQL's (DATABASE_URL is SQLite)",
+            ),
+            (
+                {"database_pooler": "transaction", "database_url": BOUNCER},
+                "DATABASE_LISTEN_URL: DATABASE_POOLER=transaction needs it: set it to "
+                "PostgreSQL's own address (the pooler drops notifications)",
+            ),
+            (
+                {"database_listen_url": "sqlite+aiosqlite:///var/x.db"},
+                "DATABASE_LISTEN_URL: must start with postgresql+asyncpg:// "
+                "(got sqlite+aiosqlite://)",
+            ),
+        ],
+    )
+    def test_each_problem_names_its_variable(self, values, line):
+        assert problems(**values) == [line]
+
+    def test_listen_defaults_to_the_database(self):
+        assert Settings(database_url=self.DIRECT).listen_url == self.DIRECT
+        pooled = Settings(
+            database_url=self.BOUNCER,
+            database_pooler="transaction",
+            database_listen_url=self.DIRECT,
+        )
+        assert pooled.listen_url == self.DIRECT
+
+
 def test_every_setting_is_documented_in_the_readme():
     """An operator finds each variable in the README (named as the environment spells it)."""
     from pathlib import Path

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, transaction
 from app.metrics import MULTIPROC_VARIABLE
 from app.migrate import upgrade
+from app.repositories import server_settings
 from app.repositories.reference import seed_missing_reference_data
 
 
@@ -70,6 +71,13 @@ async def _seed(settings: Settings) -> None:
     try:
         async with transaction(create_sessionmaker(engine)) as session:
             await seed_missing_reference_data(session)
+        if settings.database_pooler == "transaction":  # README: Behind PgBouncer
+            timeout = settings.database_statement_timeout_ms
+            await server_settings.set_role_statement_timeout(engine, timeout)
+            print(
+                f"statement_timeout = {timeout} ms for this role in this database (the "
+                "pooler's server connections opened before keep theirs until it reconnects them)"
+            )
     finally:
         await engine.dispose()
 

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
 from app.worker import Worker
-from app.worker.monitoring import health_server
+from app.worker.monitoring import check_statement_timeout, health_server
 
 log = logging.getLogger("app.worker")
 
@@ -46,6 +46,7 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
     tracing.enable(settings, "studentgraph-worker")  # with OTEL_EXPORTER_OTLP_ENDPOINT only
     engine = create_engine(pooled_for_slots(settings, concurrency))
     await _refuse_a_database_that_cannot_serve(engine)
+    await check_statement_timeout(engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -55,7 +56,8 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
     worker = Worker(settings, engine, sessions, concurrency=concurrency, prunes=True)
     log.info("worker started", extra={"worker": worker.name, "slots": worker.concurrency})
     try:
-        async with notifications.listening(engine, (notifications.TASKS_CHANNEL,)):
+        channels = (notifications.TASKS_CHANNEL,)
+        async with notifications.listening(engine, channels, url=settings.listen_url):
             working = asyncio.create_task(worker.run(stop))
             try:
                 async with health_server(settings, engine, sessions, working):

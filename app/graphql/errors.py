@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from starlette.responses import Response
 from strawberry.utils.str_converters import to_camel_case
 
-from app.db import is_database_unavailable, is_statement_timeout
+from app.db import database_cause, is_database_unavailable, is_statement_timeout
 from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
 from app.metrics import GRAPHQL_ERRORS
 
@@ -53,7 +53,8 @@ def unexpected_outcome(exc: Exception, request_id: str) -> tuple[bytes, int, dic
     if is_statement_timeout(exc):
         known = StatementTimeout()
     elif isinstance(exc, DatabaseUnavailable) or is_database_unavailable(exc):
-        log.warning("database unavailable", extra={"request_id": request_id})
+        cause = database_cause(exc)
+        log.warning("database unavailable", extra={"request_id": request_id, "error": cause})
         known = DatabaseUnavailable()
     if known is not None:
         body = {"errors": [graphql_error(known.message, known.code)]}

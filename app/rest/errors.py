@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.db import is_database_unavailable, is_statement_timeout
+from app.db import database_cause, is_database_unavailable, is_statement_timeout
 from app.errors import DatabaseUnavailable, DomainError, NotFound, StatementTimeout
 from app.rest.responses import OrjsonResponse
 from app.state import request_id_of
@@ -56,8 +56,15 @@ def error_response(exc: DomainError) -> Response:
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if isinstance(exc, DatabaseUnavailable):  # an outage: the operator hears of it, once
-        log.warning("database unavailable", extra={"request_id": request_id_of(request)})
+        _unavailable(request, exc)
     return error_response(exc)
+
+
+def _unavailable(request: Request, exc: Exception) -> None:
+    cause = database_cause(exc)
+    log.warning(
+        "database unavailable", extra={"request_id": request_id_of(request), "error": cause}
+    )
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
@@ -66,7 +73,7 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     if is_statement_timeout(exc):
         return error_response(StatementTimeout())
     if is_database_unavailable(exc):
-        log.warning("database unavailable", extra={"request_id": request_id_of(request)})
+        _unavailable(request, exc)
         return error_response(DatabaseUnavailable())
     log.error(
         "unhandled error",

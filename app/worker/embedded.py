@@ -44,7 +44,7 @@ async def _in_process_worker(settings: Settings) -> AsyncIterator[None]:
 async def background(settings: Settings, engine: AsyncEngine) -> AsyncIterator[None]:
     """Run the background parts of the API process while inside."""
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(notifications.listening(engine))
+        await stack.enter_async_context(notifications.listening(engine, url=settings.listen_url))
         if settings.runs_in_process_worker:
             await stack.enter_async_context(_in_process_worker(settings))
         yield

@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.config import Settings
-from app.db import reading
+from app.db import database_cause, reading
 from app.metrics import ReadAtScrape, exposition
+from app.repositories import server_settings
 from app.services import task_runs
 
 log = logging.getLogger("app.worker")
@@ -60,13 +61,51 @@ async def metrics_response(sessions: async_sessionmaker[AsyncSession]) -> Respon
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
+class _Said:
+    """A health check's failure is logged with its cause when it starts or its cause changes,
+    and its end once: a probe every few seconds must not fill the log."""
+
+    cause: str | None = None
+
+
 async def database_answers(engine: AsyncEngine) -> bool:
     try:
         async with asyncio.timeout(CHECK_SECONDS), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
+    except Exception as exc:
+        cause = database_cause(exc) or f"no answer within {CHECK_SECONDS:g} s"
+        if cause != _Said.cause:
+            log.warning("health check: the database does not answer", extra={"error": cause})
+            _Said.cause = cause
         return False
+    if _Said.cause is not None:
+        log.info("health check: the database answers again")
+        _Said.cause = None
     return True
+
+
+async def check_statement_timeout(engine: AsyncEngine, settings: Settings) -> None:
+    """Behind a transaction pooler the statement timeout is the role's default in the database
+    (`studentgraph migrate` sets it): said in the log at start when it is not
+    DATABASE_STATEMENT_TIMEOUT_MS, with how to mend it. A database that cannot be asked now is
+    said too, with its cause, and not waited for."""
+    if settings.database_pooler != "transaction":
+        return
+    wanted = settings.database_statement_timeout_ms
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            found = await server_settings.statement_timeout(engine)
+    except Exception as exc:
+        cause = database_cause(exc) or f"no answer within {CHECK_SECONDS:g} s"
+        log.warning("could not check the server's statement timeout", extra={"error": cause})
+        return
+    if found != wanted:
+        log.warning(
+            f"the server's statement_timeout is {found} ms, DATABASE_STATEMENT_TIMEOUT_MS "
+            f"{wanted}: run `studentgraph migrate` (it sets the role's default in the "
+            "database), then RECONNECT the pooler",
+            extra={"found_ms": found, "wanted_ms": wanted},
+        )
 
 
 def _health_app(

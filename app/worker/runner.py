@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import notifications, tracing
 from app.config import Settings
-from app.db import is_database_unavailable, transaction
+from app.db import database_cause, is_database_unavailable, transaction
 from app.metrics import (
     TASK_APPLY_SECONDS,
     TASK_COMPLETION_SECONDS,
@@ -134,7 +134,9 @@ class Worker:
             log.exception("worker slot error", extra={"owner": owner})
         elif not self._database_down:
             self._database_down = True
-            log.warning("the database is unavailable; retrying", extra={"error": str(exc)[:200]})
+            log.warning(
+                "the database is unavailable; retrying", extra={"error": database_cause(exc)}
+            )
 
     def _database_is_back(self) -> None:
         if self._database_down:
