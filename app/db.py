@@ -121,7 +121,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         hide_parameters=True,
-        connect_args=_transaction_pooled() if pooled else _direct(settings),
+        connect_args=transaction_pooled() if pooled else _direct(settings),
     )
     if pooled:
         event.listen(engine.sync_engine, "connect", _keep_unnamed_statements)
@@ -139,15 +139,19 @@ def _direct(settings: Settings) -> dict[str, Any]:
     return {"server_settings": {"statement_timeout": str(timeout)}} if timeout else {}
 
 
-def _transaction_pooled() -> dict[str, Any]:
+def transaction_pooled() -> dict[str, Any]:
     """Behind a transaction pooler, where consecutive statements outside a transaction may run
     on different server connections: asyncpg's statement cache off, so every statement is the
     unnamed one and its Parse is sent again with each Bind (one message, one server
     connection); nothing named is ever left on a server connection for another client to run.
     SQLAlchemy's own cache (100 per connection) still keeps each statement's description, so a
-    repeated statement is one round trip. No startup parameters: the pooler refuses them (the
-    statement timeout is the role's default: `set_role_statement_timeout`)."""
-    return {"statement_cache_size": 0}
+    repeated statement is one round trip. No startup parameters the pooler refuses (the
+    statement timeout is the role's default, app/repositories/server_settings.py).
+
+    `client_encoding` is sent as the server spells it: asyncpg's own `'utf-8'` differs from the
+    server's `UTF8`, and PgBouncer sends a `SET client_encoding` to the server before every
+    transaction it gives a client whose value differs (a round trip each)."""
+    return {"statement_cache_size": 0, "server_settings": {"client_encoding": "UTF8"}}
 
 
 class UnnamedStatements:
