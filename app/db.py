@@ -165,6 +165,9 @@ class UnnamedStatements:
     def __init__(self) -> None:
         self._statements: OrderedDict[str, Any] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._statements)
+
     async def prepared(self, driver: Any, sql: str) -> Any:
         statement = self._statements.get(sql)
         if statement is None:

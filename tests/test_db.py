@@ -102,6 +102,56 @@ class TestReading:
         assert any("COMMIT" in q for q in sent["transaction"]), sent
 
 
+class TestTransactionPooled:
+    """DATABASE_POOLER=transaction: every statement is the unnamed one, so nothing named is left
+    on a server connection a pooler hands to another client (README: Behind PgBouncer)."""
+
+    @staticmethod
+    def pooled(settings):
+        update = {"database_pooler": "transaction", "database_listen_url": settings.database_url}
+        return settings.model_copy(update={**update, "database_pool_size": 1})
+
+    @staticmethod
+    async def names_left(settings) -> list[str]:
+        """The prepared statements left on the one connection after reads by both paths."""
+        from sqlalchemy import text
+
+        from app.db import create_engine, create_sessionmaker, fetch_row, reading
+
+        engine = create_engine(settings.model_copy(update={"database_pool_size": 1}))
+        try:
+            async with reading(create_sessionmaker(engine)) as session:
+                query = text("SELECT CAST(:x AS int)")
+                assert (await session.execute(query, {"x": 2})).scalar() == 2
+            assert await fetch_row(engine, "SELECT $1::int", [3]) == (3,)
+            async with engine.connect() as connection:
+                names = text("SELECT name FROM pg_prepared_statements")
+                return list((await connection.execute(names)).scalars())
+        finally:
+            await engine.dispose()
+
+    async def test_no_statement_is_named(self, settings, database_url):
+        if not database_url.startswith("postgresql"):
+            pytest.skip("prepared statements: PostgreSQL")
+        assert await self.names_left(settings)  # named by default: the check can fail
+        assert await self.names_left(self.pooled(settings)) == []
+
+    async def test_the_driver_keeps_the_recent_statements_only(self, settings, database_url):
+        if not database_url.startswith("postgresql"):
+            pytest.skip("asyncpg: PostgreSQL")
+        from app.db import UNNAMED, UnnamedStatements, create_engine, fetch_row
+
+        engine = create_engine(self.pooled(settings))
+        try:
+            for k in range(UnnamedStatements.RECENT + 5):
+                assert await fetch_row(engine, f"SELECT $1::int + {k}", [k]) == (2 * k,)
+            async with engine.connect() as connection:
+                kept = (await connection.get_raw_connection()).info[UNNAMED]
+        finally:
+            await engine.dispose()
+        assert len(kept) == UnnamedStatements.RECENT
+
+
 class TestSerializedSession:
     """GraphQL resolves sibling fields concurrently on one session: its statements take turns."""
 
