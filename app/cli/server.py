@@ -123,7 +123,11 @@ def register(commands: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.set_defaults(handler=serve)
 
-    p = commands.add_parser("migrate", help="create or upgrade the schema; add reference data")
+    p = commands.add_parser(
+        "migrate",
+        help="create or upgrade the schema; add reference data (behind a transaction pooler, "
+        "set the role's statement timeout)",
+    )
     p.set_defaults(handler=migrate)
 
     p = commands.add_parser("token", help="mint a development JWT (HS256, not in production)")
