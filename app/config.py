@@ -347,6 +347,7 @@ class Settings(BaseSettings):
                 least = f"{field.upper()}, {getattr(self, field)}"
                 line = f"must be 0 or at least {least} (got {budget})"
                 yield (("rate_limit_cost_per_minute", field), f"RATE_LIMIT_COST_PER_MINUTE: {line}")
+
     def _pooler_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
         if self.database_pooler != "transaction":
             return
