@@ -51,6 +51,38 @@ POOL_IN_USE = Gauge(
     multiprocess_mode="livesum",
 )
 
+# In-process caches (app/caches.py), each bounded by entries and approximate bytes. A bound is
+# per process: under several processes a scrape shows the largest process's value ("livemax").
+CACHE_ENTRIES = Gauge(
+    "studentgraph_cache_entries",
+    "Entries held by an in-process cache",
+    ["cache"],
+    multiprocess_mode="livemax",
+)
+CACHE_BYTES = Gauge(
+    "studentgraph_cache_bytes",
+    "Approximate bytes held by an in-process cache (keys and values)",
+    ["cache"],
+    multiprocess_mode="livemax",
+)
+CACHE_MAX_ENTRIES = Gauge(
+    "studentgraph_cache_max_entries",
+    "The most entries an in-process cache holds",
+    ["cache"],
+    multiprocess_mode="livemax",
+)
+CACHE_MAX_BYTES = Gauge(
+    "studentgraph_cache_max_bytes",
+    "The most approximate bytes an in-process cache holds",
+    ["cache"],
+    multiprocess_mode="livemax",
+)
+CACHE_EVICTIONS = Counter(
+    "studentgraph_cache_evictions",
+    "Entries an in-process cache dropped to stay within its bounds",
+    ["cache"],
+)
+
 TASK_APPLY_SECONDS = Histogram(
     "studentgraph_task_apply_seconds",
     "One apply transaction of a worker (a batch of one or more tasks), start to commit",

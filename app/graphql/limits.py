@@ -1,6 +1,6 @@
 """Limits on by default, each costing time linear in the document: tokens (while parsing), depth,
-aliases, repeats of one response key, and cost (connections weighted by `first`). Parsed and
-validated documents are cached per query text.
+aliases, repeats of one response key, and cost (connections weighted by `first`). Documents are
+parsed, checked against these and validated once per text by app/graphql/documents.py.
 
 Depth and aliases mean what Strawberry's `QueryDepthLimiter` and `MaxAliasesLimiter` meant (a
 fragment counts each time it is spread), but a fragment is measured once and its measure reused,
@@ -17,21 +17,20 @@ Cost (the *requested* cost, before anything runs) is what an operation could ret
   larger when both are given, else `PAGE_DEFAULT`);
 * scalars, enums and `__typename`: 0; fragments count each time they are spread.
 
-What this leans on beyond Strawberry's and graphql-core's documented API, and why (each is
-checked by tests/graphql/test_library_internals.py, which fails loudly on an upgrade that
-changes it): Strawberry's two validation rules of its own (`MaybeNullValidationRule`,
-`OneOfInputValidationRule`, which its `validate_document` adds to the specified rules: we
-validate ourselves, with `hide_suggestions`, so we add them too); `strawberry.Schema._schema`,
-the graphql-core schema a Strawberry schema wraps (no public accessor exists); and the
-extension's `execution_context` fields `query`, `graphql_document`, `pre_execution_errors` and
-`parse_options`, which is how a `SchemaExtension` replaces parsing and validation."""
+What this and app/graphql/documents.py lean on beyond Strawberry's and graphql-core's documented
+API, and why (each is checked by tests/graphql/test_library_internals.py, which fails loudly on
+an upgrade that changes it): Strawberry's two validation rules of its own
+(`MaybeNullValidationRule`, `OneOfInputValidationRule`, which its `validate_document` adds to
+the specified rules: we validate ourselves, with `hide_suggestions`, so we add them too);
+`strawberry.Schema._schema`, the graphql-core schema a Strawberry schema wraps (no public
+accessor exists); and the extension's `execution_context` fields `query`, `graphql_document`,
+`pre_execution_errors` and `parse_options`, which is how a `SchemaExtension` replaces parsing
+and validation."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -44,27 +43,23 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
-    NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     VariableNode,
     get_named_type,
     get_nullable_type,
     is_list_type,
-    parse,
-    specified_rules,
-    validate,
     value_from_ast_untyped,
     visit,
 )
 from graphql.language import Visitor
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from app.caches import BoundedCache, text_bytes
 from app.config import Settings
 
 CACHE_SIZE = 512
+MIB = 1024 * 1024
+NAME_BYTES = 100  # a variable's name in a tuple
 LIST_SIZE = 10  # what an unbounded list of objects counts as
 PAGE_SIZE_ARGUMENTS = ("first", "last")
 PAGE_DEFAULT = 20  # a connection's page when neither is given (app.graphql.schema)
@@ -322,8 +317,12 @@ class Costs:
 
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
-        self._firsts: OrderedDict[str, tuple[str, ...]] = OrderedDict()
-        self._costs: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+        self._firsts: BoundedCache[str, tuple[str, ...]] = BoundedCache(
+            "graphql_cost_variables", max_entries=CACHE_SIZE, max_bytes=4 * MIB
+        )
+        self._costs: BoundedCache[tuple[Any, ...], int] = BoundedCache(
+            "graphql_costs", max_entries=2 * CACHE_SIZE, max_bytes=4 * MIB
+        )
 
     def of(
         self,
@@ -332,69 +331,15 @@ class Costs:
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
     ) -> int:
-        firsts = _remember(self._firsts, query, lambda: _first_variables(document))
+        firsts = self._firsts.get(query)
+        if firsts is None:
+            firsts = _first_variables(document)
+            self._firsts.put(query, firsts, text_bytes(query) + NAME_BYTES * len(firsts))
         name = operation.name.value if operation.name else None
         key = (query, name, *(repr(variables.get(n)) for n in firsts))
-        found: int = _remember(
-            self._costs, key, lambda: cost(self.schema, document, operation, variables)
-        )
-        return found
-
-
-def _remember(cache: OrderedDict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    cache[key] = value = compute()
-    if len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-    return value
-
-
-# --- the cached preparation, shared by Strawberry's execution and the planner ---------------
-
-
-class DocumentCache(SchemaExtension):
-    """Parse with the token limit, check the limits, validate, each at most once per text."""
-
-    _prepare: Prepare
-    max_tokens: int = 0
-
-    def on_parse(self) -> Iterator[None]:
-        ec = self.execution_context
-        if ec.query:
-            try:
-                ec.graphql_document, errors = self._prepare(ec.schema._schema, ec.query)
-                ec.pre_execution_errors = list(errors)
-            except GraphQLError:
-                ec.parse_options = {**ec.parse_options, "max_tokens": self.max_tokens}
-        yield
-
-
-def _rules(limits: Limits) -> tuple[Any, ...]:
-    rules: tuple[Any, ...] = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
-    if not limits.introspection:
-        rules += (NoSchemaIntrospectionCustomRule,)
-    return rules
-
-
-def document_cache(limits: Limits) -> type[DocumentCache]:
-    rules = _rules(limits)
-
-    @lru_cache(maxsize=CACHE_SIZE)
-    def prepare(schema: GraphQLSchema, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
-        document = parse(query, max_tokens=limits.max_tokens)
-        errors = limit_errors(measure(document), limits)
-        if errors:
-            return document, errors
-        return document, validate(schema, document, rules, hide_suggestions=not limits.suggestions)
-
-    return type(
-        "DocumentCache",
-        (DocumentCache,),
-        {"_prepare": staticmethod(prepare), "max_tokens": limits.max_tokens},
-    )
-
-
-def schema_extensions(limits: Limits) -> list[type[DocumentCache]]:
-    return [document_cache(limits)]
+        found = self._costs.get(key)
+        if found is None:
+            found = cost(self.schema, document, operation, variables)
+            size = sum(text_bytes(part) for part in key if isinstance(part, str))
+            self._costs.put(key, found, size)
+        return found  # type: ignore[no-any-return]

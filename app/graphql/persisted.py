@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections import OrderedDict
 from typing import Any
 
+from app.caches import BoundedCache, text_bytes
 from app.db import reading, transaction
 from app.domain.persisted import requested_hash, sha256_of, verify
 from app.errors import PersistedQueryNotFound, PersistedQueryNotInList
@@ -19,7 +19,10 @@ from app.services import persisted as persisted_service
 from app.state import AppState
 
 log = logging.getLogger("app.graphql")
-REMEMBERED = 2048  # documents held per process (each at most a request body)
+# Documents held per process: at most 2,048, and 16 MiB of text (each at most
+# GRAPHQL_MAX_DOCUMENT_BYTES).
+REMEMBERED = 2048
+REMEMBERED_BYTES = 16 * 1024 * 1024
 # Once the store is found full, a process stops offering it new documents for this long: nothing
 # removes documents but an operator, and each offer counts the store (a client sending new
 # documents would otherwise buy a count of up to GRAPHQL_PERSISTED_MAX rows per request).
@@ -32,7 +35,9 @@ class PersistedDocuments:
 
     def __init__(self, persisted_only: bool) -> None:
         self.persisted_only = persisted_only
-        self._known: OrderedDict[str, str] = OrderedDict()
+        self._known: BoundedCache[str, str] = BoundedCache(
+            "graphql_persisted", max_entries=REMEMBERED, max_bytes=REMEMBERED_BYTES
+        )
         self._found_full_at: float | None = None  # time.monotonic() when last found full
 
     async def params_of(self, state: AppState, raw: dict[str, Any]) -> Params:
@@ -79,9 +84,8 @@ class PersistedDocuments:
         return found is not None and time.monotonic() - found < FULL_RECHECK_SECONDS
 
     async def _text(self, state: AppState, query_id: str) -> str | None:
-        text = self._known.get(query_id)
+        text: str | None = self._known.get(query_id)
         if text is not None:
-            self._known.move_to_end(query_id)
             return text
         async with reading(state.sessions) as session:
             text = await persisted_service.text_of(session, query_id)
@@ -90,6 +94,4 @@ class PersistedDocuments:
         return text
 
     def _hold(self, query_id: str, text: str) -> None:
-        self._known[query_id] = text
-        while len(self._known) > REMEMBERED:
-            self._known.popitem(last=False)
+        self._known.put(query_id, text, text_bytes(query_id) + text_bytes(text))

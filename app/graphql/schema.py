@@ -12,7 +12,8 @@ from strawberry.schema.config import StrawberryConfig
 from app.domain.disclosures import Disclosed
 from app.errors import Invalid, Problem
 from app.graphql.context import Info
-from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare, schema_extensions
+from app.graphql.documents import schema_extensions
+from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.connections import (

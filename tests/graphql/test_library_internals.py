@@ -11,7 +11,8 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.execution import ExecutionContext
 
-from app.graphql.limits import Limits, _rules
+from app.graphql.documents import _rules
+from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
 
 

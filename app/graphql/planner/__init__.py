@@ -6,12 +6,15 @@ Anything else returns None and runs through Strawberry's resolvers and the datal
 the general engine: mutations, `task`, introspection, abstract fields, and any operation that would
 report an error (bad variables, FORBIDDEN, BAD_USER_INPUT), so every error is the resolvers' own.
 What an operation selects is worked out once per document, operation and `@skip`/`@include`
-variable values; the statement once per shape of its arguments (`json_reads` caches it)."""
+variable values, for at most `MAX_SELECTIONS` combinations of those values per operation (past
+them, an operation's selection is worked out anew each time: 30 Boolean variables make a
+billion combinations, and a client sending random ones once grew the process 200 KB a request);
+the operations in a bounded cache (app/caches.py); the statement once per shape of its arguments
+(`json_reads` caches it)."""
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,15 +36,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry import relay
 
 from app.auth import Principal
+from app.caches import BoundedCache, text_bytes
 from app.domain.disclosures import Recipient
 from app.errors import DatabaseUnavailable, DomainError, StatementTimeout
+from app.graphql.documents import document_bytes
 from app.graphql.limits import PAGE_DEFAULT, Prepare, prepared_operation
 from app.graphql.planner.selection import Collector, directive_variables
 from app.graphql.types.connections import decode_cursor
 from app.graphql.types.filters import (
     conditions_of_value,
 )
-from app.repositories.json_reads import Pick, RootQuery, Unplannable
+from app.repositories.json_reads import Pick, RootQuery, Unplannable, picks_bytes
 from app.services import json_reads as json_reads_service
 from app.services.plans import parse_plan_id
 
@@ -53,7 +58,12 @@ NODE_KINDS = {"Student": "student", "AcademicPlan": "plan"}
 # that uses one is answered by them (the planned statement keeps one order and one direction).
 RESOLVERS_ONLY_ARGUMENTS = ("orderBy", "last", "before")
 RESOLVERS_ONLY_FILTERS = frozenset({"not", "isNull"})
-CACHE_SIZE = 512
+CACHE_ENTRIES = 512
+CACHE_BYTES = 16 * 1024 * 1024
+MAX_SELECTIONS = 8  # combinations of directive-variable values remembered per operation
+# What a root field keeps alive besides its picks and the document's nodes (counted with the
+# document).
+ROOT_BYTES = 600
 log = logging.getLogger(__name__)
 
 
@@ -69,24 +79,24 @@ class _Root:
     definition: GraphQLField
     picks: tuple[Pick, ...]
     by_type: dict[str, tuple[Pick, ...]] = field(default_factory=dict)  # node: per runtime type
+    remembered: bool = False  # held by its operation (in the planner's cache)
 
 
 @dataclass
 class _Operation:
-    """One operation of one document: what it selects, per value of its directive variables."""
+    """One operation of one document: what it selects, per value of its directive variables
+    (at most MAX_SELECTIONS of them), and the approximate bytes all of it holds."""
 
+    key: tuple[str, str | None]
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
     directive_variables: tuple[str, ...]
+    size: int  # its document, and each selection remembered
     roots: dict[tuple[Any, ...], list[_Root] | None] = field(default_factory=dict)
 
 
-class _Lru(OrderedDict[Any, Any]):
-    def remember(self, key: Any, value: Any, size: int = CACHE_SIZE) -> Any:
-        self[key] = value
-        if len(self) > size:
-            self.popitem(last=False)
-        return value
+def _roots_bytes(roots: list[_Root] | None) -> int:
+    return sum(ROOT_BYTES + picks_bytes(r.picks) for r in roots or ())
 
 
 class Planner:
@@ -94,7 +104,9 @@ class Planner:
         self.schema = schema
         self.prepare = prepare
         self.max_page_size = max_page_size
-        self._operations = _Lru()
+        self._operations: BoundedCache[tuple[str, str | None], _Operation | None] = BoundedCache(
+            "graphql_planner", max_entries=CACHE_ENTRIES, max_bytes=CACHE_BYTES
+        )
         self.answered = 0  # how many operations it answered (tests check it did)
 
     async def data(
@@ -128,7 +140,8 @@ class Planner:
             # operation is not planned again (SQLite's parser, for one, has a nesting limit that
             # a deep enough selection reaches).
             log.warning("planned read failed; answered by the resolvers", exc_info=True)
-            self._operations.remember((query, operation_name), None)
+            key = (query, operation_name)
+            self._operations.put(key, None, text_bytes(query))
             return None
         self.answered += 1
         return text
@@ -147,16 +160,17 @@ class Planner:
 
     def _operation(self, query: str, operation_name: str | None) -> _Operation:
         key = (query, operation_name)
-        if key in self._operations:
-            self._operations.move_to_end(key)
-            found: _Operation | None = self._operations[key]
-        else:
-            found = self._operations.remember(key, self._read_operation(query, operation_name))
+        found = self._operations.get(key, False)
+        if found is False:
+            found = self._read_operation(key)
+            size = found.size if found is not None else text_bytes(query)
+            self._operations.put(key, found, size)
         if found is None:
             raise Fallback
-        return found
+        return found  # type: ignore[no-any-return]
 
-    def _read_operation(self, query: str, operation_name: str | None) -> _Operation | None:
+    def _read_operation(self, key: tuple[str, str | None]) -> _Operation | None:
+        query, operation_name = key
         prepared = prepared_operation(self.prepare, self.schema, query, operation_name)
         if prepared is None:
             return None
@@ -166,19 +180,32 @@ class Planner:
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        return _Operation(chosen, fragments, directive_variables(chosen, fragments.values()))
+        variables = directive_variables(chosen, fragments.values())
+        # Its nodes keep the whole document alive, whether or not the document cache does.
+        return _Operation(key, chosen, fragments, variables, document_bytes(query, document))
 
     def _roots(self, operation: _Operation, values: VariableValues) -> list[_Root]:
         key = tuple(values.coerced.get(n) for n in operation.directive_variables)
-        if key not in operation.roots:
+        if key in operation.roots:
+            roots = operation.roots[key]
+        else:
             try:
-                operation.roots[key] = self._collect_roots(operation, values)
+                roots = self._collect_roots(operation, values)
             except Unplannable:
-                operation.roots[key] = None
-        roots = operation.roots[key]
+                roots = None
+            if len(operation.roots) < MAX_SELECTIONS:  # past them: worked out each time
+                operation.roots[key] = roots
+                for root in roots or ():
+                    root.remembered = True
+                self._grew(operation, _roots_bytes(roots))
         if roots is None:
             raise Fallback
         return roots
+
+    def _grew(self, operation: _Operation, added: int) -> None:
+        """An operation remembered one more thing: the cache is told its new size."""
+        operation.size += added
+        self._operations.put(operation.key, operation, operation.size)
 
     def _collect_roots(self, operation: _Operation, values: VariableValues) -> list[_Root]:
         query_type = self.schema.query_type
@@ -237,6 +264,8 @@ class Planner:
             assert isinstance(runtime, GraphQLObjectType)
             collector = Collector(self.schema, operation.fragments, values)
             picks = root.by_type[global_id.type_name] = collector.picks(runtime, root.nodes)
+            if root.remembered:  # once per node type (two)
+                self._grew(operation, picks_bytes(picks))
         if kind == "student":
             return RootQuery(root.key, kind, picks, {"netid": global_id.node_id})
         return RootQuery(root.key, kind, picks, {"id": parse_plan_id(global_id.node_id)})

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.caches import BoundedCache, memoized, text_bytes
 from app.db import fetch_row
 from app.domain.disclosures import Disclosed, Recipient
 from app.domain.filters import Condition
@@ -19,7 +19,7 @@ from app.repositories import disclosures
 from app.repositories.json_reads import rest
 from app.repositories.json_reads.dialects import DIALECTS
 from app.repositories.json_reads.filters import Shape, bind, shape_of
-from app.repositories.json_reads.objects import Pick, Unplannable
+from app.repositories.json_reads.objects import Pick, Unplannable, picks_bytes
 from app.repositories.json_reads.rest import Listing
 from app.repositories.json_reads.roots import (
     RECIPIENT_SLOTS,
@@ -28,21 +28,46 @@ from app.repositories.json_reads.roots import (
     RootRead,
     compile_data,
     prepare,
+    signature,
 )
 
-__all__ = ["FirstPage", "JsonReads", "Listing", "Pick", "RootQuery", "Unplannable"]
+__all__ = ["FirstPage", "JsonReads", "Listing", "Pick", "RootQuery", "Unplannable", "picks_bytes"]
+MIB = 1024 * 1024
+# Statements, compiled once per shape and held in bounded caches (app/caches.py). A statement's
+# size is its SQL text and its slots; a planned one's key also holds the signature of its reads.
+# A REST filter shape's (field, operator) pair counts as a slot.
+SLOT_BYTES = 100
+Statements = BoundedCache[tuple[Any, ...], Compiled]
+PLANNED: Statements = BoundedCache("planned_statements", max_entries=1024, max_bytes=16 * MIB)
+FIRST_PAGES: Statements = BoundedCache(
+    "rest_first_page_statements", max_entries=256, max_bytes=4 * MIB
+)
+SINGLES: Statements = BoundedCache("rest_statements", max_entries=32, max_bytes=1 * MIB)
 
 
-@lru_cache(maxsize=1024)
+def _statement_bytes(compiled: Compiled, *_key: Any) -> int:
+    return text_bytes(compiled.sql) + SLOT_BYTES * len(compiled.slots)
+
+
+def _first_page_bytes(compiled: Compiled, _dialect: str, _kind: str, shape: Shape, *_: Any) -> int:
+    return _statement_bytes(compiled) + SLOT_BYTES * len(shape)
+
+
 def _compiled(
     dialect: str, reads: tuple[RootRead, ...], include_protected: bool, record: bool
 ) -> Compiled:
-    return compile_data(
-        DIALECTS[dialect], reads, include_protected=include_protected, record=record
-    )
+    """The statement of `reads`, cached by their signature (a string) rather than the reads."""
+    key = (dialect, signature(reads), include_protected, record)
+    found: Compiled | None = PLANNED.get(key)
+    if found is None:
+        found = compile_data(
+            DIALECTS[dialect], reads, include_protected=include_protected, record=record
+        )
+        PLANNED.put(key, found, _statement_bytes(found) + text_bytes(key[1]))
+    return found
 
 
-@lru_cache(maxsize=256)
+@memoized(FIRST_PAGES, _first_page_bytes)
 def _first_page(
     dialect: str, kind: str, shape: Shape, include_protected: bool, record: bool
 ) -> Compiled:
@@ -52,7 +77,7 @@ def _first_page(
     )
 
 
-@lru_cache(maxsize=32)
+@memoized(SINGLES, _statement_bytes)
 def _single(dialect: str, what: str, include_protected: bool, record: bool) -> Compiled:
     if what == "student":
         return rest.student(DIALECTS[dialect], include_protected, record)

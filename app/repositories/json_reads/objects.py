@@ -9,7 +9,7 @@ order the loaders read them, so one statement answers any depth. A field not map
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from app.repositories.json_reads.dialects import Dialect
@@ -17,11 +17,38 @@ from app.repositories.json_reads.dialects import Dialect
 NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
 
+# What one `Pick` (a frozen dataclass, and its place in its parent's tuple) keeps alive,
+# approximately (measured: ~106 bytes); the strings it names are the document's own.
+PICK_BYTES = 128
+
+
 @dataclass(frozen=True)
 class Pick:
     key: str
     field: str
     sub: tuple[Pick, ...] = ()
+
+
+def picks_bytes(picks: Iterable[Pick]) -> int:
+    """The approximate bytes of a tree of picks (linear in the picks, without recursion)."""
+    count, stack = 0, list(picks)
+    while stack:
+        pick = stack.pop()
+        count += 1
+        stack.extend(pick.sub)
+    return PICK_BYTES * count
+
+
+def picks_signature(picks: Iterable[Pick], parts: list[str]) -> None:
+    """Appends to `parts` a text naming a tree of picks (`key:field(sub,...),`): keys and
+    fields are GraphQL names, so the punctuation cannot be confused with them."""
+    for pick in picks:
+        parts += (pick.key, ":", pick.field)
+        if pick.sub:
+            parts.append("(")
+            picks_signature(pick.sub, parts)
+            parts.append(")")
+        parts.append(",")
 
 
 class Unplannable(Exception):

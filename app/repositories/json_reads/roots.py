@@ -26,7 +26,7 @@ from app.repositories.json_reads.filters import (
     shape_of,
     where,
 )
-from app.repositories.json_reads.objects import Pick, Statement
+from app.repositories.json_reads.objects import Pick, Statement, picks_signature
 
 STUDENTS = Table("students", students_repo.FIELDS, {"name": NAME_PREFIX})
 PLANS = Table("academic_plans", plans_repo.FIELDS, {"id": PLAN_ID})
@@ -46,6 +46,18 @@ class RootRead:
     kind: str
     picks: tuple[Pick, ...] = ()
     shape: Any = ()
+
+
+def signature(reads: Sequence[RootRead]) -> str:
+    """A text naming everything the statement of `reads` depends on (each root's key, kind,
+    shape and picks), to cache it by: one string, where the reads are a Pick per field
+    selected, each an object the garbage collector walks in every full collection."""
+    parts: list[str] = []
+    for read in reads:
+        parts += (read.key, "|", read.kind, "|", repr(read.shape), "|")
+        picks_signature(read.picks, parts)
+        parts.append(";")
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
