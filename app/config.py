@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=0)
     graphql_max_tokens: int = Field(default=5000, ge=1)
+    # A GraphQL document's size in bytes (UTF-8), sent or persisted; checked before it is parsed.
+    graphql_max_document_bytes: int = Field(default=65536, ge=1)
     # Per caller (token `sub`): requests per second on average, and the burst allowed; 0 = off.
     rate_limit_per_second: FiniteFloat = Field(default=10.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)

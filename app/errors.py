@@ -111,6 +111,22 @@ class PayloadTooLarge(DomainError):
     http_status = 413
 
 
+class DocumentTooLarge(DomainError):
+    """A GraphQL document past GRAPHQL_MAX_DOCUMENT_BYTES, refused before it is parsed (sent,
+    or stored and read back by its id)."""
+
+    code = "MAX_DOCUMENT_BYTES_EXCEEDED"
+    http_status = 413
+
+    def __init__(self, size: int, maximum: int, *, stored: bool = False) -> None:
+        what = "the stored document" if stored else "the document"
+        super().__init__(
+            f"{what} is {size} bytes, more than the maximum of {maximum} "
+            "(GRAPHQL_MAX_DOCUMENT_BYTES); send a smaller one (comments and whitespace count)"
+        )
+        self.size, self.maximum = size, maximum
+
+
 class UnsupportedMediaType(DomainError):
     """A body sent without a Content-Type, or in a media type the door does not read."""
 

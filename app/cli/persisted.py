@@ -11,20 +11,25 @@ from graphql import GraphQLError
 
 from app.cli.data import _report, _run, _settings
 from app.domain.persisted import documents_of
-from app.errors import Invalid, Problem
+from app.errors import DocumentTooLarge, Invalid, Problem
+from app.graphql.documents import refuse_large_document
 from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.services import persisted as persisted_service
 
 
 def _checked(name: str, documents: list[tuple[str, str]], settings: Any) -> None:
-    """Every document must parse, validate and pass the limits: only a document that can run
-    is worth persisting."""
+    """Every document must be within GRAPHQL_MAX_DOCUMENT_BYTES, parse, validate and pass the
+    limits: only a document that can run is worth persisting."""
     schema = build_schema(limits_from(settings))
     problems = []
     for doc_id, text in documents:
         try:
+            refuse_large_document(text, settings.graphql_max_document_bytes)
             _document, errors = schema.prepare_document(schema._schema, text)
+        except DocumentTooLarge as exc:
+            problems.append(Problem(doc_id, exc.message))
+            continue
         except GraphQLError as exc:  # a syntax error, or past the token limit
             errors = [exc]
         problems += [Problem(doc_id, e.message) for e in errors]

@@ -22,6 +22,7 @@ from app.db import is_database_unavailable, reading, transaction
 from app.domain.disclosures import Recipient, operation_name
 from app.errors import BadRequest
 from app.graphql.context import build_context
+from app.graphql.documents import refuse_large_document
 from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
 from app.graphql.limits import Costs, operation_of
 from app.graphql.planner import Planner
@@ -110,14 +111,18 @@ class _RollBack(Exception):
     """Raised inside the unit of work to undo a mutation that reported errors."""
 
 
-def read_params(raw: dict[str, Any], *, query_required: bool = True) -> Params:
+def read_params(
+    raw: dict[str, Any], max_document_bytes: int, *, query_required: bool = True
+) -> Params:
     """The request's `query`, `variables` and `operationName`, each checked (a persisted query
-    may come without its text)."""
+    may come without its text); a document past `max_document_bytes` before anything else
+    reads it."""
     query, variables, operation = raw.get("query"), raw.get("variables"), raw.get("operationName")
     if query in (None, "") and not query_required:
         query = ""
     elif not isinstance(query, str) or not query.strip():
         raise BadRequest("the request has no `query` string")
+    refuse_large_document(query, max_document_bytes)
     if isinstance(variables, str) and variables:
         try:
             variables = orjson.loads(variables)
@@ -139,18 +144,19 @@ def request_error(message: str, code: str, **extensions: Any) -> Outcome:
 
 
 def check(state: AppState, costs: Costs, params: Params) -> Checked | Outcome | None:
-    """The operation and its cost; a request error (no such operation, too costly); or None
-    when the document has errors of its own, which Strawberry reports."""
+    """The operation and its cost; a request error (unparsable, no such operation, too
+    costly); or None when the document has errors of its own, which Strawberry reports."""
     schema: Schema = state.schema  # type: ignore[assignment]
+    suggestions = state.settings.environment != "production"
     try:
         document, errors = schema.prepare_document(schema._schema, params.query)
-    except GraphQLError:
-        return None  # unparsable: Strawberry reports it as it parses
+    except GraphQLError as exc:  # unparsable: answered here, or Strawberry would lex it again
+        body = {"errors": format_errors([exc], "", suggestions=suggestions)}
+        return Outcome(orjson.dumps(body), request_error=True)
     operation = operation_of(document, params.operation_name)
     if errors and operation is None:
         # Strawberry looks for the operation's type before it reports a document's errors, and
         # fails (a 500) when there is none: a lone fragment, an unknown operationName.
-        suggestions = state.settings.environment != "production"
         body = {"errors": format_errors(list(errors), "", suggestions=suggestions)}
         return Outcome(orjson.dumps(body), request_error=True)
     if errors:

@@ -14,6 +14,7 @@ from app.caches import BoundedCache, text_bytes
 from app.db import reading, transaction
 from app.domain.persisted import requested_hash, sha256_of, verify
 from app.errors import PersistedQueryNotFound, PersistedQueryNotInList
+from app.graphql.documents import refuse_large_document
 from app.graphql.operations import Params, read_params
 from app.services import persisted as persisted_service
 from app.state import AppState
@@ -45,7 +46,8 @@ class PersistedDocuments:
         Raises PersistedQueryNotFound (the client then sends the text), BadRequest when the
         hash is not the text's, PersistedQueryNotInList for a document outside the safelist."""
         sha = requested_hash(raw.get("extensions"))
-        params = read_params(raw, query_required=sha is None)
+        limit = state.settings.graphql_max_document_bytes
+        params = read_params(raw, limit, query_required=sha is None)
         if sha is None:
             if self.persisted_only and await self._text(state, sha256_of(params.query)) is None:
                 raise PersistedQueryNotInList()
@@ -54,6 +56,8 @@ class PersistedDocuments:
             text = await self._text(state, sha)
             if text is None:
                 raise PersistedQueryNotFound()
+            # Stored under a larger bound, or by `persisted add` with one: held to today's.
+            refuse_large_document(text, limit, stored=True)
             return dataclasses.replace(params, query=text, persisted=sha)
         verify(sha, params.query)
         if await self._text(state, sha) is not None:
