@@ -38,8 +38,12 @@ from app.config import Settings
 from app.errors import DatabaseUnavailable, StatementTimeout
 from app.metrics import POOL_IN_USE, SQL_STATEMENTS
 
-# What asyncpg raises on a connection the server has dropped (a restart, an idle timeout).
-DISCONNECTED = (ConnectionDoesNotExistError, InterfaceError, ConnectionResetError)
+# What asyncpg raises on a connection the server has dropped (a restart, an idle timeout); its
+# InterfaceError only when it says the connection is closed (as SQLAlchemy's asyncpg dialect
+# reads it): the same class is raised for a caller's mistakes, such as more than 32,767
+# arguments or a value of the wrong type (DataError), and those are no outage.
+DISCONNECTED = (ConnectionDoesNotExistError, ConnectionResetError)
+CLOSED = "connection is closed"
 # ... and, with those, what says the server cannot be reached at all right now.
 UNREACHABLE = (
     *DISCONNECTED,
@@ -65,6 +69,13 @@ POOLER_OUTAGES = (
     "server conn crashed",  # the server went away mid-statement
     "the database system is",  # starting up, shutting down, in recovery (the server's words)
 )
+
+
+def is_disconnected(exc: BaseException) -> bool:
+    """asyncpg's word that this connection is gone (not that the statement was wrong)."""
+    if isinstance(exc, DISCONNECTED):
+        return True
+    return type(exc) is InterfaceError and CLOSED in str(exc)
 
 
 # Prepared statements the sqlite3 module keeps per connection (its default: 128). A planned
@@ -329,7 +340,9 @@ async def _run_lone(
                         await driver.commit()
                         return None
                     return tuple((await driver.execute_fetchall(sql, params))[0])
-            except DISCONNECTED:
+            except Exception as exc:
+                if not is_disconnected(exc):
+                    raise
                 await connection.invalidate()
                 if attempt == 2:
                     raise
@@ -364,13 +377,17 @@ def _causes(exc: BaseException | None) -> list[BaseException]:
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
     """The database could not be reached (down, restarting): a 503, not a 500. What a pooler
-    says is an outage only when it says the server is away or busy (`POOLER_OUTAGES`)."""
+    says is an outage only when it says the server is away or busy (`POOLER_OUTAGES`). A driver
+    error about the statement (too many arguments, a value of the wrong type) is not one: it is a
+    500, masked, with its cause logged."""
     causes = _causes(exc)
     for cause in causes:
         if isinstance(cause, ProtocolViolationError):
             return any(outage in str(cause) for outage in POOLER_OUTAGES)
     for cause in causes:
         if getattr(cause, "connection_invalidated", False) or isinstance(cause, UNREACHABLE):
+            return True
+        if is_disconnected(cause):
             return True
     return False
 

@@ -55,6 +55,16 @@ def _entries(body: Any, problems: list[Problem]) -> list[Any]:
     return []
 
 
+def check_shape(body: Any) -> None:
+    """`Invalid` naming what is wrong with the body's shape (not an object, a field other than
+    `dplans`, no list, an empty one, more than MAX_DPLANS entries): checked before anything is
+    looked up, so a body of 40,000 entries never reaches the database."""
+    problems: list[Problem] = []
+    _entries(body, problems)
+    if problems:
+        raise Invalid("the dplans are not valid", problems)
+
+
 def term_codes_in(body: Any) -> list[str]:
     """The string term codes a payload names, to look up before `validate_dplans`."""
     entries = body.get("dplans") if isinstance(body, dict) else None

@@ -20,10 +20,11 @@ from app import tracing
 from app.auth.principal import Principal
 from app.db import is_database_unavailable, reading, transaction
 from app.domain.disclosures import Recipient, operation_name
-from app.errors import BadRequest
+from app.errors import BadRequest, Invalid
 from app.graphql.context import build_context
 from app.graphql.documents import refuse_large_document
-from app.graphql.errors import format_errors, graphql_error, unexpected_outcome
+from app.graphql.errors import domain_error, format_errors, graphql_error, unexpected_outcome
+from app.graphql.inputs import check_variables
 from app.graphql.limits import Costs, operation_of
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema
@@ -132,7 +133,7 @@ def read_params(
         raise BadRequest("`variables` must be a JSON object")
     if operation is not None and not isinstance(operation, str):
         raise BadRequest("`operationName` must be a string")
-    refuse_unstorable([query, variables, operation], "request")
+    refuse_unstorable([query, operation], "request")  # the variables: in `check`
     if _NUL_ESCAPE.search(query):  # a GraphQL string literal may spell the NUL as an escape
         raise BadRequest("the query contains a NUL character (\\u0000)")
     return Params(query, variables or None, operation or None)
@@ -144,8 +145,9 @@ def request_error(message: str, code: str, **extensions: Any) -> Outcome:
 
 
 def check(state: AppState, costs: Costs, params: Params) -> Checked | Outcome | None:
-    """The operation and its cost; a request error (unparsable, no such operation, too
-    costly); or None when the document has errors of its own, which Strawberry reports."""
+    """The operation and its cost; a request error (unparsable, no such operation, variables
+    past the input limits, too costly); or None when the document has errors of its own, which
+    Strawberry reports."""
     schema: Schema = state.schema  # type: ignore[assignment]
     suggestions = state.settings.environment != "production"
     try:
@@ -168,6 +170,11 @@ def check(state: AppState, costs: Costs, params: Params) -> Checked | Outcome | 
             else "Must provide operation name if query contains multiple operations."
         )
         return request_error(message, "OPERATION_RESOLUTION_FAILURE")
+    try:  # their limits in constant time, then a walk of every value, then graphql-core
+        check_variables(schema._schema, operation, params.variables or {})
+    except Invalid as exc:
+        return Outcome(orjson.dumps({"errors": [domain_error(exc)]}), request_error=True)
+    refuse_unstorable(params.variables, "request")
     requested = costs.of(params.query, document, operation, params.variables or {})
     maximum = schema.limits.max_cost
     if requested > maximum:

@@ -4,6 +4,7 @@ parsers disagree on."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -37,11 +38,19 @@ def patch_body_schema() -> dict[str, Any]:
     return schema
 
 
-def json_body(request: Request, raw: bytes) -> Any:
+def json_body(
+    request: Request, raw: bytes, shape: Callable[[Any], None] = lambda _body: None
+) -> Any:
+    """The body as JSON; `shape` (a check of its limits, in constant time, whose problems may
+    name the body's top-level keys: those are checked first) runs before the walk of every value
+    for what no database stores, which costs time in the body's size (~50 ms for a megabyte of
+    small objects)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise StarletteHTTPException(415, "send the body as Content-Type: application/json")
     body = strict_json(raw)
+    refuse_unstorable(list(body) if isinstance(body, dict) else [], "body")
+    shape(body)
     refuse_unstorable(body, "body")
     return body
 

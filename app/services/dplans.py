@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import STUDENTS_READ, STUDENTS_WRITE, Principal, require_scopes
-from app.domain.dplans import KnownIds, term_codes_in, validate_dplans
+from app.domain.dplans import KnownIds, check_shape, term_codes_in, validate_dplans
 from app.repositories.dplans_write import DplanWriteRepository
 from app.services import tasks as tasks_service
 from app.services.students import visible_student
@@ -39,10 +39,13 @@ async def set_dplans(
 ) -> TaskRow:
     """Validate a D-plan PATCH body (`{"dplans": [...]}`) for `netid` and accept a task for it.
 
-    403 without write.sensitive and read.sensitive; NotFound for an unknown netid or a protected
-    student the caller may not see; Invalid naming every bad entry and field. Nothing is written
-    to the student here: the returned task (status `accepted`) is applied by a worker."""
+    403 without write.sensitive and read.sensitive; Invalid for a body of the wrong shape or
+    past MAX_DPLANS entries (before the database is asked); NotFound for an unknown netid or a
+    protected student the caller may not see; Invalid naming every bad entry and field. Nothing
+    is written to the student here: the returned task (status `accepted`) is applied by a
+    worker."""
     require_scopes(principal, STUDENTS_WRITE, STUDENTS_READ)
+    check_shape(body)  # its limits before the database is asked anything
     student = await visible_student(session, principal, netid)
     known, _ = await known_ids(session, term_codes_in(body))
     validate_dplans(body, known)

@@ -13,15 +13,22 @@ from app.main import create_app
 from tests.conftest import bearer
 
 NOWHERE = "postgresql+asyncpg://postgres@127.0.0.1:1/none"  # nothing listens on port 1
+DPLAN = {"term_code": "202301", "dplan_id": "R", "dplan_source_id": "PHL"}
+DPLAN_INPUT = '{termCode: "202301", dplanId: "R", dplanSourceId: "PHL"}'
 REQUESTS = [
     ("GET", "/api/students/f000abc", None),
     ("GET", "/api/students/f000abc/terms", None),
     ("GET", "/api/academic/plans", None),
     ("GET", "/api/tasks/" + "0" * 24, None),
-    ("PATCH", "/api/students/f000abc", {"dplans": []}),
+    # Well-formed bodies: a malformed one is refused before the database is asked.
+    ("PATCH", "/api/students/f000abc", {"dplans": [DPLAN]}),
     ("POST", "/graphql", {"query": '{ student(netid: "f000abc") { netid } }'}),
     ("POST", "/graphql", {"query": '{ task(id: "x") { taskId } }'}),
-    ("POST", "/graphql", {"query": 'mutation { setDplans(netid: "x", dplans: []) { id } }'}),
+    (
+        "POST",
+        "/graphql",
+        {"query": 'mutation { setDplans(netid: "x", dplans: [' + DPLAN_INPUT + "]) { id } }"},
+    ),
 ]
 
 
