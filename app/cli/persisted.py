@@ -48,7 +48,7 @@ def add(args: argparse.Namespace) -> int:
             return _report(file, exc)
         documents += found
     total = _run(settings, lambda s: persisted_service.register(s, documents))
-    print(f"{len(documents)} documents registered; {total} persisted in all")
+    print(f"{len(documents)} documents registered; {total} on the safelist")
     for doc_id, _text in documents:
         print(doc_id)
     return 0

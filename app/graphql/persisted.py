@@ -92,7 +92,11 @@ class PersistedDocuments:
         if text is not None:
             return text
         async with reading(state.sessions) as session:
-            text = await persisted_service.text_of(session, query_id)
+            # The safelist holds only what the operator registered: a document a caller
+            # persisted is never found here, whenever it was stored.
+            text = await persisted_service.text_of(
+                session, query_id, safelisted_only=self.persisted_only
+            )
         if text is not None:
             self._hold(query_id, text)
         return text

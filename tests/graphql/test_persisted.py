@@ -228,7 +228,7 @@ class TestPersistedReadsOverGet:
 @pytest.fixture
 async def safelisted(settings, clock, session, student) -> Any:
     """An app with GRAPHQL_PERSISTED_ONLY, whose store holds QUERY (as `persisted add` would)."""
-    session.add(PersistedQuery(id=sha(QUERY), query=QUERY, created_at=clock.now()))
+    session.add(PersistedQuery(id=sha(QUERY), query=QUERY, created_at=clock.now(), safelisted=True))
     await session.commit()
     app = create_app(settings.model_copy(update={"graphql_persisted_only": True}), clock=clock)
     async with (
