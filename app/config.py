@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     # records. Off only to measure what they cost (bench/); kept `retention_days` (0: forever).
     disclosure_records: bool = True
     disclosure_retention_days: int = Field(default=0, ge=0, le=36500)
+    # Finished tasks (complete, error) are deleted this many days after they finished (0: kept
+    # forever). 30: a caller polls its task for seconds to minutes, and an Idempotency-Key
+    # answers its first task for as long as that task is kept; the applied write itself stays
+    # in the disclosure records (`apply PATCH students`, the task id as its request id).
+    tasks_retention_days: int = Field(default=30, ge=0, le=36500)
     # Only persisted operations run (a safelist; README: Persisted queries). Off by default,
     # on by choice in production.
     graphql_persisted_only: bool = False

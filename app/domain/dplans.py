@@ -5,6 +5,7 @@ everything to fix at once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,15 @@ from app.errors import Invalid, Problem
 REQUIRED_FIELDS = ("dplan_id", "dplan_source_id", "term_code")
 IGNORED_FIELDS = ("dplan_description", "dplan_source_description")
 MAX_DPLANS = 100
+# The description fields are ignored but kept in the task as sent (the task record shows the
+# payload, as the seed's does): each is a printable string (or null) of at most the length of
+# the descriptions the reference tables hold, so a task's payload has a bound (README: *Writes,
+# tasks and workers*).
+MAX_DESCRIPTION_CHARS = 128
+# The payload as the task stores it (the JSON text the database keeps: ASCII, non-ASCII escaped
+# as \uXXXX). 100 entries with ASCII descriptions of 128 characters take about 38 KiB; only
+# bodies full of escaped characters come near this.
+MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,14 @@ def _unknown(field: str, value: str, known: KnownIds) -> str | None:
     return None
 
 
+def _description_problem(value: Any) -> str | None:
+    if value is None or (
+        isinstance(value, str) and len(value) <= MAX_DESCRIPTION_CHARS and value.isprintable()
+    ):
+        return None
+    return f"ignored, but must be a printable string of at most {MAX_DESCRIPTION_CHARS} characters"
+
+
 def _entry(loc: str, entry: Any, known: KnownIds, problems: list[Problem]) -> DplanChange | None:
     if not isinstance(entry, dict):
         problems.append(Problem(loc, "must be an object"))
@@ -92,6 +110,9 @@ def _entry(loc: str, entry: Any, known: KnownIds, problems: list[Problem]) -> Dp
     for key in entry:
         if key not in REQUIRED_FIELDS and key not in IGNORED_FIELDS:
             problems.append(Problem(f"{loc}.{key}", "unknown field"))
+    for field in IGNORED_FIELDS:
+        if (message := _description_problem(entry.get(field))) is not None:
+            problems.append(Problem(f"{loc}.{field}", message))
     for field in REQUIRED_FIELDS:
         value = entry.get(field)
         if value is None:
@@ -128,6 +149,9 @@ def validate_dplans(body: Any, known: KnownIds) -> list[DplanChange]:
             problems.append(duplicate)
         elif change is not None:
             changes.append(change)
+    if not problems and len(json.dumps(body)) > MAX_PAYLOAD_BYTES:
+        message = f"at most {MAX_PAYLOAD_BYTES} bytes of JSON as stored (non-ASCII as \\uXXXX)"
+        problems.append(Problem("dplans", message))
     if problems:
         raise Invalid("the dplans are not valid", problems)
     return changes

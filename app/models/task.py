@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, UtcDateTime
 
 UNFINISHED = text("status IN ('accepted', 'running')")
+FINISHED = text("status IN ('complete', 'error')")
 
 
 class Task(Base):
@@ -27,6 +28,14 @@ class Task(Base):
             "id",
             postgresql_where=UNFINISHED,
             sqlite_where=UNFINISHED,
+        ),
+        # Finished tasks by when they finished: the retention (TASKS_RETENTION_DAYS) deletes
+        # the oldest first, a batch at a time, without reading the queue or the whole history.
+        Index(
+            "ix_tasks_finished",
+            "completed_date",
+            postgresql_where=FINISHED,
+            sqlite_where=FINISHED,
         ),
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     literal,
@@ -38,6 +39,7 @@ TaskRow = Record
 
 ACCEPTED, RUNNING, COMPLETE, ERROR = "accepted", "running", "complete", "error"
 UNFINISHED = (ACCEPTED, RUNNING)
+FINISHED = (COMPLETE, ERROR)
 
 TASK_COLUMNS = (
     Task.id,
@@ -275,6 +277,17 @@ class TaskRepository:
         (row,) = await fetch_all(self.session, _NEXT_WAKE_AT, {"now": now})
         known = [t for t in row if t is not None]
         return min(known) if known else None
+
+    async def delete_finished_before(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` finished tasks (complete or error) that finished before
+        `before`; how many were deleted. Unfinished tasks are never touched."""
+        older = (
+            select(Task.id)
+            .where(Task.status.in_(FINISHED), Task.completed_date < before)
+            .limit(limit)
+        )
+        result = await self.session.execute(delete(Task).where(Task.id.in_(older)))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def queue(self) -> tuple[int, int, datetime | None]:
         """Tasks accepted and running now, and when the oldest accepted one was accepted."""

@@ -9,14 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.config import Settings
-from app.db import transaction
 from app.domain.disclosures import Disclosed, Recipient
 from app.repositories import Record
 from app.repositories import disclosures as disclosures_repo
 from app.repositories.disclosures import DisclosureRepository
+from app.services.retention import PRUNE_BATCH, delete_in_batches
 
 AUDIT_LIMIT = 1000
-PRUNE_BATCH = 10_000  # records deleted per transaction
 
 
 def recipient(
@@ -65,16 +64,12 @@ async def prune(
     batch: int = PRUNE_BATCH,
 ) -> int:
     """Delete records older than the retention (none when it is 0: kept forever), `batch` at a
-    time, each batch its own transaction: the first run over years of records must not be one
-    statement that the statement timeout stops (every later run would try it again) or one
-    transaction that holds the table's dead rows until it ends."""
+    time, each batch its own transaction (app.services.retention)."""
     if retention_days <= 0:
         return 0
     before = now - timedelta(days=retention_days)
-    deleted = 0
-    while True:
-        async with transaction(sessions) as session:
-            count = await DisclosureRepository(session).delete_before(before, limit=batch)
-        deleted += count
-        if count < batch:
-            return deleted
+
+    async def delete(session: AsyncSession, limit: int) -> int:
+        return await DisclosureRepository(session).delete_before(before, limit=limit)
+
+    return await delete_in_batches(sessions, delete, batch)

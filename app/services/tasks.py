@@ -4,11 +4,11 @@ belongs. (What a worker decides about a claimed task: app/services/task_runs.py.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import TASKS_WRITE, Principal
 from app.auth.scopes import sees_protected
@@ -22,6 +22,7 @@ from app.repositories.tasks import (
     TaskRepository,
     TaskRow,
 )
+from app.services.retention import PRUNE_BATCH, delete_in_batches
 
 __all__ = ["ACCEPTED", "COMPLETE", "ERROR", "RUNNING", "TaskRow"]
 MAX_KEY_LENGTH = 255
@@ -134,3 +135,23 @@ async def visible_task(session: AsyncSession, principal: Principal, task_id: str
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     return row
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    retention_days: int,
+    *,
+    batch: int = PRUNE_BATCH,
+) -> int:
+    """Delete tasks that finished (complete or error) more than `retention_days` ago (none when
+    it is 0: kept forever), `batch` at a time, each batch its own transaction. An unfinished
+    task is never deleted, however old."""
+    if retention_days <= 0:
+        return 0
+    before = now - timedelta(days=retention_days)
+
+    async def delete(session: AsyncSession, limit: int) -> int:
+        return await TaskRepository(session).delete_finished_before(before, limit=limit)
+
+    return await delete_in_batches(sessions, delete, batch)

@@ -31,6 +31,7 @@ from app.metrics import (
 from app.observability import info_line
 from app.services import disclosures as disclosures_service
 from app.services import task_runs
+from app.services import tasks as tasks_service
 from app.services.task_runs import RetryPolicy
 from app.services.tasks import ACCEPTED, COMPLETE, ERROR, TaskRow
 from app.worker.faults import Faults
@@ -88,17 +89,27 @@ class Worker:
                         await helper
 
     async def _retention(self, stop: asyncio.Event) -> None:
-        """Disclosure records past DISCLOSURE_RETENTION_DAYS deleted at start and hourly, by
-        `studentgraph worker` processes (not by every API process's embedded worker on
-        PostgreSQL; on SQLite the embedded worker is the only one)."""
-        days = self.settings.disclosure_retention_days if self.prunes else 0
-        while days > 0 and not stop.is_set():
-            try:
-                deleted = await disclosures_service.prune(self.sessions, datetime.now(UTC), days)
-                if deleted:
-                    log.info("deleted disclosure records past retention", extra={"count": deleted})
-            except Exception as exc:  # the next round tries again; tasks go on meanwhile
-                log.warning("could not delete old disclosure records: %s", type(exc).__name__)
+        """Disclosure records past DISCLOSURE_RETENTION_DAYS and tasks finished more than
+        TASKS_RETENTION_DAYS ago deleted at start and hourly, by `studentgraph worker`
+        processes (not by every API process's embedded worker on PostgreSQL; on SQLite the
+        embedded worker is the only one)."""
+        if not self.prunes:
+            return
+        settings = self.settings
+        prunes = [
+            ("disclosure records", settings.disclosure_retention_days, disclosures_service.prune),
+            ("finished tasks", settings.tasks_retention_days, tasks_service.prune),
+        ]
+        prunes = [p for p in prunes if p[1] > 0]
+        while prunes and not stop.is_set():
+            for what, days, prune in prunes:
+                try:
+                    deleted = await prune(self.sessions, datetime.now(UTC), days)
+                    if deleted:
+                        extra = {"what": what, "count": deleted}
+                        log.info("deleted rows past their retention", extra=extra)
+                except Exception as exc:  # the next round tries again; tasks go on meanwhile
+                    log.warning("could not delete old %s: %s", what, type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RETENTION_INTERVAL_SECONDS)
 

@@ -3,10 +3,10 @@ tasks:students:write holders only, and a FERPA-protected student's task only wit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, TASKS_WRITE, Principal
 from app.errors import Invalid, NotFound, Problem
@@ -185,3 +185,46 @@ class TestVisibleTask:
             with pytest.raises(NotFound) as caught:
                 await tasks.visible_task(session, principal, task_id)
             assert caught.value.message == f"no task with id {task_id!r}"
+
+
+class TestRetention:
+    """Finished tasks go TASKS_RETENTION_DAYS after they finished, a batch per transaction;
+    unfinished ones never, however old."""
+
+    async def test_old_finished_tasks_go_and_the_rest_stay(self, engine, sessions, session):
+        now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+        await make_student(session, netid="f000abc")
+        ids = {}
+        for name in ("old_complete", "old_error", "recent", "old_unfinished", "running"):
+            ids[name] = (await accept(session)).id
+        finished = {"old_complete": (400, "complete"), "old_error": (31, "error")}
+        finished["recent"] = (29, "complete")
+        for name, (days, status) in finished.items():
+            done = now - timedelta(days=days)
+            await session.execute(
+                update(Task).where(Task.id == ids[name]).values(status=status, completed_date=done)
+            )
+        await session.execute(
+            update(Task).where(Task.id == ids["running"]).values(status="running")
+        )
+        await session.execute(
+            update(Task)
+            .where(Task.id == ids["old_unfinished"])
+            .values(request_date=now - timedelta(days=900))
+        )
+        await session.commit()
+        commits: list[object] = []
+
+        def committed(connection: object) -> None:
+            commits.append(connection)
+
+        event.listen(engine.sync_engine, "commit", committed)
+        try:
+            deleted = await tasks.prune(sessions, now, 30, batch=1)
+        finally:
+            event.remove(engine.sync_engine, "commit", committed)
+        assert deleted == 2
+        assert len(commits) == 3  # 1 + 1 + 0: the short batch says nothing older is left
+        kept = set((await session.execute(select(Task.id))).scalars())
+        assert kept == {ids["recent"], ids["old_unfinished"], ids["running"]}
+        assert await tasks.prune(sessions, now, 0) == 0  # 0 keeps them forever
