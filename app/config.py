@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.
     graphql_planner: bool = True
-    # FERPA disclosure records (34 CFR 99.32): one per student per request that shows its
-    # records. Off only to measure what they cost (bench/); kept `retention_days` (0: forever).
+    # FERPA disclosure records (34 CFR 99.32): a request that shows students' records writes
+    # one per combination of kinds of record it showed, naming those students. Off only to
+    # measure what they cost (bench/); kept `retention_days` (0: forever).
     disclosure_records: bool = True
     disclosure_retention_days: int = Field(default=0, ge=0, le=36500)
     # Finished tasks (complete, error) are deleted this many days after they finished (0: kept

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -30,6 +30,7 @@ from app.migrate import upgrade
 from app.models import Base, Disclosure
 from app.repositories.reference import seed_missing_reference_data
 from app.services import reference as reference_service
+from tests.factories import student_records
 
 # Throwaway clusters, PgBouncer and replicas for the tests that need their own (tests/infra.py).
 pytest_plugins = ["tests.infra"]
@@ -199,12 +200,12 @@ class DifferentialTransport(httpx.AsyncBaseTransport):
         return response.status_code, await response.aread(), response.headers["x-request-id"]
 
     async def _disclosed(self, request_id: str) -> set[tuple[str, ...]]:
-        """The disclosure records of one answer (all but its request id)."""
-        columns = (Disclosure.netid, Disclosure.record_types, Disclosure.operation)
-        stmt = select(*columns, Disclosure.sub, Disclosure.scopes)
+        """The students of one answer's disclosure records, each with its record's types,
+        operation, caller and scopes (a record names several students: one per student here,
+        so the two engines are compared student by student, however they group them)."""
         async with self.records.connect() as connection:
-            rows = await connection.execute(stmt.where(Disclosure.request_id == request_id))
-        return {tuple(row) for row in rows}
+            shown = await student_records(connection, Disclosure.request_id == request_id)
+        return {(s.netid, s.record_types, s.operation, s.sub, s.scopes) for s in shown}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         planner = self.app.state.graphql_planner

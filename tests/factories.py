@@ -4,14 +4,16 @@ test commits when the app must see the rows."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import terms as calendar
 from app.domain.reference_data import lms_term_id
-from app.models import AcademicPlan, Student, StudentDplan, StudentTerm
+from app.models import AcademicPlan, Disclosure, Student, StudentDplan, StudentTerm
 
 _ids = itertools.count(1)
 
@@ -94,11 +96,12 @@ async def make_dplan(
 
 
 def disclosure_row(netid: str, at: datetime, **overrides: Any) -> dict[str, object]:
-    """A disclosure record's values, placed in time (DisclosureRepository.add takes a list)."""
+    """A disclosure record's values, of one student, placed in time (DisclosureRepository.add
+    takes a list)."""
     values: dict[str, object] = {
         "at": at,
         "sub": "registrar",
-        "netid": netid,
+        "netids": [netid],
         "operation": "query StudentPage",
         "record_types": "student",
         "scopes": "urn:a",
@@ -106,3 +109,27 @@ def disclosure_row(netid: str, at: datetime, **overrides: Any) -> dict[str, obje
     }
     values.update(overrides)
     return values
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    """One student of a disclosure record (a record names several), as the audit lists it."""
+
+    netid: str
+    id: int
+    at: datetime
+    sub: str
+    operation: str
+    record_types: str
+    scopes: str
+    request_id: str
+
+
+async def student_records(connection: Any, *where: Any) -> list[StudentRecord]:
+    """The students of the disclosure records `where` selects (on a session or a connection),
+    by netid, then record."""
+    columns = [getattr(Disclosure, f.name) for f in fields(StudentRecord) if f.name != "netid"]
+    stmt = select(Disclosure.netids, *columns).where(*where)
+    rows = (await connection.execute(stmt)).all()
+    shown = [StudentRecord(n, *row[1:]) for row in rows for n in row.netids]
+    return sorted(shown, key=lambda r: (r.netid, r.id))

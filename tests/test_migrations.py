@@ -4,6 +4,7 @@ database migrated to 0006, rows inserted as 0006 stored them, then `upgrade` (an
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 from app.db import create_engine
 from app.migrate import alembic_config
+from tests.cli.test_data import run_cli
 from tests.conftest import BACKENDS, _admin, _admin_url
 
 
@@ -70,3 +72,61 @@ def test_persisted_documents_stored_before_are_not_on_the_safelist(blank_url):
     assert sql(blank_url, "SELECT id, safelisted FROM persisted_queries")[0] == [("a", False)]
     migrate(blank_url, "0006", down=True)
     assert sql(blank_url, "SELECT id FROM persisted_queries")[0] == [("a",)]
+
+
+OLD_RECORD = (
+    "INSERT INTO disclosures (at, sub, netid, operation, record_types, scopes, request_id) "
+    "VALUES ('{at}', '{sub}', '{netid}', 'query Page', '{types}', 'urn:a', '{request}')"
+)
+
+
+def _old(request: str, netid: str, types: str = "student", **kw: str) -> str:
+    values = {"at": "2026-12-01 10:00:00", "sub": "registrar", **kw}
+    return OLD_RECORD.format(request=request, netid=netid, types=types, **values)
+
+
+def test_disclosure_records_become_one_per_request_and_record_types(blank_url):
+    """A request's records per student (0006) become one per combination of record types,
+    netids sorted; other requests, and another instant under one request id (a subscription's
+    updates), stay apart. The audit finds each student's records; downgrading gives back the
+    records per student."""
+    migrate(blank_url, "0006")
+    sql(
+        blank_url,
+        _old("r1", "b000002"),
+        _old("r1", "a000001"),
+        _old("r1", "c000003", "plans,student"),
+        _old("r2", "a000001", sub="advisor"),
+        _old("sub", "a000001", "tasks", at="2026-12-01 11:00:00"),
+        _old("sub", "a000001", "tasks", at="2026-12-01 12:00:00"),
+    )
+    migrate(blank_url, "0007")
+    (rows,) = sql(
+        blank_url,
+        "SELECT request_id, sub, record_types, netids FROM disclosures ORDER BY id",
+    )
+    as_lists = [(r, s, t, n if isinstance(n, list) else json.loads(n)) for r, s, t, n in rows]
+    assert as_lists == [
+        ("r1", "registrar", "student", ["a000001", "b000002"]),
+        ("r1", "registrar", "plans,student", ["c000003"]),
+        ("r2", "advisor", "student", ["a000001"]),
+        ("sub", "registrar", "tasks", ["a000001"]),
+        ("sub", "registrar", "tasks", ["a000001"]),
+    ]
+    audited = run_cli("audit", "--netid", "a000001", "--json", url=blank_url)
+    assert audited.returncode == 0, audited.stderr
+    found = [json.loads(line)["request_id"] for line in audited.stdout.splitlines()]
+    assert found == ["sub", "sub", "r2", "r1"]  # newest first, then the later record
+
+    migrate(blank_url, "0006", down=True)
+    (back,) = sql(blank_url, "SELECT request_id, netid, record_types FROM disclosures ORDER BY id")
+    assert sorted(back) == sorted(
+        [
+            ("r1", "a000001", "student"),
+            ("r1", "b000002", "student"),
+            ("r1", "c000003", "plans,student"),
+            ("r2", "a000001", "student"),
+            ("sub", "a000001", "tasks"),
+            ("sub", "a000001", "tasks"),
+        ]
+    )

@@ -60,6 +60,14 @@ class Disclosed:
         for netid in sorted(self.by_netid):
             yield netid, joined(self.by_netid[netid])
 
+    def by_record_types(self) -> dict[str, list[str]]:
+        """Joined record types -> the netids shown with exactly those (sorted): one disclosure
+        record each."""
+        groups: dict[str, list[str]] = {}
+        for netid, record_types in self:
+            groups.setdefault(record_types, []).append(netid)
+        return groups
+
 
 def operation_name(kind: str, name: str | None) -> str:
     """`query StudentPage`, or `query (anonymous)` for an operation without a name."""

@@ -79,7 +79,7 @@ def _applied_write(task: TaskRow, now: datetime) -> dict[str, Any]:
     return {
         "at": now,
         "sub": task.requester_sub,
-        "netid": task.resource_id,
+        "netids": [task.resource_id],
         "operation": f"apply {task.action} {task.resource}",
         "record_types": DPLANS,
         "scopes": str(requester.get("scope", "")),

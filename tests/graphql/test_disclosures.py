@@ -12,15 +12,22 @@ from sqlalchemy import select, text
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ
 from app.main import create_app
 from app.models import Disclosure
-from tests.factories import make_dplan, make_plan, make_student, make_term
+from tests.factories import (
+    StudentRecord,
+    make_dplan,
+    make_plan,
+    make_student,
+    make_term,
+    student_records,
+)
 
 STUDENT_PAGE = """query StudentPage($netid: String!) {
   student(netid: $netid) { name terms { termId } dplans { termCode } } }"""
 
 
-async def records(session, request_id: str) -> list[Any]:
-    stmt = select(Disclosure).where(Disclosure.request_id == request_id).order_by(Disclosure.netid)
-    return list((await session.execute(stmt)).scalars())
+async def records(session, request_id: str) -> list[StudentRecord]:
+    """The students of a request's disclosure records, by netid."""
+    return await student_records(session, Disclosure.request_id == request_id)
 
 
 async def post(client, query: str, headers: dict[str, str], **variables: Any) -> Any:
@@ -182,3 +189,23 @@ async def test_records_can_be_turned_off(settings, clock, session, auth):
             response = await post(client, STUDENT_PAGE, auth(), netid="d000008")
     assert response.json()["data"]["student"] is not None
     assert await records(session, response.headers["x-request-id"]) == []
+
+
+async def test_one_record_per_request_and_combination_of_record_types(client, session, auth):
+    """Students shown with the same kinds of record share one record (a page is one record);
+    a student shown with more kinds is in the record of that combination."""
+    for i in range(4):
+        await make_student(session, netid=f"g00000{i}")
+    await make_term(session, "g000001", "202301")
+    await session.commit()
+    query = """query Mixed { page: students(first: 3) { edges { node { netid } } }
+        one: student(netid: "g000001") { terms { termId } } }"""
+    response = await post(client, query, auth())
+    request_id = response.headers["x-request-id"]
+    stmt = (
+        select(Disclosure.record_types, Disclosure.netids)
+        .where(Disclosure.request_id == request_id)
+        .order_by(Disclosure.record_types)
+    )
+    rows = [(t, list(n)) for t, n in (await session.execute(stmt)).all()]
+    assert rows == [("student", ["g000000", "g000002"]), ("student,terms", ["g000001"])]

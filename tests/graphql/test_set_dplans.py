@@ -15,7 +15,7 @@ from app.graphql import websocket
 from app.main import create_app
 from app.models import Disclosure, Task
 from app.worker import Worker
-from tests.factories import make_dplan, make_student
+from tests.factories import StudentRecord, make_dplan, make_student, student_records
 from tests.graphql_client import gql, gql_data
 from tests.worker.helpers import running_worker
 
@@ -197,16 +197,13 @@ async def _apply_one(settings) -> bool:
         await engine.dispose()
 
 
-async def _subscription_records(settings) -> list[Disclosure]:
+async def _subscription_records(settings) -> list[StudentRecord]:
     engine = create_engine(settings)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            stmt = (
-                select(Disclosure)
-                .where(Disclosure.operation == "subscription taskUpdated")
-                .order_by(Disclosure.id)
+            return await student_records(
+                session, Disclosure.operation == "subscription taskUpdated"
             )
-            return list((await session.execute(stmt)).scalars())
     finally:
         await engine.dispose()
 

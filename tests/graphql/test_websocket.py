@@ -335,15 +335,13 @@ def test_the_safelist_holds_over_websocket(settings, clock):
 
 
 async def _disclosed(settings) -> list[tuple[str, str, str, str]]:
-    from app.models import Disclosure
+    from tests.factories import student_records
 
     engine = create_engine(settings)
     try:
         async with reading(create_sessionmaker(engine)) as session:
-            stmt = select(
-                Disclosure.netid, Disclosure.sub, Disclosure.operation, Disclosure.record_types
-            ).order_by(Disclosure.id)
-            return [tuple(row) for row in (await session.execute(stmt)).all()]
+            shown = await student_records(session)
+            return [(s.netid, s.sub, s.operation, s.record_types) for s in shown]
     finally:
         await engine.dispose()
 

@@ -9,14 +9,14 @@ from sqlalchemy import select
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ
 from app.models import Disclosure
-from tests.factories import make_plan, make_student, make_term
+from tests.factories import make_plan, make_student, make_term, student_records
 from tests.worker.helpers import accept, dplans_body
 
 
 async def records(session, response) -> list[Any]:
     request_id = response.headers["x-request-id"]
-    stmt = select(Disclosure).where(Disclosure.request_id == request_id).order_by(Disclosure.netid)
-    return [(r.netid, r.operation, r.record_types) for r in (await session.execute(stmt)).scalars()]
+    shown = await student_records(session, Disclosure.request_id == request_id)
+    return [(r.netid, r.operation, r.record_types) for r in shown]
 
 
 async def test_a_student_and_its_collections(client, session, auth):

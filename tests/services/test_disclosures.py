@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 
-from app.models import Disclosure
 from app.repositories.disclosures import DisclosureRepository
 from app.services import disclosures
-from tests.factories import disclosure_row
+from tests.factories import disclosure_row, student_records
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -33,12 +32,11 @@ async def test_old_records_go_a_batch_per_transaction_and_newer_ones_stay(
         event.remove(engine.sync_engine, "commit", committed)
     assert deleted == 5
     assert len(commits) == 3  # 2 + 2 + 1: the short batch says nothing older is left
-    kept = (await session.execute(select(Disclosure.netid))).scalars().all()
-    assert kept == ["new"]
+    assert [r.netid for r in await student_records(session)] == ["new"]
 
 
 async def test_a_retention_of_zero_keeps_everything(sessions, session):
     await DisclosureRepository(session).add([disclosure_row("ancient", NOW - timedelta(days=4000))])
     await session.commit()
     assert await disclosures.prune(sessions, NOW, 0) == 0
-    assert (await session.execute(select(Disclosure.netid))).scalars().all() == ["ancient"]
+    assert [r.netid for r in await student_records(session)] == ["ancient"]

@@ -15,10 +15,10 @@ from sqlalchemy import delete, event, select, update
 
 from app.cli import main as cli_main
 from app.config import Settings
-from app.models import Disclosure, Student, StudentDplan, Task
+from app.models import Student, StudentDplan, Task
 from app.repositories.dplans_write import DplanWriteRepository
 from app.worker import Worker
-from tests.factories import disclosure_row, make_student
+from tests.factories import disclosure_row, make_student, student_records
 from tests.worker.helpers import accept, dplans_body
 from tests.worker.processes import WorkerProcess, eventually, tasks
 
@@ -89,7 +89,7 @@ class TestWorker:
         task_id = await accept(sessions, "w1", dplans_body((TERM, "R", "PHL")))
         assert await worker_for(settings, engine, sessions).run_one("test/0")
         async with sessions() as s:
-            (record,) = (await s.execute(select(Disclosure))).scalars()
+            (record,) = await student_records(s)
         requester = (await task_row(sessions, task_id)).requester
         assert (record.netid, record.sub, record.request_id) == ("w1", requester["sub"], task_id)
         assert (record.operation, record.record_types) == ("apply PATCH students", "dplans")
@@ -391,7 +391,7 @@ async def test_a_pruning_worker_applies_the_retention_at_start(
 
     async def left() -> tuple[list[str], list[str]]:
         async with sessions() as reading:
-            netids = (await reading.execute(select(Disclosure.netid))).scalars().all()
+            netids = [r.netid for r in await student_records(reading)]
             task_ids = (await reading.execute(select(Task.id))).scalars().all()
         return sorted(netids), list(task_ids)
 

@@ -287,20 +287,22 @@ RECIPIENT_SLOTS = (
 def _recording(st: Statement, shown: list[str]) -> str:
     """PostgreSQL: a data-modifying CTE writes the disclosure records in the statement that
     reads, so the data cannot leave without them (it runs to completion whether or not the
-    query reads it). One row per student, its record types merged across root fields."""
+    query reads it). One record per combination of record types, holding the netids of the
+    students shown with exactly those (each student's types merged across root fields)."""
     sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS)
-    head = (
-        "recorded AS (INSERT INTO disclosures "
-        "(at, sub, netid, operation, record_types, scopes, request_id) "
-        f"SELECT {st.param('now')}, {sub}, x.n, {operation}, "
-    )
     if len(shown) == 1:  # a source names each student once (see `disclosed`): nothing to merge
-        return f"{head}x.t, {scopes}, {request_id} FROM ({shown[0]}) x)"
-    union = " UNION ALL ".join(shown)
+        merged = shown[0]
+    else:
+        merged = (
+            "SELECT x.n AS n, string_agg(DISTINCT k.k, ',' ORDER BY k.k) AS t "
+            f"FROM ({' UNION ALL '.join(shown)}) x "
+            "CROSS JOIN LATERAL unnest(string_to_array(x.t, ',')) AS k(k) GROUP BY x.n"
+        )
     return (
-        f"{head}string_agg(DISTINCT k.k, ',' ORDER BY k.k), {scopes}, {request_id} "
-        f"FROM ({union}) x CROSS JOIN LATERAL unnest(string_to_array(x.t, ',')) AS k(k) "
-        "GROUP BY x.n)"
+        "recorded AS (INSERT INTO disclosures "
+        "(at, sub, operation, record_types, scopes, request_id, netids) "
+        f"SELECT {st.param('now')}, {sub}, {operation}, y.t, {scopes}, {request_id}, "
+        f"array_agg(y.n ORDER BY y.n) FROM ({merged}) y GROUP BY y.t)"
     )
 
 
