@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     # measure what they cost (bench/); kept `retention_days` (0: forever).
     disclosure_records: bool = True
     disclosure_retention_days: int = Field(default=0, ge=0, le=36500)
+    # k of the rule that makes a count a disclosure (app.domain.disclosures.NetidConditions):
+    # a count of at most k students, or a netid prefix matching at most k, discloses them.
+    disclosure_count_threshold: int = Field(default=5, ge=0, le=1000)
     # Finished tasks (complete, error) are deleted this many days after they finished (0: kept
     # forever). 30: a caller polls its task for seconds to minutes, and an Idempotency-Key
     # answers its first task for as long as that task is kept; the applied write itself stays

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from app.domain.filters import Condition
+
 STUDENT = "student"  # the student's own row: names, class year, school, FERPA flag
 TERMS = "terms"
 PLANS = "plans"
 DPLANS = "dplans"
 TASKS = "tasks"
+COUNT = "count"  # a count that could identify the student (see `NetidConditions`)
 
 
 def joined(record_types: Iterable[str]) -> str:
@@ -24,12 +27,47 @@ def joined(record_types: Iterable[str]) -> str:
 @dataclass(frozen=True)
 class Recipient:
     """Who receives a disclosure, and through what: `operation` is a route template
-    (`GET /api/students/{netid}`) or a GraphQL operation (`query StudentPage`)."""
+    (`GET /api/students/{netid}`) or a GraphQL operation (`query StudentPage`).
+    `count_threshold` is k of the count rule (DISCLOSURE_COUNT_THRESHOLD, `NetidConditions`)."""
 
     sub: str
     scopes: str  # space-separated, as granted to the token
     request_id: str
     operation: str
+    count_threshold: int = 5
+
+
+@dataclass(frozen=True)
+class NetidConditions:
+    """What a count's filter says of netids, for the rule that makes a count a disclosure.
+
+    A count (a connection's `totalCount`, REST's `X-Total-Count`) discloses, as record type
+    `count`, the students it could identify: (1) every visible student its filter names by netid
+    (`eq`, `in`), wherever in the filter (`not` included: a count without one student, beside
+    one with, tells about that student); (2) the visible students a netid prefix of its filter
+    matches, when they are at most k; (3) the students it counted, when they are at most k. A
+    count over more than k students that names none is an aggregate, and discloses no one."""
+
+    names: frozenset[str] = frozenset()
+    prefixes: frozenset[str] = frozenset()  # as sent, not yet escaped for LIKE
+
+    @classmethod
+    def of(cls, conditions: Iterable[Condition], field: str) -> NetidConditions:
+        """The netid conditions on `field` (a student's netid) at any depth of `conditions`."""
+        names: set[str] = set()
+        prefixes: set[str] = set()
+        for cond in conditions:
+            if cond.op == "not":
+                inner = cls.of(cond.value, field)
+                names |= inner.names
+                prefixes |= inner.prefixes
+            elif cond.field == field and cond.op == "eq":
+                names.add(str(cond.value))
+            elif cond.field == field and cond.op == "in":
+                names.update(str(v) for v in cond.value)
+            elif cond.field == field and cond.op == "prefix":
+                prefixes.add(str(cond.value))
+        return cls(frozenset(names), frozenset(prefixes))
 
 
 @dataclass

@@ -9,9 +9,10 @@ import strawberry
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 
-from app.domain.disclosures import Disclosed
+from app.domain.disclosures import COUNT, Disclosed
+from app.domain.filters import Condition
 from app.errors import Invalid, Problem
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 from app.graphql.documents import schema_extensions
 from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare
 from app.graphql.scalars import SCALAR_MAP
@@ -112,8 +113,22 @@ async def _connection(
         "_edges": edges,
         "_page_info": page_info([e.cursor for e in edges], page.has_next, has_previous),
         "_shown": shown,
-        "_count": lambda: listing.count(ctx.session, ctx.principal, conditions),
+        "_count": lambda: _count(ctx, listing, conditions),
     }
+
+
+async def _count(ctx: Context, listing: paging.Listing[Any], conditions: list[Condition]) -> int:
+    """`totalCount`; the students it could identify are disclosed (record type `count`: the
+    rule is app.domain.disclosures.NetidConditions), read by the same statement."""
+    if not ctx.settings.disclosure_records:
+        return await listing.count(ctx.session, ctx.principal, conditions)
+    threshold = ctx.settings.disclosure_count_threshold
+    total, disclosed = await listing.count_disclosing(
+        ctx.session, ctx.principal, conditions, threshold
+    )
+    for netid in disclosed:
+        ctx.disclosed.add(netid, COUNT)
+    return total
 
 
 @strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")

@@ -37,6 +37,7 @@ class KeysetListing:
     key: Any  # the Column pages are ordered and continued by (a Column: not an ORM descriptor)
     columns: tuple[Any, ...]
     orders: dict[str, tuple[Any, ...]]  # name -> Columns, the last one unique
+    student_netid: Any  # the Column naming the student of each row (counts disclose them)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -72,6 +72,7 @@ _BY_PARENT_IDS = {
 
 class PlanRepository(KeysetListing):
     table, key, columns = AcademicPlan, AcademicPlan.__table__.c.id, PLAN_COLUMNS
+    student_netid = AcademicPlan.__table__.c.student_netid
     orders = {
         "id": (AcademicPlan.__table__.c.id,),
         "student_netid": (AcademicPlan.__table__.c.student_netid, AcademicPlan.__table__.c.id),

@@ -25,7 +25,13 @@ def recipient(
     if not settings.disclosure_records:
         return None
     scopes = " ".join(principal.scope_order or sorted(principal.scopes))
-    return Recipient(principal.sub, scopes, request_id[:64], operation[:200])
+    return Recipient(
+        principal.sub,
+        scopes,
+        request_id[:64],
+        operation[:200],
+        settings.disclosure_count_threshold,
+    )
 
 
 async def record(

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
+from app.domain.disclosures import NetidConditions
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
 from app.repositories import KeysetListing, Window
+from app.repositories import students as students_repo
 from app.repositories.plans import PlanRepository, PlanRow
 from app.repositories.students import StudentRepository, StudentRow
 
@@ -78,6 +80,7 @@ class Listing(Generic[R]):
 
     repository: Callable[[AsyncSession], KeysetListing]
     default_order: str
+    netid_field: str  # the filter field naming a row's student (a count's netid conditions)
 
     async def page(
         self,
@@ -104,6 +107,24 @@ class Listing(Generic[R]):
             conditions, include_protected=sees_protected(principal)
         )
 
+    async def count_disclosing(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        conditions: Sequence[Condition],
+        threshold: int,
+    ) -> tuple[int, list[str]]:
+        """`count`, and the students that count discloses (one statement), by the rule of
+        app.domain.disclosures.NetidConditions with k = `threshold`."""
+        require_scopes(principal, STUDENTS_READ)
+        return await students_repo.count_disclosing(
+            self.repository(session),
+            conditions,
+            NetidConditions.of(conditions, self.netid_field),
+            include_protected=sees_protected(principal),
+            limit=threshold,
+        )
 
-STUDENTS: Listing[StudentRow] = Listing(StudentRepository, "netid")
-PLANS: Listing[PlanRow] = Listing(PlanRepository, "id")
+
+STUDENTS: Listing[StudentRow] = Listing(StudentRepository, "netid", "netid")
+PLANS: Listing[PlanRow] = Listing(PlanRepository, "id", "student_netid")

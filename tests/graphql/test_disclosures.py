@@ -81,8 +81,17 @@ async def test_a_page_records_exactly_its_students(client, session, auth):
     assert [r.netid for r in await records(session, cursors.headers["x-request-id"])] == [
         "p000000"
     ]  # a cursor names its student
+    # A count shows no page. Of 5 students it counted at most k (5) of them: it discloses
+    # them, as `count` (issue 19; the rule: app.domain.disclosures.NetidConditions).
     count = await post(client, "{ students { totalCount } }", auth())
-    assert await records(session, count.headers["x-request-id"]) == []
+    counted = await records(session, count.headers["x-request-id"])
+    assert [(r.netid, r.record_types) for r in counted] == [
+        (f"p00000{i}", "count") for i in range(5)
+    ]
+    await make_student(session, netid="p000005")
+    await session.commit()
+    over_k = await post(client, "{ students { totalCount } }", auth())
+    assert await records(session, over_k.headers["x-request-id"]) == []  # 6: an aggregate
 
 
 async def test_a_page_of_several_plans_of_one_student_records_it_once(client, session, auth):

@@ -47,7 +47,8 @@ class Edge(Generic[T]):
 @strawberry.type
 class _Connection(Generic[T]):
     """The page's students count as shown (disclosed) once its edges or page info (whose
-    cursors name them) are in the answer; `totalCount` alone shows none of them."""
+    cursors name them) are in the answer; `totalCount` shows none of the page, and discloses
+    the students a count could identify (app.graphql.schema._count)."""
 
     _edges: strawberry.Private[list[Edge[T]]]
     _page_info: strawberry.Private[PageInfo]

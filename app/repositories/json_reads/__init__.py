@@ -138,7 +138,13 @@ class JsonReads:
         by the statement itself on PostgreSQL; on SQLite it returns them as its last column and
         they are recorded here, before the row is returned."""
         if recipient is not None:
-            who = (recipient.sub, recipient.operation, recipient.scopes, recipient.request_id)
+            who = (
+                recipient.sub,
+                recipient.operation,
+                recipient.scopes,
+                recipient.request_id,
+                recipient.count_threshold,
+            )
             values.update(zip(RECIPIENT_SLOTS, who, strict=True))
         row = await fetch_row(self.engine, compiled.sql, compiled.params(values))
         if compiled.disclosed != "returned":

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.domain.disclosures import DPLANS, PLANS, STUDENT, TERMS, joined
+from app.domain.disclosures import COUNT, DPLANS, PLANS, STUDENT, TERMS, joined
 from app.repositories.json_reads import objects
 from app.repositories.json_reads.objects import Pick, Statement
+
+Shape = tuple[tuple[str, str], ...]  # (field, operator) per condition (json_reads.filters)
 
 
 def page_picks(picks: tuple[Pick, ...]) -> tuple[Pick, ...] | None:
@@ -96,3 +98,37 @@ def _reached(st: Statement, fold: _Fold) -> list[str]:
     return [
         row for ids, picks, visible in fold.reached for row in plan_rows(st, ids, picks, visible)
     ]
+
+
+def _at_most_k(st: Statement, netids: str) -> str:
+    """Rows (`n`, type `count`) of the netids `netids` (SQL: one column `n`) selects, only when
+    it selects at most k (the recipient's count threshold): k + 1 are read, never more."""
+    k = f"CAST({st.param('recipient.count_threshold')} AS BIGINT)"
+    y, w = st.alias("y"), st.alias("w")
+    sized = f"SELECT {y}.n AS n, count(*) OVER () AS m FROM ({netids} LIMIT {k} + 1) {y}"
+    return f"SELECT DISTINCT {w}.n AS n, '{COUNT}' AS t FROM ({sized}) {w} WHERE {w}.m <= {k}"
+
+
+def count_rows(st: Statement, counted: str, shape: Shape, netid_field: str, slot: str) -> list[str]:
+    """Rows (`n`, type `count`) of the students a count discloses (the rule:
+    app.domain.disclosures.NetidConditions): those it counted (`counted`: SQL of one column `n`,
+    a row's student, over the rows counted) when at most k; each visible student its filter
+    (`shape`, values bound at `<slot>.<j>`) names by netid; those a netid prefix of it matches
+    when at most k. The planner's filters have no `not`: every netid condition is at the top."""
+    rows = [_at_most_k(st, counted)]
+    for j, (name, op) in enumerate(shape):
+        if name != netid_field or op not in ("eq", "in", "prefix"):
+            continue
+        s, param = st.alias("s"), st.param(f"{slot}.{j}")
+        match = {
+            "eq": f"{s}.netid = {param}",
+            "in": st.d.any_of(f"{s}.netid", param, "TEXT"),
+            "prefix": f"{s}.netid LIKE {param} ESCAPE '\\'",
+        }[op]
+        students = f"SELECT {s}.netid AS n FROM students {s} WHERE {match}{st.visible_student(s)}"
+        if op == "prefix":
+            rows.append(_at_most_k(st, students))
+        else:
+            x = st.alias("x")
+            rows.append(f"SELECT {x}.n AS n, '{COUNT}' AS t FROM ({students}) {x}")
+    return rows

@@ -16,7 +16,7 @@ from app.domain.filters import Condition
 from app.errors import Invalid, Problem
 from app.repositories import terms as terms_repo
 from app.repositories.filtering import to_flag
-from app.repositories.json_reads import objects
+from app.repositories.json_reads import disclosed, objects
 from app.repositories.json_reads.dialects import Dialect
 from app.repositories.json_reads.filters import (
     Shape,
@@ -208,6 +208,17 @@ class Listing:
             return _plans_shown(st, rows, limit)
         return _student_shown(st, TERMS if self.kind == "terms" else PLANS_RECORD)
 
+    def count_shown(self, st: Statement, shape: Shape) -> list[str]:
+        """The students the collection's `X-Total-Count` discloses (disclosed.count_rows): of
+        all plans; a student's terms or plans count only that student's own records, which
+        `shown` records whatever the page holds."""
+        if self.kind != "plans":
+            return []
+        rows = self.rows(st, _filters(st, self, shape))
+        a = rows.order.split(".")[0]
+        counted = f"SELECT {a}.student_netid AS n FROM {rows.source}"
+        return disclosed.count_rows(st, counted, shape, "student_netid", "filter")
+
     def found(self, st: Statement) -> str:
         """Whether the collection's owner exists for the caller (a hidden student's is a 404)."""
         if self.kind == "plans":
@@ -240,8 +251,11 @@ def first_page(
     select = (
         f"SELECT {listing.found(st)}, {total}, {page}, CASE WHEN {total} > {size} THEN {keys} END"
     )
-    shown = listing.rows(st, _filters(st, listing, shape)) if record else None
-    return finish(st, select, [listing.shown(st, shown, size)] if shown else [])
+    disclosed_rows = []
+    if record:
+        shown = listing.rows(st, _filters(st, listing, shape))
+        disclosed_rows = [listing.shown(st, shown, size), *listing.count_shown(st, shape)]
+    return finish(st, select, disclosed_rows)
 
 
 def later_page(

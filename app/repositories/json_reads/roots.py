@@ -112,12 +112,14 @@ def _conditions(st: Statement, table: Table, alias: str, shape: Shape, slot: str
 
 @dataclass(frozen=True)
 class _Listing:
-    """What a connection lists: the table, its key, the cursor prefix and the node's JSON."""
+    """What a connection lists: the table, its key, the cursor prefix and the node's JSON, and
+    the column (and filter field) naming each row's student."""
 
     table: Table
     key: str
     cursor_prefix: str
     type_name: str
+    student: str
 
     def from_(self, st: Statement, b: str) -> str:
         if self.table is PLANS:
@@ -138,8 +140,8 @@ class _Listing:
 
 
 LISTINGS = {
-    "students": _Listing(STUDENTS, "netid", "student", "Student"),
-    "plans": _Listing(PLANS, "id", "plan", "AcademicPlan"),
+    "students": _Listing(STUDENTS, "netid", "student", "Student", "netid"),
+    "plans": _Listing(PLANS, "id", "plan", "AcademicPlan", "student_netid"),
 }
 
 
@@ -246,15 +248,30 @@ def _disclosed(st: Statement, i: int, read: RootRead) -> list[str]:
         return disclosed.student_rows(st, netids + st.visible_student(s), picks)
     if kind == "plan" and read.shape != "missing":
         return disclosed.plan_rows(st, st.param(f"{i}.id"), picks, visible=True)
-    nodes = disclosed.page_picks(picks) if kind in LISTINGS else None
-    if nodes is None:
+    if kind not in LISTINGS:
         return []
+    counted = _count_disclosed(st, i, read) if any(p.field == "totalCount" for p in picks) else []
+    nodes = disclosed.page_picks(picks)
+    if nodes is None:
+        return counted
     p, column = st.alias("p"), LISTINGS[kind].key
     page = f"{_page(st, i, read)} {p} WHERE {p}.rn <= {_first(st, i)}"
     keys = f"SELECT {p}.{column} AS n FROM {page}"
     if kind == "students":
-        return disclosed.student_rows(st, keys, nodes)
-    return disclosed.plan_rows(st, keys, nodes, visible=False)  # the page is of visible plans
+        return [*counted, *disclosed.student_rows(st, keys, nodes)]
+    return [*counted, *disclosed.plan_rows(st, keys, nodes, visible=False)]  # of visible plans
+
+
+def _count_disclosed(st: Statement, i: int, read: RootRead) -> list[str]:
+    """Rows of the students connection `i`'s `totalCount` discloses (see `disclosed.count_rows`)."""
+    listing, shape = LISTINGS[read.kind], read.shape[0]
+    c = st.alias("c")
+    filters = _conditions(st, listing.table, c, shape, f"{i}.filter")
+    counted = (
+        f"SELECT {c}.{listing.student} AS n FROM {listing.from_(st, c)} "
+        f"WHERE TRUE{filters}{listing.visible(st, c)}"
+    )
+    return disclosed.count_rows(st, counted, shape, listing.student, f"{i}.filter")
 
 
 def compile_data(
@@ -281,6 +298,7 @@ RECIPIENT_SLOTS = (
     "recipient.operation",
     "recipient.scopes",
     "recipient.request_id",
+    "recipient.count_threshold",
 )
 
 
@@ -289,7 +307,7 @@ def _recording(st: Statement, shown: list[str]) -> str:
     reads, so the data cannot leave without them (it runs to completion whether or not the
     query reads it). One record per combination of record types, holding the netids of the
     students shown with exactly those (each student's types merged across root fields)."""
-    sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS)
+    sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS[:4])
     if len(shown) == 1:  # a source names each student once (see `disclosed`): nothing to merge
         merged = shown[0]
     else:
