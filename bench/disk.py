@@ -28,11 +28,14 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker, execute_lone, transaction
 from app.domain.disclosures import STUDENT, Disclosed, Recipient
 from app.domain.dplans import MAX_DESCRIPTION_CHARS, MAX_PAYLOAD_BYTES
+from app.domain.filters import Condition
 from app.migrate import alembic_config
 from app.models import Student
 from app.repositories import disclosures as disclosures_repo
+from app.repositories.json_reads import rest
 from app.repositories.reference import seed_missing_reference_data
 from app.services import dplans as dplans_service
+from app.services import found_sets as found_sets_service
 from bench.serving import ADMIN_URL, psql
 
 DATABASE = "sg_bench_disk"
@@ -182,7 +185,63 @@ def tasks(pg: str) -> None:
         scratch.drop()
 
 
-MEASURES = {"disclosures": disclosures, "tasks": tasks}
+# Revision 0006's found set: every matching key, as JSON.
+FOUND_SET_0006 = (
+    "INSERT INTO found_sets (id, owner_sub, scopes_key, resource, keys, created_at, expires_at) "
+    "VALUES ($1, 'registrar-tool', $2, 'academic/plans', $3, $4, $4)"
+)
+SETS = 1000
+
+
+def _plan_ids(kind: str) -> list[int]:
+    """8,192 plan ids (issue 19's `?pagesize=1` on 8,192 plans): consecutive, as a loaded table's
+    tend to be, or with random gaps (what packs worst)."""
+    if kind == "consecutive":
+        return list(range(20_000, 20_000 + 8192))
+    return sorted(random.Random(4).sample(range(1, 50 * 8192), 8192))
+
+
+async def _found_sets(engine: AsyncEngine, kind: str, layout: str) -> None:
+    keys, now = _plan_ids(kind), datetime(2026, 12, 7, tzinfo=UTC)
+    who = Principal(sub="registrar-tool", scopes=frozenset({STUDENTS_READ}))
+    for i in range(SETS):
+        if layout == "before":
+            scopes = found_sets_service.scopes_key(who)
+            await execute_lone(engine, FOUND_SET_0006, [f"{i:032x}", scopes, json.dumps(keys), now])
+            continue
+        async with transaction(create_sessionmaker(engine)) as session:
+            await found_sets_service.keep(
+                session,
+                who,
+                set_id=f"{i:032x}",
+                resource="academic/plans",
+                keys=keys[: rest.KEYS_READ],
+                total=len(keys),
+                conditions=[Condition("department", "eq", "GOVT")],
+                bound=max(keys),
+                now=now,
+                ttl_seconds=43_200,
+                max_bytes=Settings().found_set_max_bytes,
+            )
+
+
+def found_sets(pg: str) -> None:
+    print("| layout | 8,192 plan ids | bytes per found set |")
+    print("|---|---|---|")
+    scratch = Scratch(pg)
+    try:
+        for layout, revision in (("before (0006)", "0006"), ("after (0007)", "head")):
+            for kind in ("consecutive", "random gaps"):
+                scratch.create(revision)
+                key = "after" if revision == "head" else "before"
+                scratch.run(lambda e, k=kind, lay=key: _found_sets(e, k, lay))
+                size = scratch.bytes_of("found_sets") / SETS
+                print(f"| {layout} | {kind} | {size:,.0f} |")
+    finally:
+        scratch.drop()
+
+
+MEASURES = {"disclosures": disclosures, "tasks": tasks, "found-sets": found_sets}
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UtcDateTime
@@ -61,7 +61,10 @@ class Task(Base):
 
 
 class FoundSet(Base):
-    """A REST collection's found set, kept so `continuation_key` pages through it unchanged."""
+    """A REST collection's found set, kept so `continuation_key` pages through it unchanged:
+    its first keys packed (app/domain/found_sets.py) within FOUND_SET_MAX_BYTES and, when more
+    matched, what reads the rest (`beyond`: the filter, and the highest plan id at the first
+    request)."""
 
     __tablename__ = "found_sets"
 
@@ -69,6 +72,8 @@ class FoundSet(Base):
     owner_sub: Mapped[str] = mapped_column(String(128))
     scopes_key: Mapped[str] = mapped_column(String(64))
     resource: Mapped[str] = mapped_column(String(256))
-    keys: Mapped[list[Any]] = mapped_column(JSON)
+    packed: Mapped[bytes] = mapped_column(LargeBinary)
+    total: Mapped[int] = mapped_column(Integer)
+    beyond: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

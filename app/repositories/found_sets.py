@@ -1,9 +1,8 @@
-"""Found sets: the keys a REST collection query matched, kept so later pages come from the same
-set; and the keys-only queries that build them."""
+"""Found sets: the keys a REST collection query matched (packed), kept so later pages come from
+the same set."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +26,9 @@ class FoundSetRepository:
         owner_sub: str,
         scopes_key: str,
         resource: str,
-        keys: Sequence[Any],
+        packed: bytes,
+        total: int,
+        beyond: dict[str, Any] | None,
         created_at: datetime,
         expires_at: datetime,
     ) -> None:
@@ -36,7 +37,9 @@ class FoundSetRepository:
             "owner_sub": owner_sub,
             "scopes_key": scopes_key,
             "resource": resource,
-            "keys": list(keys),
+            "packed": packed,
+            "total": total,
+            "beyond": beyond,
             "created_at": created_at,
             "expires_at": expires_at,
         }
@@ -48,7 +51,9 @@ class FoundSetRepository:
             FoundSet.owner_sub,
             FoundSet.scopes_key,
             FoundSet.resource,
-            FoundSet.keys,
+            FoundSet.packed,
+            FoundSet.total,
+            FoundSet.beyond,
             FoundSet.expires_at,
         ).where(FoundSet.id == set_id)
         return (await self.session.execute(stmt)).first()

@@ -76,6 +76,7 @@ async def answer_collection(
             set_id=request_id_of(request),
             now=now,
             ttl_seconds=ttl,
+            max_bytes=state.settings.found_set_max_bytes,
             to=recipient_of(request, principal),
         )
     headers = _paging_headers(request, query, found)

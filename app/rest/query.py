@@ -52,6 +52,9 @@ class CollectionQuery:
 
 
 MAX_FILTERS = 50  # filter pairs in one query string
+# Characters of the filters' names and values, all together: a found set too large to keep
+# whole keeps its filter, to read the rest again (README: Paging and continuation).
+MAX_FILTER_CHARS = 2048
 
 
 def conditions_of(request: Request, aliases: Mapping[str, str]) -> list[Condition]:
@@ -61,9 +64,11 @@ def conditions_of(request: Request, aliases: Mapping[str, str]) -> list[Conditio
     if len(pairs) > MAX_FILTERS + len(PAGING):
         problem = Problem("query", f"at most {MAX_FILTERS} filters")
         raise Invalid("the query string has too many filters", [problem])
-    for name, raw in pairs:
-        if name in PAGING:
-            continue
+    filters = [(name, raw) for name, raw in pairs if name not in PAGING]
+    if sum(len(name) + len(raw) for name, raw in filters) > MAX_FILTER_CHARS:
+        problem = Problem("query", f"filters of at most {MAX_FILTER_CHARS} characters in all")
+        raise Invalid("the query string's filters are too long", [problem])
+    for name, raw in filters:
         op, value = parse_rest_value(raw)
         out.append(Condition(aliases.get(name, name), op, value))
     return out

@@ -107,9 +107,11 @@ async def first_page(
     set_id: str,
     now: datetime,
     ttl_seconds: int,
+    max_bytes: int,
     to: Recipient | None = None,
 ) -> Page:
-    """Page 1 of a collection; past one page, its keys are kept as found set `set_id`. The read
+    """Page 1 of a collection; past one page, its keys are kept as found set `set_id` (within
+    `max_bytes`: app/services/found_sets.py). The read
     scope first, then the student (unknown or hidden: 404 whatever the filters say), then the
     filters' values. What it shows is recorded as disclosed `to` the caller."""
     require_scopes(principal, STUDENTS_READ)
@@ -145,8 +147,12 @@ async def first_page(
                 set_id=set_id,
                 resource=collection.resource,
                 keys=found.keys,
+                total=found.total,
+                conditions=conditions,
+                bound=found.bound,
                 now=now,
                 ttl_seconds=ttl_seconds,
+                max_bytes=max_bytes,
             )
         kept = set_id
     return Page(found.body, found.total, 1, pagesize, kept, collection.ignored(conditions))
@@ -179,15 +185,28 @@ async def later_page(
             ttl_seconds=ttl_seconds,
         )
     body = b"[]"
-    if stored.keys:
+    if stored.keys or stored.beyond:
         require_scopes(principal, STUDENTS_READ)
-        found, body = await JsonReads(engine).later_page(
+        reads, listing, private = (
+            JsonReads(engine),
             Listing(collection.kind),
-            collection.netid,
-            list(stored.keys),
-            include_protected=sees_protected(principal),
-            now=now,
-            recipient=to,
+            sees_protected(principal),
+        )
+        keys = list(stored.keys)
+        if stored.beyond is not None:  # past the kept keys: read again by the first query
+            beyond = stored.beyond
+            keys += await reads.rest_keys(
+                listing,
+                collection.netid,
+                beyond.conditions,
+                bound=beyond.bound,
+                offset=beyond.offset,
+                limit=beyond.limit,
+                include_protected=private,
+                now=now,
+            )
+        found, body = await reads.later_page(
+            listing, collection.netid, keys, include_protected=private, now=now, recipient=to
         )
         if not found:
             raise _missing(collection)

@@ -5,7 +5,12 @@ A set belongs to the caller's `sub` AND scopes: anyone else presenting its key g
 unknown key gets. Only keys are kept; each page loads its rows through the usual, access-checked
 reads, so a student hidden from the caller never appears, not even on a later page. A set is stored
 only when it has more rows than one page: a collection that fits in one page needs no
-continuation and costs no write."""
+continuation and costs no write.
+
+A set's size is bounded: its first keys are kept packed (app/domain/found_sets.py) within
+FOUND_SET_MAX_BYTES; when more matched, the set also keeps what reads the rest again (`Beyond`:
+the first request's filter, and for plans the highest plan id at that request), and a page past
+the kept keys reads them by that query, from their place in the set."""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.domain.filters import Condition
+from app.domain.found_sets import pack_within, unpack
 from app.errors import BadRequest, Problem
 from app.repositories.found_sets import FoundSetRepository
 
@@ -26,14 +33,27 @@ ACTIVE_FIELD = "is_active"
 
 
 @dataclass(frozen=True)
+class Beyond:
+    """The part of a page past a set's kept keys: `limit` keys from place `offset` of the set,
+    read again by the first request's `conditions` (plans: none newer than `bound`)."""
+
+    conditions: list[Condition]
+    bound: int | None
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
 class FoundPage:
-    """One page of a found set: its keys in set order, and where it sits in the set."""
+    """One page of a found set: its kept keys in set order, what of it lies past them, and where
+    it sits in the set."""
 
     keys: list[Any]
     total: int
     page: int
     pagesize: int
     set_id: str | None  # the continuation key, when the set was kept
+    beyond: Beyond | None = None
 
     @property
     def has_next(self) -> bool:
@@ -45,11 +65,6 @@ def scopes_key(principal: Principal) -> str:
     return hashlib.sha256(" ".join(sorted(principal.scopes)).encode()).hexdigest()
 
 
-def _slice(keys: Sequence[Any], page: int, pagesize: int) -> list[Any]:
-    start = (page - 1) * pagesize
-    return list(keys[start : start + pagesize])
-
-
 async def keep(
     session: AsyncSession,
     principal: Principal,
@@ -57,10 +72,21 @@ async def keep(
     set_id: str,
     resource: str,
     keys: Sequence[Any],
+    total: int,
+    conditions: Sequence[Condition],
+    bound: int | None,
     now: datetime,
     ttl_seconds: int,
+    max_bytes: int,
 ) -> None:
-    """Keep a found set (more than one page of keys) under `set_id`, for this caller only."""
+    """Keep a found set of `total` rows (more than one page) under `set_id`, for this caller
+    only: its first `keys` (in order) packed within `max_bytes`, and, when they are not all of
+    them, the `conditions` (and plans' `bound`) that read the rest."""
+    packed, kept = pack_within(keys, max_bytes)
+    beyond = None
+    if kept < total:
+        rows = [[c.field, c.op, c.value] for c in conditions]
+        beyond = {"conditions": rows, "bound": bound}
     repo = FoundSetRepository(session)
     await repo.purge_expired(now)
     await repo.add(
@@ -68,7 +94,9 @@ async def keep(
         owner_sub=principal.sub,
         scopes_key=scopes_key(principal),
         resource=resource,
-        keys=keys,
+        packed=packed,
+        total=total,
+        beyond=beyond,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
     )
@@ -112,5 +140,11 @@ async def reopen_set(
         or row.resource != resource
     ):
         raise _unknown_key(ttl_seconds)
-    keys: list[Any] = row.keys
-    return FoundPage(_slice(keys, page, pagesize), len(keys), page, pagesize, set_id)
+    keys = unpack(row.packed)
+    start, end = (page - 1) * pagesize, page * pagesize
+    beyond = None
+    if row.beyond is not None and end > len(keys) and start < row.total:
+        offset = max(start, len(keys))
+        conditions = [Condition(f, op, v) for f, op, v in row.beyond["conditions"]]
+        beyond = Beyond(conditions, row.beyond["bound"], offset, end - offset)
+    return FoundPage(keys[start:end], row.total, page, pagesize, set_id, beyond)

@@ -30,6 +30,7 @@ CACHES = {
     "planned_statements",
     "rest_first_page_statements",
     "rest_statements",
+    "rest_found_set_statements",
 }
 
 

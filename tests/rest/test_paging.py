@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ
+from app.domain.found_sets import unpack
 from app.models import AcademicPlan, FoundSet
 from tests.factories import make_plan, make_student, make_term
 
@@ -151,8 +152,8 @@ class TestSameFoundSet:
     async def test_hidden_students_never_enter_a_set(self, client, auth, session, plans):
         _, key = await first_page(client, auth(STUDENTS_READ))
 
-        stored = (await session.execute(select(FoundSet.keys).where(FoundSet.id == key))).one()
-        assert stored.keys == list(range(100, 107))
+        stored = (await session.execute(select(FoundSet.packed).where(FoundSet.id == key))).one()
+        assert unpack(stored.packed) == list(range(100, 107))
 
     async def test_a_set_with_private_scope_shows_them(self, client, auth, plans):
         headers = auth(STUDENTS_READ, PEOPLE_PRIVATE)

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, Principal
 from app.domain.filters import Condition
+from app.domain.found_sets import unpack
 from app.errors import BadRequest, Forbidden, Invalid, NotFound
 from app.models import FoundSet, Student
 from app.services import compat_reads
@@ -54,6 +55,7 @@ async def first_page(engine, sessions, collection=PLANS, conditions=(), principa
         set_id="req-1",
         now=NOW,
         ttl_seconds=TTL,
+        max_bytes=4096,
     )
 
 
@@ -78,8 +80,8 @@ def ids(body: bytes) -> list[int]:
 
 async def kept_sets(sessions) -> list[tuple[str, str, list]]:
     async with sessions() as session:
-        rows = await session.execute(select(FoundSet.id, FoundSet.resource, FoundSet.keys))
-        return [tuple(r) for r in rows]
+        rows = await session.execute(select(FoundSet.id, FoundSet.resource, FoundSet.packed))
+        return [(i, resource, unpack(packed)) for i, resource, packed in rows]
 
 
 async def hide(session, netid: str) -> None:

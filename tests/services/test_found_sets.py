@@ -28,8 +28,12 @@ async def keep(session, set_id="set-1", *, principal=ME, keys=KEYS, now=NOW, ttl
         set_id=set_id,
         resource=PLANS,
         keys=keys,
+        total=len(keys),
+        conditions=[],
+        bound=None,
         now=now,
         ttl_seconds=ttl,
+        max_bytes=4096,
     )
 
 

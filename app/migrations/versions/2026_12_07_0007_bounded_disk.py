@@ -10,6 +10,10 @@
   `disclosure_netids` kept by triggers), where it was one record per student. Existing records
   are migrated: those of one request (same request id, instant, caller, operation, scopes and
   record types) become one, their netids sorted; then the old table is dropped.
+- `found_sets`: the first keys packed (`packed`, at most FOUND_SET_MAX_BYTES) with the set's
+  `total` and, past them, what reads the rest (`beyond`), where every key was kept as JSON. The
+  sets kept when it runs are dropped (not converted: packing is the app's code, and a set lives
+  12 hours): a caller paging one then gets the answer an expired key gets, and starts again.
 
 Revision ID: 0007
 Revises: 0006
@@ -153,6 +157,25 @@ def _records_by_student() -> None:
     op.drop_table("disclosures_0007")
 
 
+def _found_sets(keys: sa.Column[object], *rest: sa.Column[object]) -> None:
+    """Found sets of another shape: the kept ones dropped (see above)."""
+    op.drop_index("ix_found_sets_expires_at", table_name="found_sets")
+    op.drop_table("found_sets")
+    op.create_table(
+        "found_sets",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("owner_sub", sa.String(length=128), nullable=False),
+        sa.Column("scopes_key", sa.String(length=64), nullable=False),
+        sa.Column("resource", sa.String(length=256), nullable=False),
+        keys,
+        *rest,
+        sa.Column("created_at", app.models.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", app.models.base.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_found_sets")),
+    )
+    op.create_index("ix_found_sets_expires_at", "found_sets", ["expires_at"])
+
+
 def upgrade() -> None:
     with op.batch_alter_table("persisted_queries") as batch_op:
         batch_op.add_column(
@@ -166,9 +189,15 @@ def upgrade() -> None:
         sqlite_where=FINISHED,
     )
     _records_by_request()
+    _found_sets(
+        sa.Column("packed", sa.LargeBinary(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("beyond", sa.JSON(), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    _found_sets(sa.Column("keys", sa.JSON(), nullable=False))
     _records_by_student()
     op.drop_index("ix_tasks_finished", table_name="tasks")
     with op.batch_alter_table("persisted_queries") as batch_op:

@@ -43,6 +43,10 @@ FIRST_PAGES: Statements = BoundedCache(
     "rest_first_page_statements", max_entries=256, max_bytes=4 * MIB
 )
 SINGLES: Statements = BoundedCache("rest_statements", max_entries=32, max_bytes=1 * MIB)
+# The keys of a found set past those it keeps (a filter's shape, as FIRST_PAGES).
+REST_KEYS: Statements = BoundedCache(
+    "rest_found_set_statements", max_entries=256, max_bytes=4 * MIB
+)
 
 
 def _statement_bytes(compiled: Compiled, *_key: Any) -> int:
@@ -77,6 +81,13 @@ def _first_page(
     )
 
 
+@memoized(REST_KEYS, _first_page_bytes)
+def _rest_keys(dialect: str, kind: str, shape: Shape, include_protected: bool) -> Compiled:
+    return rest.rest_keys(
+        DIALECTS[dialect], Listing(kind), shape, include_protected=include_protected
+    )
+
+
 @memoized(SINGLES, _statement_bytes)
 def _single(dialect: str, what: str, include_protected: bool, record: bool) -> Compiled:
     if what == "student":
@@ -94,7 +105,10 @@ class FirstPage:
     found: bool  # the collection's student exists for the caller
     total: int
     body: bytes  # the first page, as JSON
-    keys: list[Any] | None  # every matching key, in order, when there is more than a page
+    # When there is more than a page: the first matching keys, in order (rest.KEYS_READ of them
+    # at most), and, for plans, the highest plan id (what bounds a query for the rest).
+    keys: list[Any] | None
+    bound: int | None = None
 
 
 class JsonReads:
@@ -189,10 +203,32 @@ class JsonReads:
         shape = shape_of(listing.table, conditions)
         record = recipient is not None
         compiled = _first_page(self.dialect.name, listing.kind, shape, include_protected, record)
-        found, total, body, keys = await self._run(compiled, values, recipient, now)
-        return FirstPage(
-            bool(found), int(total), str(body).encode(), orjson.loads(keys) if keys else None
-        )
+        found, total, body, keys, bound = await self._run(compiled, values, recipient, now)
+        kept = orjson.loads(keys) if keys else None
+        return FirstPage(bool(found), int(total), str(body).encode(), kept, bound)
+
+    async def rest_keys(
+        self,
+        listing: Listing,
+        netid: str | None,
+        conditions: list[Condition],
+        *,
+        bound: int | None,
+        offset: int,
+        limit: int,
+        include_protected: bool,
+        now: datetime,
+    ) -> list[Any]:
+        """The keys from place `offset` of a collection under `conditions` (plans no newer than
+        `bound`), `limit` of them: a found set's keys past those it kept."""
+        shape = shape_of(listing.table, conditions)
+        compiled = _rest_keys(self.dialect.name, listing.kind, shape, include_protected)
+        values = bind(listing.table, conditions, "filter", self.dialect)
+        values.update(netid=netid, bound=bound, offset=offset, limit=limit)
+        values["now"] = self.dialect.instant(now)
+        (keys,) = await fetch_row(self.engine, compiled.sql, compiled.params(values))
+        found: list[Any] = orjson.loads(keys)
+        return found
 
     async def later_page(
         self,

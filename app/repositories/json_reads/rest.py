@@ -234,10 +234,17 @@ def _filters(st: Statement, listing: Listing, shape: Shape) -> str:
     return "".join(f" AND {c}" for c in clauses)
 
 
+# The most keys a first page reads to keep (app/services/found_sets.py packs as many of them as
+# fit FOUND_SET_MAX_BYTES: consecutive ids pack to a few bytes each thousand, so a dense set
+# keeps all of these; past them a later page reads the rest by query, `rest_keys`).
+KEYS_READ = 20_000
+
+
 def first_page(
     dialect: Dialect, listing: Listing, shape: Shape, *, include_protected: bool, record: bool
 ) -> Compiled:
-    """found, total, the first page's JSON, and (only past one page) every key in order."""
+    """found, total, the first page's JSON, and (only past one page) the first KEYS_READ keys in
+    order and, for plans, the highest plan id (the bound of a query for the rest)."""
     st = Statement(dialect, include_protected=include_protected)
     counted = listing.rows(st, _filters(st, listing, shape))
     paged = listing.rows(st, _filters(st, listing, shape))
@@ -247,15 +254,37 @@ def first_page(
     page = dialect.array(paged.item, paged.source, paged.order, limit=size)
     key = listing.key(keyed)
     key_json = dialect.string(key, False) if listing.kind == "terms" else dialect.number(key)
-    keys = dialect.array(key_json, keyed.source, keyed.order)
+    keys = dialect.array(key_json, keyed.source, keyed.order, limit=str(KEYS_READ))
+    more = f"{total} > {size}"
+    bound = "NULL"
+    if listing.kind != "terms":
+        x = st.alias("x")
+        bound = f"CASE WHEN {more} THEN (SELECT max({x}.id) FROM academic_plans {x}) END"
     select = (
-        f"SELECT {listing.found(st)}, {total}, {page}, CASE WHEN {total} > {size} THEN {keys} END"
+        f"SELECT {listing.found(st)}, {total}, {page}, CASE WHEN {more} THEN {keys} END, {bound}"
     )
     disclosed_rows = []
     if record:
         shown = listing.rows(st, _filters(st, listing, shape))
         disclosed_rows = [listing.shown(st, shown, size), *listing.count_shown(st, shape)]
     return finish(st, select, disclosed_rows)
+
+
+def rest_keys(
+    dialect: Dialect, listing: Listing, shape: Shape, *, include_protected: bool
+) -> Compiled:
+    """The keys of a found set past those it kept: the JSON array of `limit` keys from place
+    `offset` of the collection under the first request's filter (`shape`), plans no newer than
+    `bound` (the highest id then)."""
+    st = Statement(dialect, include_protected=include_protected)
+    extra = _filters(st, listing, shape)
+    if listing.kind != "terms":
+        extra += " AND {0}.id <= " + st.param("bound")
+    rows = listing.rows(st, extra)
+    key = listing.key(rows)
+    key_json = dialect.string(key, False) if listing.kind == "terms" else dialect.number(key)
+    window = f"CAST({st.param('limit')} AS BIGINT) OFFSET CAST({st.param('offset')} AS BIGINT)"
+    return finish(st, f"SELECT {dialect.array(key_json, rows.source, rows.order, limit=window)}")
 
 
 def later_page(
