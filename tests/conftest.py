@@ -282,6 +282,21 @@ def counting_statements(app: Any) -> Iterator[StatementCounter]:
         statement_hooks.remove(counter.driver_statement)
 
 
+@contextmanager
+def counting_commits(engine: AsyncEngine) -> Iterator[list[object]]:
+    """The commits `engine`'s connections make while the block runs (one per transaction)."""
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine.sync_engine, "commit", committed)
+    try:
+        yield commits
+    finally:
+        event.remove(engine.sync_engine, "commit", committed)
+
+
 @pytest.fixture
 def sql_counter(app: Any) -> Iterator[StatementCounter]:
     with counting_statements(app) as counter:

@@ -3,7 +3,7 @@ answer leaves, listing them for an audit, and deleting them past their retention
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,7 +13,8 @@ from app.domain.disclosures import Disclosed, Recipient
 from app.repositories import Record
 from app.repositories import disclosures as disclosures_repo
 from app.repositories.disclosures import DisclosureRepository
-from app.services.retention import PRUNE_BATCH, delete_in_batches
+from app.services import retention
+from app.services.retention import PRUNE_BATCH
 
 AUDIT_LIMIT = 1000
 
@@ -69,13 +70,10 @@ async def prune(
     *,
     batch: int = PRUNE_BATCH,
 ) -> int:
-    """Delete records older than the retention (none when it is 0: kept forever), `batch` at a
-    time, each batch its own transaction (app.services.retention)."""
-    if retention_days <= 0:
-        return 0
-    before = now - timedelta(days=retention_days)
+    """Delete records older than the retention (none when it is 0: kept forever), `batch` per
+    transaction (app.services.retention)."""
 
-    async def delete(session: AsyncSession, limit: int) -> int:
+    async def delete(session: AsyncSession, before: datetime, limit: int) -> int:
         return await DisclosureRepository(session).delete_before(before, limit=limit)
 
-    return await delete_in_batches(sessions, delete, batch)
+    return await retention.prune(sessions, now, retention_days, delete, batch)

@@ -4,7 +4,7 @@ belongs. (What a worker decides about a claimed task: app/services/task_runs.py.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,7 +22,8 @@ from app.repositories.tasks import (
     TaskRepository,
     TaskRow,
 )
-from app.services.retention import PRUNE_BATCH, delete_in_batches
+from app.services import retention
+from app.services.retention import PRUNE_BATCH
 
 __all__ = ["ACCEPTED", "COMPLETE", "ERROR", "RUNNING", "TaskRow"]
 MAX_KEY_LENGTH = 255
@@ -145,13 +146,10 @@ async def prune(
     batch: int = PRUNE_BATCH,
 ) -> int:
     """Delete tasks that finished (complete or error) more than `retention_days` ago (none when
-    it is 0: kept forever), `batch` at a time, each batch its own transaction. An unfinished
+    it is 0: kept forever), `batch` per transaction (app.services.retention). An unfinished
     task is never deleted, however old."""
-    if retention_days <= 0:
-        return 0
-    before = now - timedelta(days=retention_days)
 
-    async def delete(session: AsyncSession, limit: int) -> int:
+    async def delete(session: AsyncSession, before: datetime, limit: int) -> int:
         return await TaskRepository(session).delete_finished_before(before, limit=limit)
 
-    return await delete_in_batches(sessions, delete, batch)
+    return await retention.prune(sessions, now, retention_days, delete, batch)

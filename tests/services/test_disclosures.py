@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event
-
 from app.repositories.disclosures import DisclosureRepository
 from app.services import disclosures
+from tests.conftest import counting_commits
 from tests.factories import disclosure_row, student_records
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -20,16 +19,8 @@ async def test_old_records_go_a_batch_per_transaction_and_newer_ones_stay(
     rows = [disclosure_row(f"old{i}", old + timedelta(minutes=i)) for i in range(5)]
     await DisclosureRepository(session).add([*rows, disclosure_row("new", NOW)])
     await session.commit()
-    commits: list[object] = []
-
-    def committed(connection: object) -> None:
-        commits.append(connection)
-
-    event.listen(engine.sync_engine, "commit", committed)
-    try:
+    with counting_commits(engine) as commits:
         deleted = await disclosures.prune(sessions, NOW, 365, batch=2)
-    finally:
-        event.remove(engine.sync_engine, "commit", committed)
     assert deleted == 5
     assert len(commits) == 3  # 2 + 2 + 1: the short batch says nothing older is left
     assert [r.netid for r in await student_records(session)] == ["new"]

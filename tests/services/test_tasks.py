@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE, TASKS_WRITE, Principal
 from app.errors import Invalid, NotFound, Problem
 from app.models import Task
 from app.services import tasks
+from tests.conftest import counting_commits
 from tests.factories import make_student
 
 ME = Principal(sub="f003ghc", scopes=frozenset({STUDENTS_WRITE, STUDENTS_READ}))
@@ -213,16 +214,8 @@ class TestRetention:
             .values(request_date=now - timedelta(days=900))
         )
         await session.commit()
-        commits: list[object] = []
-
-        def committed(connection: object) -> None:
-            commits.append(connection)
-
-        event.listen(engine.sync_engine, "commit", committed)
-        try:
+        with counting_commits(engine) as commits:
             deleted = await tasks.prune(sessions, now, 30, batch=1)
-        finally:
-            event.remove(engine.sync_engine, "commit", committed)
         assert deleted == 2
         assert len(commits) == 3  # 1 + 1 + 0: the short batch says nothing older is left
         kept = set((await session.execute(select(Task.id))).scalars())
