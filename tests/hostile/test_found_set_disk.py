@@ -15,7 +15,7 @@ from app.domain.found_sets import unpack
 from app.main import create_app
 from app.models import AcademicPlan, FoundSet
 from app.rest.query import MAX_FILTER_CHARS
-from tests.factories import make_student
+from tests.factories import make_student, make_term
 from tests.hostile import assert_clean
 from tests.hostile.stalls import loop_prober
 
@@ -121,3 +121,22 @@ async def test_filters_past_their_bound_are_a_422(client, auth, session):
     assert_clean(response)
     assert response.status_code == 422
     assert [p["loc"] for p in response.json()["problems"]] == ["query"]
+
+
+async def test_a_students_terms_past_the_kept_keys_come_in_order(small_bound, session, auth):
+    """Text keys (student-term ids) past the bound: read again in the route's order."""
+    await make_student(session, netid="h700003")
+    terms = [f"{year}{month}" for year in range(2015, 2020) for month in ("01", "03", "06", "09")]
+    for term in terms:
+        await make_term(session, "h700003", term)
+    await session.commit()
+    headers, path = auth(STUDENTS_READ), "/api/students/h700003/terms"
+    response = await small_bound.get(path, params={"pagesize": 3}, headers=headers)
+    (packed,) = (await session.execute(select(FoundSet.packed))).one()
+    assert 3 < len(unpack(packed)) < len(terms)
+    seen = [t["term_id"] for t in response.json()]
+    while "link" in response.headers:
+        target = response.headers["link"].split(">")[0].lstrip("<")
+        response = await small_bound.get(target, headers=headers)
+        seen += [t["term_id"] for t in response.json()]
+    assert seen == [f"{term}-U" for term in terms]
