@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     found_set_ttl_seconds: int = Field(default=12 * 3600, ge=1)
     # A found set keeps its first keys packed within this many bytes; past them a later page
     # reads the rest again by the first request's filter (README: Paging and continuation).
-    # 1536: the row stays within PostgreSQL's page (no TOAST) at about 2 KB in all.
+    # 1536: with a short filter the row stays under PostgreSQL's TOAST threshold (about 2 KB).
     found_set_max_bytes: int = Field(default=1536, ge=64, le=1024 * 1024)
 
     worker_in_process: bool | None = None  # default: on with SQLite
