@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     # Every statement on PostgreSQL is stopped past this (0 = no limit).
     database_statement_timeout_ms: int = Field(default=15000, ge=0, le=2**31 - 1)
     # Requested cost of one operation (README: Limits).
-    # Below app.graphql.limits.COST_CEILING (2^53 - 1), the most a cost is ever counted as.
+    # Below app.graphql.costs.COST_CEILING (2^53 - 1), the most a cost is ever counted as.
     graphql_max_cost: int = Field(default=25000, ge=1, le=2**53 - 2)
     # One response key selected in one selection set.
     graphql_max_repeats: int = Field(default=10, ge=1)

@@ -24,6 +24,17 @@ MAX_DESCRIPTION_CHARS = 128
 # as \uXXXX). 100 entries with ASCII descriptions of 128 characters take about 38 KiB; only
 # bodies full of escaped characters come near this.
 MAX_PAYLOAD_BYTES = 64 * 1024
+# What accepting a task draws from the caller's budget (README: The budget per caller), per
+# D-plan it carries: a task is kept for TASKS_RETENTION_DAYS whoever reads it, so its cost follows
+# what it stores (at most about 420 bytes a D-plan), not the 1 of a field that returns one object.
+TASK_COST_PER_DPLAN = 10
+
+
+def task_cost(entries: Any) -> int:
+    """The cost of accepting the D-plans `entries` (a list as sent; anything else, which is
+    refused, as one)."""
+    count = len(entries) if isinstance(entries, list) else 1
+    return TASK_COST_PER_DPLAN * max(1, min(count, MAX_DPLANS))
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import BadRequest, DatabaseUnavailable, DomainError, UnsupportedMediaType
 from app.graphql import operations
+from app.graphql.costs import Costs
 from app.graphql.errors import error_response, unexpected_response
-from app.graphql.limits import Costs, limits_from
+from app.graphql.limits import limits_from
 from app.graphql.operations import GraphQLDoor, Outcome
 from app.graphql.persisted import PersistedDocuments
 from app.graphql.planner import Planner
@@ -132,7 +133,12 @@ def build_door(settings: Settings) -> GraphQLDoor:
     names = OperationNames(
         settings.metrics_graphql_operations, settings.metrics_graphql_operations_max
     )
-    return GraphQLDoor(build_planner(settings), Costs(schema._schema), persisted, names)
+    return GraphQLDoor(
+        build_planner(settings),
+        Costs(schema._schema, settings.disclosure_count_threshold),
+        persisted,
+        names,
+    )
 
 
 def _require_json(request: Request) -> None:

@@ -9,13 +9,7 @@ key selected many times in one selection set is refused before validation: graph
 OverlappingFieldsCanBeMerged compares such fields pairwise. Every limit is checked before
 graphql-core validates the document, so a hostile document costs no validation at all.
 
-Cost (the *requested* cost, before anything runs) is what an operation could return:
-* a field of object type: 1 + the cost of its selection;
-* a list of objects the schema does not bound: `LIST_SIZE` x (1 + the cost of an item);
-* a connection (`students`, `plans`): its page size x (1 + the cost of its selection), its
-  `edges` counted once (the size: `first` or `last`, the argument or a variable's value, the
-  larger when both are given, else `PAGE_DEFAULT`);
-* scalars, enums and `__typename`: 0; fragments count each time they are spread.
+Cost is computed in app/graphql/costs.py.
 
 What this and app/graphql/documents.py lean on beyond Strawberry's and graphql-core's documented
 API, and why (each is checked by tests/graphql/test_library_internals.py, which fails loudly on
@@ -29,12 +23,11 @@ and validation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
-    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -42,31 +35,15 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    is_list_type,
-    value_from_ast_untyped,
-    visit,
 )
-from graphql.language import Visitor
-from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 
-from app.caches import BoundedCache, text_bytes
 from app.config import Settings
 
 CACHE_SIZE = 512
 MIB = 1024 * 1024
-NAME_BYTES = 100  # a variable's name in a tuple
-LIST_SIZE = 10  # what an unbounded list of objects counts as
-PAGE_SIZE_ARGUMENTS = ("first", "last")
 PAGE_DEFAULT = 20  # a connection's page when neither is given (app.graphql.schema)
 GRAPHQL_INT_MAX = 2**31 - 1  # a larger `first` is not an Int: coercing it reports that
-# Costs are reported at most this (JSON's largest safe integer): a product of page sizes can
-# exceed what a 64-bit integer, orjson or a JavaScript client holds.
-COST_CEILING = 2**53 - 1
 Prepare = Callable[[GraphQLSchema, str], tuple[DocumentNode, list[GraphQLError]]]
 
 
@@ -189,79 +166,6 @@ def limit_errors(found: Measure, limits: Limits) -> list[GraphQLError]:
     return errors
 
 
-# --- cost ---------------------------------------------------------------------------------------
-
-
-class _Cost:
-    def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
-    ) -> None:
-        self.schema = schema
-        self.variables = variables
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        self._memo: dict[str, int] = {}
-
-    def of(self, node: Any, parent: Any) -> int:
-        total = 0
-        for selection in node.selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self._field(selection, parent)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                kind = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.of(selection, kind)
-            elif isinstance(selection, FragmentSpreadNode):
-                total += self._spread(selection.name.value)
-        return total
-
-    def _spread(self, name: str) -> int:
-        if name not in self._memo:
-            self._memo[name] = 0  # a cycle counts nothing (validation reports it)
-            fragment = self.fragments.get(name)
-            if fragment is not None:
-                kind = self.schema.get_type(fragment.type_condition.name.value)
-                self._memo[name] = self.of(fragment, kind)
-        return self._memo[name]
-
-    def _definition(self, node: FieldNode, parent: Any) -> Any:
-        name = node.name.value
-        if name == "__schema":
-            return SchemaMetaFieldDef
-        if name == "__type":
-            return TypeMetaFieldDef
-        fields = getattr(parent, "fields", None)
-        return fields.get(name) if fields else None
-
-    def _field(self, node: FieldNode, parent: Any) -> int:
-        definition = self._definition(node, parent)
-        if definition is None or node.selection_set is None:
-            return 0  # a scalar, or a field validation will refuse
-        named = get_named_type(definition.type)
-        inner = 1 + self.of(node, named)
-        if named.name.endswith("Connection") and "first" in definition.args:
-            return self._first(node, definition) * inner
-        in_connection = getattr(parent, "name", "").endswith("Connection")
-        if is_list_type(get_nullable_type(definition.type)) and not in_connection:
-            return LIST_SIZE * inner
-        return inner
-
-    def _first(self, node: FieldNode, definition: Any) -> int:
-        sizes = []
-        for argument in node.arguments or ():
-            if argument.name.value not in PAGE_SIZE_ARGUMENTS:
-                continue
-            value: Any = None
-            if isinstance(argument.value, IntValueNode):
-                value = int(argument.value.value)
-            elif isinstance(argument.value, VariableNode):
-                value = self.variables.get(argument.value.name.value)
-            if isinstance(value, int) and not isinstance(value, bool) and value <= GRAPHQL_INT_MAX:
-                sizes.append(max(0, value))
-        return max(sizes) if sizes else PAGE_DEFAULT
-
-
 def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
     """The operation a request runs, chosen as graphql-core chooses it (None: a request error)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -282,64 +186,3 @@ def prepared_operation(
     if errors:
         return None
     return document, operation_of(document, operation_name)
-
-
-def cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation: OperationDefinitionNode,
-    variables: Mapping[str, Any],
-) -> int:
-    root = schema.get_root_type(operation.operation)
-    defaults = {
-        d.variable.name.value: value_from_ast_untyped(d.default_value)
-        for d in operation.variable_definitions or ()
-        if d.default_value is not None
-    }
-    return min(_Cost(schema, document, {**defaults, **variables}).of(operation, root), COST_CEILING)
-
-
-def _first_variables(document: DocumentNode) -> tuple[str, ...]:
-    """Variables given as a `first` or `last` argument: the only ones a cost depends on."""
-    names: set[str] = set()
-
-    class Firsts(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            if node.name.value in PAGE_SIZE_ARGUMENTS and isinstance(node.value, VariableNode):
-                names.add(node.value.name.value)
-
-    visit(document, Firsts())
-    return tuple(sorted(names))
-
-
-class Costs:
-    """Requested costs, remembered per (query, operation, values of its `first` variables)."""
-
-    def __init__(self, schema: GraphQLSchema) -> None:
-        self.schema = schema
-        self._firsts: BoundedCache[str, tuple[str, ...]] = BoundedCache(
-            "graphql_cost_variables", max_entries=CACHE_SIZE, max_bytes=4 * MIB
-        )
-        self._costs: BoundedCache[tuple[Any, ...], int] = BoundedCache(
-            "graphql_costs", max_entries=2 * CACHE_SIZE, max_bytes=4 * MIB
-        )
-
-    def of(
-        self,
-        query: str,
-        document: DocumentNode,
-        operation: OperationDefinitionNode,
-        variables: Mapping[str, Any],
-    ) -> int:
-        firsts = self._firsts.get(query)
-        if firsts is None:
-            firsts = _first_variables(document)
-            self._firsts.put(query, firsts, text_bytes(query) + NAME_BYTES * len(firsts))
-        name = operation.name.value if operation.name else None
-        key = (query, name, *(repr(variables.get(n)) for n in firsts))
-        found = self._costs.get(key)
-        if found is None:
-            found = cost(self.schema, document, operation, variables)
-            size = sum(text_bytes(part) for part in key if isinstance(part, str))
-            self._costs.put(key, found, size)
-        return found  # type: ignore[no-any-return]

@@ -22,10 +22,11 @@ from app.db import is_database_unavailable, reading, transaction
 from app.domain.disclosures import Recipient, operation_name
 from app.errors import BadRequest, Invalid
 from app.graphql.context import build_context
+from app.graphql.costs import Costs
 from app.graphql.documents import refuse_large_document
 from app.graphql.errors import domain_error, format_errors, graphql_error, unexpected_outcome
 from app.graphql.inputs import check_variables
-from app.graphql.limits import Costs, operation_of
+from app.graphql.limits import operation_of
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema
 from app.metrics import GRAPHQL_OPERATIONS, OperationNames

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from app.db import transaction
 from app.domain.dplans import check_shape as dplans_shape
+from app.domain.dplans import task_cost
 from app.rest.bodies import json_body, patch_body_schema
 from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
@@ -182,8 +183,8 @@ async def patch_student(
     Needs `urn:dartmouth:students:write.sensitive` and `urn:dartmouth:students:read.sensitive`
     (and `urn:dartmouth:people:private` for a FERPA-protected student)."""
     principal = await authenticate(request)
-    await spend(request, principal, 1)  # one task
     body = json_body(request, await request.body(), dplans_shape)
+    await spend(request, principal, task_cost(body["dplans"]))
     state = state_of(request)
     async with transaction(state.sessions) as session:
         task = await dplans_service.set_dplans(

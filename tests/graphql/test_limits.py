@@ -10,7 +10,8 @@ import pytest
 from graphql import parse
 
 from app.auth import STUDENTS_READ
-from app.graphql.limits import Limits, cost, measure, operation_of
+from app.graphql.costs import cost
+from app.graphql.limits import Limits, measure, operation_of
 from app.graphql.schema import build_schema
 from app.main import create_app
 from tests.hostile.test_graphql_documents import _fragment_bomb
@@ -45,6 +46,21 @@ class TestCost:
         body = (await client.post("/graphql", json={"query": query}, headers=auth())).json()
         # students: 10 x (1 + edges 1 + node 1 + terms 10 x 1); dplanCodes: 10 x 1
         assert body["extensions"]["cost"] == {"requested": 10 * 13 + 10, "maximum": 25000}
+
+    async def test_a_count_costs_what_it_may_disclose(self, client, auth):
+        """A `totalCount` may record up to k students as disclosed (DISCLOSURE_COUNT_THRESHOLD,
+        5), and a filter's listed values as many as it names: each counts, through fragments
+        and variables too, so the budget bounds the records counts can write."""
+        netids = [f"f00{i:04d}" for i in range(40)]
+        query = """query($in: [String!]!, $f: StudentFilter) {
+          a: students(first: 0, filter: {netid: {in: $in}}) { ...C }
+          b: students(first: 0, filter: $f) { totalCount totalCount: totalCount }
+        } fragment C on StudentConnection { totalCount }"""
+        variables = {"in": netids, "f": {"netid": {"in": netids[:3]}}}
+        body = {"query": query, "variables": variables}
+        answer = (await client.post("/graphql", json=body, headers=auth())).json()
+        assert "errors" not in answer, answer
+        assert answer["extensions"]["cost"]["requested"] == (5 + 40) + (2 * 5 + 3)
 
     async def test_the_maximum_is_a_setting(self, settings, clock, auth):
         app = create_app(settings.model_copy(update={"graphql_max_cost": 5}), clock=clock)

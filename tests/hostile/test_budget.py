@@ -17,6 +17,7 @@ from app.auth.scopes import ALL_SCOPES
 from app.auth.tokens import mint
 from app.ratelimit.buckets import ENTRY_BYTES, MAX_BYTES, MAX_ENTRIES, Bucket, LocalBuckets
 from tests.conftest import counting_statements
+from tests.factories import make_student
 from tests.hostile import assert_clean
 from tests.hostile.instances import REDIS_URL, a_caller, ask, instance, next_message, redis_up
 from tests.hostile.stalls import loop_prober
@@ -120,6 +121,35 @@ class TestOneProcess:
         assert first.json()["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 1000
         assert again.status_code == 304 and again.headers["etag"] == etag
         assert budget_of(again)[1] < budget_of(first)[1]  # drawn all the same
+
+    async def test_a_task_draws_ten_a_dplan_at_both_doors(self, settings, clock, session):
+        """A task is kept TASKS_RETENTION_DAYS whoever reads it: accepting one draws what it
+        stores (10 a D-plan), not the 1 of a field returning one object, in a literal list,
+        in a variable, and at the PATCH."""
+        await make_student(session, netid="f0027k4")
+        await session.commit()
+        caller = headers_for(settings, "registrar")
+        dplan = '{termCode: "202301", dplanId: "R", dplanSourceId: "PHL"}'
+        literal = f'mutation {{ setDplans(netid: "f0027k4", dplans: [{dplan}, {dplan}]) {{ id }} }}'
+        declared = 'mutation($d: [DplanInput!]!) { setDplans(netid: "f0027k4", dplans: $d) { id } }'
+        three = [
+            {"termCode": code, "dplanId": "R", "dplanSourceId": "PHL"}
+            for code in ("202301", "202303", "202306")
+        ]
+        patch = {"dplans": [{"term_code": "202309", "dplan_id": "R", "dplan_source_id": "PHL"}]}
+        async with instance(budgeted(settings, 1000), clock) as one:
+            one.app.state.studentgraph.brakes.buckets.clock = lambda: 1000.0  # time stands still
+            written = await one.client.post("/graphql", json={"query": literal}, headers=caller)
+            bound = await one.client.post(
+                "/graphql", json={"query": declared, "variables": {"d": three}}, headers=caller
+            )
+            patched = await one.client.patch("/api/students/f0027k4", json=patch, headers=caller)
+        assert (
+            written.json()["extensions"]["cost"]["requested"] == 2 * 10
+        )  # its selection, `id`, a scalar: 0
+        assert bound.json()["extensions"]["cost"]["requested"] == 3 * 10
+        assert patched.status_code == 202
+        assert budget_of(patched)[1] == 1000 - 20 - 30 - 10
 
     async def test_without_a_budget_nothing_is_added(self, settings, clock):
         async with instance(budgeted(settings, 0, graphql_max_cost=1000), clock) as one:
