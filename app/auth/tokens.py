@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from app.auth.principal import Principal, parse_scopes
 from app.auth.signing import hs_algorithm, own_public_key, token_claims
@@ -22,13 +23,28 @@ def _jwks_client(url: str, timeout: float) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=timeout)
 
 
+# The type of key object each family of algorithms verifies with.
+KEY_TYPES: dict[str, type] = {"RS": RSAPublicKey, "PS": RSAPublicKey, "ES": EllipticCurvePublicKey}
+
+
+def _fitting(algorithm: str, key: Any, where: str) -> Any:
+    """The key, if it is of the type the token's algorithm verifies with. PyJWT raises a
+    TypeError (not one of its errors: a 500) for a key object of another type, which a token
+    reaches by naming, in `kid`, a key of the other type than its `alg` (an RS256 signing key
+    beside an ES256 one of a rotation, or a JWKS holding both)."""
+    wanted = KEY_TYPES.get(algorithm[:2])
+    if wanted is None or not isinstance(key, wanted):
+        raise Unauthenticated(f"a {algorithm} token names a {type(key).__name__} ({where})")
+    return key
+
+
 async def _verification_key(token: str, header: dict[str, Any], settings: Settings) -> Any:
     algorithm = str(header.get("alg"))
     if algorithm.startswith("HS"):
         return settings.jwt_secret
     own = own_public_key(settings, header.get("kid"))
     if own is not None:  # minted here, at POST /api/jwt
-        return own
+        return _fitting(algorithm, own, "a key of ours")
     if settings.jwt_jwks_url:
         # PyJWKClient fetches with urllib, which blocks: in a thread, with a timeout, so a slow
         # identity provider delays only the tokens whose key it must fetch; keys it already
@@ -38,9 +54,9 @@ async def _verification_key(token: str, header: dict[str, Any], settings: Settin
             found = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
         except jwt.PyJWKClientError as exc:
             raise Unauthenticated(f"no key for this token from the JWKS: {exc}") from exc
-        return found.key
+        return _fitting(algorithm, found.key, "a key of the JWKS")
     if settings.jwt_public_key:
-        return settings.jwt_public_key
+        return settings.jwt_public_key  # PEM: PyJWT's own InvalidKeyError for another type
     raise Unauthenticated(f"no key is configured for {algorithm} tokens")
 
 
@@ -81,12 +97,15 @@ async def verify(token: str, settings: Settings) -> Principal:
 
 MAX_SUB_LENGTH = 128  # what a task's requester and a found set's owner can hold
 NUMERIC_DATES = ("exp", "iat", "nbf")
+# A NumericDate's largest magnitude: exact as a float (year 285 million). A larger integer is
+# no float at all (`math.isfinite(10**400)` raises OverflowError: it was a 500).
+MAX_NUMERIC_DATE = 2**53
 
 
 def check_claims(claims: dict[str, Any]) -> None:
     """What the signature cannot vouch for: `sub` a printable string of 1 to 128 characters
-    (it is stored), NumericDates numbers (PyJWT would also take `"exp": "9999999999"`), and no
-    NUL anywhere (PostgreSQL's json cannot hold one)."""
+    (it is stored), NumericDates numbers of at most 2^53 (PyJWT would also take `"exp":
+    "9999999999"`, and `10**400`), and no NUL anywhere (PostgreSQL's json cannot hold one)."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH or not sub.isprintable():
         raise Unauthenticated(f"sub must be a printable string of 1 to {MAX_SUB_LENGTH} characters")
@@ -95,9 +114,9 @@ def check_claims(claims: dict[str, Any]) -> None:
         if name in claims and (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            or not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE  # False for nan too
         ):
-            raise Unauthenticated(f"{name} must be a NumericDate (a number)")
+            raise Unauthenticated(f"{name} must be a NumericDate (a number of at most 2^53)")
     pending: list[Any] = [claims]
     while pending:
         value = pending.pop()
