@@ -9,7 +9,6 @@ import json
 import logging
 import threading
 import time
-from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from app.auth import STUDENTS_READ
 from app.main import create_app
 from tests.hostile import assert_clean
+from tests.hostile.test_brakes import serving
 from tests.rest.test_jwt import _public_jwks, _serve, pem
 
 
@@ -286,19 +286,8 @@ def two_types(settings):
     instance.server.shutdown()
 
 
-@asynccontextmanager
-async def _served(settings, clock):
-    app = create_app(settings, clock=clock)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
-        yield client
-
-
 async def test_each_key_verifies_its_own_tokens(two_types, clock):
-    async with _served(two_types.settings, clock) as client:
+    async with serving(two_types.settings, clock) as client:
         for name, token in two_types.good().items():
             bearer = {"Authorization": f"Bearer {token}"}
             response = await client.get("/api/academic/plans", headers=bearer)
@@ -309,7 +298,7 @@ async def test_each_key_verifies_its_own_tokens(two_types, clock):
 async def test_a_token_naming_a_key_of_another_type_gets_the_one_401(two_types, clock, name):
     token = two_types.bad()[name]
     query = {"query": "{ dplanCodes { id } }"}
-    async with _served(two_types.settings, clock) as client:
+    async with serving(two_types.settings, clock) as client:
         for method, path in DOORS:
             expected = await client.request(method, path, json=query)  # no token at all
             bearer = {"Authorization": f"Bearer {token}"}
