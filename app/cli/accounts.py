@@ -13,13 +13,14 @@ from typing import Any
 
 import orjson
 
+from app.auth.scopes import known_scopes
 from app.cli.data import _run, _settings
 from app.domain.signing_keys import load_signing_key
 from app.services import accounts
 
 
 def _scopes(args: argparse.Namespace) -> list[str]:
-    return accounts.parse_scopes(args.scope, loc="--scope")
+    return known_scopes(args.scope, loc="--scope")
 
 
 def _iso(value: Any) -> str:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.scopes import check_known
 from app.auth.signing import mint_for_account
 from app.config import Settings
 from app.domain.api_keys import NewKey, key_id_of, matches, new_key
@@ -19,7 +20,6 @@ from app.repositories import Record
 from app.repositories.accounts import AccountRepository, ApiKeyRepository
 
 MAX_NAME = 128  # a token's `sub` (app/auth/tokens.py)
-MAX_SCOPE = 200
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,6 @@ class Exchange:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def parse_scopes(text: str | None, loc: str = "scope") -> list[str]:
-    """Space-separated scopes, in order, each once; each printable, at most 200 characters."""
-    scopes = list(dict.fromkeys((text or "").split()))
-    bad = [s for s in scopes if len(s) > MAX_SCOPE or not s.isprintable()]
-    if bad:
-        message = f"not a scope: {bad[0][:40]!r}"
-        raise Invalid(f"{loc}: {message}", [Problem(loc, message)])
-    return scopes
 
 
 def _check_name(name: str) -> None:
@@ -57,6 +47,7 @@ async def _account(session: AsyncSession, name: str, *, for_update: bool = False
 
 async def create_account(session: AsyncSession, name: str, scopes: list[str]) -> None:
     _check_name(name)
+    check_known(scopes)
     if not await AccountRepository(session).insert(name, scopes, utcnow()):
         message = f"service account {name!r} already exists"
         raise Invalid(message, [Problem("name", message)])
@@ -68,6 +59,7 @@ async def accounts(session: AsyncSession) -> list[Record]:
 
 async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
     """Add scopes (those it has stay where they are); the account's scopes after."""
+    check_known(scopes)
     account = await _account(session, name, for_update=True)
     granted = list(dict.fromkeys([*account.scopes, *scopes]))
     await AccountRepository(session).set_scopes(name, granted)
@@ -77,6 +69,7 @@ async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str
 async def revoke_scopes(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
     """Take scopes away. Tokens already minted keep them until they expire
     (API_JWT_LIFETIME_SECONDS); the account's scopes after."""
+    check_known(scopes)
     account = await _account(session, name, for_update=True)
     kept = [s for s in account.scopes if s not in scopes]
     await AccountRepository(session).set_scopes(name, kept)
