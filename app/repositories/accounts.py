@@ -70,6 +70,7 @@ class ApiKeyRepository:
                 ApiKey.revoked_at,
                 ApiKey.account_name,
                 ServiceAccount.scopes,
+                ServiceAccount.disabled_at,
             )
             .join(ServiceAccount, ServiceAccount.name == ApiKey.account_name)
             .where(ApiKey.id == key_id)

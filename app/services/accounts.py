@@ -11,15 +11,18 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import SERVICE_ACCOUNT_PREFIX
 from app.auth.scopes import check_known
 from app.auth.signing import mint_for_account
+from app.auth.tokens import MAX_SUB_LENGTH
 from app.config import Settings
 from app.domain.api_keys import NewKey, key_id_of, matches, new_key
 from app.errors import BadApiKey, Invalid, NotFound, Problem
 from app.repositories import Record
 from app.repositories.accounts import AccountRepository, ApiKeyRepository
 
-MAX_NAME = 128  # a token's `sub` (app/auth/tokens.py)
+# A token's `sub` holds at most 128 characters (app/auth/tokens.py), `svc:` and the name.
+MAX_NAME = MAX_SUB_LENGTH - len(SERVICE_ACCOUNT_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ async def exchange(
         raise BadApiKey(f"API key {key_id} was revoked")
     if found.expires_at is not None and found.expires_at <= now:
         raise BadApiKey(f"API key {key_id} expired")
+    if found.disabled_at is not None:
+        raise BadApiKey(f"API key {key_id}: its account is disabled")
     accepted = [s for s in requested if s in found.scopes]
     token = mint_for_account(settings, found.account_name, accepted)
     await repo.mark_used(key_id, now)

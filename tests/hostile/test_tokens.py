@@ -238,13 +238,13 @@ class _TwoTypes:
             }
         )
 
-    def token(self, key, alg: str, kid: object, **header: object) -> str:
-        return jwt.encode(_claims(), key, alg, headers={"kid": kid, **header})
+    def token(self, key, alg: str, kid: object, sub: str = "f003ghc", **header: object) -> str:
+        return jwt.encode(_claims(sub=sub), key, alg, headers={"kid": kid, **header})
 
     def good(self) -> dict[str, str]:
         return {
-            "our signing key": self.token(self.rsa, "RS256", self.ours),
-            "our next key": self.token(self.ec, "ES256", self.next),
+            "our signing key": self.token(self.rsa, "RS256", self.ours, sub="svc:tool"),
+            "our next key": self.token(self.ec, "ES256", self.next, sub="svc:tool"),
             "the IdP's RSA key": self.token(self.idp_rsa, "RS256", "idp-rsa"),
             "the IdP's EC key": self.token(self.idp_ec, "ES256", "idp-ec"),
         }
@@ -252,8 +252,8 @@ class _TwoTypes:
     def bad(self) -> dict[str, str]:
         return {
             # alg ES256, kid naming our RSA signing key (PyJWT: TypeError, a 500)
-            "ES256 naming our RSA key": self.token(self.ec, "ES256", self.ours),
-            "RS256 naming our EC next key": self.token(self.rsa, "RS256", self.next),
+            "ES256 naming our RSA key": self.token(self.ec, "ES256", self.ours, sub="svc:tool"),
+            "RS256 naming our EC next key": self.token(self.rsa, "RS256", self.next, sub="svc:a"),
             "ES256 naming the JWKS's RSA key": self.token(self.idp_ec, "ES256", "idp-rsa"),
             "RS256 naming the JWKS's EC key": self.token(self.idp_rsa, "RS256", "idp-ec"),
             "a kid that is a list": _unsigned({"alg": "RS256", "kid": ["idp-rsa"]}, _claims())

@@ -1,5 +1,6 @@
 """Migration 0008 on data written before it (on SQLite and PostgreSQL): service accounts' stored
-scopes brought to the known ones, each dropped scope reported."""
+scopes brought to the known ones, each dropped scope reported; the tasks they requested moved to
+their `svc:` subjects; an account whose name cannot take the prefix disabled."""
 
 from __future__ import annotations
 
@@ -87,3 +88,48 @@ def test_scopes_not_known_are_dropped_and_reported(fresh_url, caplog):
     assert "'sneaky'" in reported[0] or "'sneaky'" in reported[1]
     assert any(joined in line for line in reported)
     assert any("urn:other:thing" in line and "'odd'" in line for line in reported)
+
+
+def add_task(url: str, task_id: str, sub: str) -> None:
+    requester = {"sub": sub, "name": sub, "email": None, "scope": STUDENTS_WRITE}
+    sql(
+        url,
+        "INSERT INTO tasks (id, resource, action, resource_id, payload, requester, requester_sub,"
+        " status, request_date, attempts, available_at) VALUES (:id, 'students', 'PATCH',"
+        " 'f000abc', '{}', :requester, :sub, 'complete', '2026-11-30 00:00:00+00', 1,"
+        " '2026-11-30 00:00:00+00')",
+        id=task_id,
+        requester=orjson.dumps(requester).decode(),
+        sub=sub,
+    )
+
+
+def test_tasks_move_to_service_subjects_and_long_names_are_disabled(fresh_url, caplog):
+    command.upgrade(alembic_config(fresh_url), BEFORE)
+    long_name = "n" * 125
+    for name in ("f003ghc", "registrar-tool", long_name):
+        add_account(fresh_url, name, [STUDENTS_WRITE])
+    for task_id, sub in (
+        ("1" * 24, "f003ghc"),
+        ("2" * 24, "registrar-tool"),
+        ("3" * 24, "f000xyz"),
+    ):
+        add_task(fresh_url, task_id, sub)
+    add_task(fresh_url, "4" * 24, long_name)
+
+    with caplog.at_level(logging.WARNING):
+        upgrade(fresh_url)
+
+    rows = sql(fresh_url, "SELECT id, requester_sub, requester FROM tasks ORDER BY id")
+    moved = {
+        i[0]: (sub, (r if isinstance(r, dict) else orjson.loads(r))["sub"]) for i, sub, r in rows
+    }
+    assert moved == {
+        "1": ("svc:f003ghc", "svc:f003ghc"),
+        "2": ("svc:registrar-tool", "svc:registrar-tool"),
+        "3": ("f000xyz", "f000xyz"),  # a person's
+        "4": (long_name, long_name),  # cannot take the prefix (128 characters): left, disabled
+    }
+    disabled = sql(fresh_url, "SELECT name FROM service_accounts WHERE disabled_at IS NOT NULL")
+    assert disabled == [(long_name,)]
+    assert any("disabled" in r.getMessage() and long_name in r.getMessage() for r in caplog.records)
