@@ -19,6 +19,8 @@ class ServiceAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Set: its keys are refused and its tokens too (README: Service accounts).
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Its tokens issued (`iat`) at or before this are refused (app/auth/cutoffs.py).
+    tokens_not_before: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):

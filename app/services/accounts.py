@@ -6,16 +6,18 @@ made and kept only as a hash. Never commits: the CLI or the route commits."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.principal import SERVICE_ACCOUNT_PREFIX
 from app.auth.scopes import check_known
 from app.auth.signing import mint_for_account
 from app.auth.tokens import MAX_SUB_LENGTH
 from app.config import Settings
+from app.db import reading
 from app.domain.api_keys import NewKey, key_id_of, matches, new_key
 from app.errors import BadApiKey, Invalid, NotFound, Problem
 from app.repositories import Record
@@ -77,6 +79,37 @@ async def revoke_scopes(session: AsyncSession, name: str, scopes: list[str]) -> 
     kept = [s for s in account.scopes if s not in scopes]
     await AccountRepository(session).set_scopes(name, kept)
     return kept
+
+
+async def disable(session: AsyncSession, name: str) -> None:
+    """Refuse the account's keys and every token it holds (its tokens stay refused after
+    `enable`: those issued until now)."""
+    now = utcnow()
+    if not await AccountRepository(session).update(name, disabled_at=now, tokens_not_before=now):
+        raise NotFound(f"no service account named {name!r}")
+
+
+async def enable(session: AsyncSession, name: str) -> None:
+    """Its keys work again; tokens issued before it was disabled stay refused."""
+    if not await AccountRepository(session).update(name, disabled_at=None):
+        raise NotFound(f"no service account named {name!r}")
+
+
+async def revoke_tokens(session: AsyncSession, name: str) -> None:
+    """Refuse every token the account holds now; its keys obtain new ones."""
+    if not await AccountRepository(session).update(name, tokens_not_before=utcnow()):
+        raise NotFound(f"no service account named {name!r}")
+
+
+async def cutoff_table(sessions: async_sessionmaker[AsyncSession]) -> dict[str, float]:
+    """Each cut-off account's name and the instant (epoch seconds) at or before which its
+    tokens were issued and are refused; infinity for a disabled one (app/auth/cutoffs.py)."""
+    async with reading(sessions) as session:
+        rows = await AccountRepository(session).cut_off()
+    return {
+        row.name: math.inf if row.disabled_at is not None else row.tokens_not_before.timestamp()
+        for row in rows
+    }
 
 
 async def create_key(

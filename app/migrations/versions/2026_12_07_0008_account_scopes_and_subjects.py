@@ -1,4 +1,4 @@
-"""service accounts: only known scopes, subjects of their own (`svc:<name>`), disabled_at
+"""service accounts: only known scopes, subjects of their own (`svc:<name>`), cut-offs
 
 Scopes. A scope holding a comma (`urn:...:read.sensitive,urn:dartmouth:people:private`) was stored
 as one scope and read as two by the token check, so it granted what no one could revoke. Scopes
@@ -19,6 +19,9 @@ were written with (a record of what happened), and found sets expire within 12 h
 
 A `sub` holds 128 characters, so a name now holds 124; an existing account with a longer name
 cannot have a subject and is disabled (reported): create one with a shorter name.
+
+Cut-offs. `disabled_at` and `tokens_not_before`, both empty (no account is cut off), but for
+the accounts disabled above.
 
 Revision ID: 0008
 Revises: 0006
@@ -59,6 +62,7 @@ accounts = sa.table(
     sa.column("name", sa.String),
     sa.column("scopes", sa.JSON),
     sa.column("disabled_at", app.models.base.UtcDateTime),
+    sa.column("tokens_not_before", app.models.base.UtcDateTime),
 )
 
 
@@ -88,7 +92,8 @@ def _disable_long_names(connection: sa.Connection) -> None:
             MAX_NAME,
             PREFIX,
         )
-    connection.execute(accounts.update().where(long).values(disabled_at=datetime.now(UTC)))
+    now = datetime.now(UTC)
+    connection.execute(accounts.update().where(long).values(disabled_at=now, tokens_not_before=now))
 
 
 def _tasks_to_service_subjects(connection: sa.Connection) -> None:
@@ -113,9 +118,10 @@ def _tasks_to_service_subjects(connection: sa.Connection) -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table("service_accounts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("disabled_at", app.models.base.UtcDateTime(timezone=True), nullable=True)
-        )
+        for column in ("disabled_at", "tokens_not_before"):
+            batch_op.add_column(
+                sa.Column(column, app.models.base.UtcDateTime(timezone=True), nullable=True)
+            )
     connection = op.get_bind()
     _only_known_scopes(connection)
     _disable_long_names(connection)
@@ -125,4 +131,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Dropped scopes are not restored (they were never valid), nor tasks' requesters moved."""
     with op.batch_alter_table("service_accounts", schema=None) as batch_op:
+        batch_op.drop_column("tokens_not_before")
         batch_op.drop_column("disabled_at")
