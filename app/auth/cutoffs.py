@@ -9,7 +9,8 @@ only accounts with a cut-off: rows an operator made, none a caller can add. A ta
 two intervals (the background refresh failing, or the process just started) is refreshed by the
 request that finds it so before the token is judged; one that cannot be is a 503 for service
 accounts' tokens (the database is the truth, and it cannot be read), never a token let through
-unchecked. People's tokens are never looked up."""
+unchecked. People's tokens are never looked up, and a process reads the table only once it has
+seen a service account's token (first by that request, then every interval)."""
 
 from __future__ import annotations
 
@@ -38,12 +39,15 @@ class Cutoffs:
         self._lock = asyncio.Lock()
         self.refreshes = 0  # loads completed (tests wait on it)
         self._failing = False  # logged once per outage, not every round
+        # Set by the first service account's token: a process that never sees one never reads.
+        self._wanted = asyncio.Event()
 
     async def check(self, principal: Principal) -> None:
         """`Unauthenticated` for a token of an account cut off when (or after) it was issued."""
         name = principal.account
         if name is None:
             return
+        self._wanted.set()
         if self._stale():
             async with self._lock:  # one refresh, whoever else finds the table stale meanwhile
                 if self._stale():
@@ -74,16 +78,18 @@ class Cutoffs:
             raise
 
     async def _keep_fresh(self) -> None:
+        await self._wanted.wait()
         while True:
+            await asyncio.sleep(self.refresh_seconds)
             try:
                 async with self._lock:
                     await self.refresh()
                 self._failing = False
             except Exception:  # the next round tries again; requests refresh a stale table
+                # INFO: an outage is reported by the requests it fails (503), once each.
                 if not self._failing:
-                    log.warning("could not refresh the service-account cut-offs", exc_info=True)
+                    log.info("could not refresh the service-account cut-offs", exc_info=True)
                 self._failing = True
-            await asyncio.sleep(self.refresh_seconds)
 
     @contextlib.asynccontextmanager
     async def refreshing(self) -> AsyncIterator[None]:
