@@ -27,6 +27,29 @@ def _iso(value: Any) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(value: str) -> str:
+    """A field of a tab-separated line that cannot break it: a backslash, tab, line feed and
+    carriage return as `\\\\`, `\\t`, `\\n`, `\\r` (PostgreSQL's COPY text format, the IANA TSV
+    convention), any other character that is not printable (controls, U+2028) as `\\xNN`,
+    `\\uNNNN` or `\\UNNNNNNNN` (Python's escapes): a value a caller chose (a token's `scope`)
+    can neither start a forged line nor shift the columns, nor drive a terminal."""
+    if value.isprintable() and "\\" not in value:
+        return value
+    return "".join(
+        c
+        if c.isprintable() and c != "\\"
+        else ESCAPES.get(c) or c.encode("unicode_escape").decode()
+        for c in value
+    )
+
+
+def tsv(values: list[str]) -> str:
+    return "\t".join(map(_escaped, values))
+
+
 def account_create(args: argparse.Namespace) -> int:
     scopes = _scopes(args)
     _run(_settings(), lambda s: accounts.create_account(s, args.name, scopes))
@@ -38,7 +61,7 @@ def account_list(_args: argparse.Namespace) -> int:
     """name, created, disabled (or -), tokens refused if issued by (or -), scopes."""
     for row in _run(_settings(), accounts.accounts):
         times = map(_iso, (row.created_at, row.disabled_at, row.tokens_not_before))
-        print("\t".join([row.name, *times, " ".join(row.scopes) or "(no scopes)"]))
+        print(tsv([row.name, *times, " ".join(row.scopes) or "(no scopes)"]))
     return 0
 
 
@@ -91,7 +114,7 @@ def apikey_list(args: argparse.Namespace) -> int:
     print("id\taccount\tcreated\texpires\tlast_used\trevoked\tnote")
     for row in _run(_settings(), lambda s: accounts.keys(s, args.name)):
         times = [row.created_at, row.expires_at, row.last_used_at, row.revoked_at]
-        print("\t".join([row.id, row.account_name, *map(_iso, times), row.note or ""]))
+        print(tsv([row.id, row.account_name, *map(_iso, times), row.note or ""]))
     return 0
 
 
