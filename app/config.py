@@ -108,9 +108,18 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, ge=0)
     graphql_max_tokens: int = Field(default=5000, ge=1)
     # Per caller (token `sub`): requests per second on average, and the burst allowed; 0 = off.
-    rate_limit_per_second: FiniteFloat = Field(default=50.0, ge=0)
-    rate_limit_burst: int = Field(default=200, ge=1)
-    redis_url: str | None = None  # shares rate-limit buckets between processes
+    rate_limit_per_second: FiniteFloat = Field(default=10.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # Per caller: cost a minute (GraphQL's requested cost, REST's rows), all of it at once at
+    # most; 0 = off. At least GRAPHQL_MAX_COST and REST_PAGE_SIZE_MAX (README: Limits).
+    rate_limit_cost_per_minute: int = Field(default=30_000, ge=0)
+    # POST /api/jwt attempts a minute per API key id presented, and per client address; 0 = off.
+    rate_limit_jwt_per_key_per_minute: int = Field(default=10, ge=0)
+    rate_limit_jwt_per_address_per_minute: int = Field(default=60, ge=0)
+    websocket_max_connections_per_caller: int = Field(default=10, ge=1)
+    # A WebSocket's place in the count across processes lasts this long unless renewed.
+    websocket_connection_lease_seconds: int = Field(default=30, ge=3, le=3600)
+    redis_url: str | None = None  # shares the limits' state between processes
     # Every statement on PostgreSQL is stopped past this (0 = no limit).
     database_statement_timeout_ms: int = Field(default=15000, ge=0, le=2**31 - 1)
     # Requested cost of one operation (README: Limits).
@@ -310,6 +319,7 @@ class Settings(BaseSettings):
             sizes = ("rest_page_size_default", "rest_page_size_max")
             larger = f"must be at most REST_PAGE_SIZE_MAX, {most} (got {default})"
             yield sizes, f"REST_PAGE_SIZE_DEFAULT: {larger}"
+        yield from self._budget_problems()
         if not production:
             return
         if self.clock_now is not None:
@@ -320,6 +330,15 @@ class Settings(BaseSettings):
             if getattr(self, field):
                 injection = f"{field.upper()}: production refuses WORKER_TEST_* fault injection"
                 yield (field, "environment"), injection
+
+    def _budget_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        """A budget smaller than one allowed operation or page would refuse it forever."""
+        budget = self.rate_limit_cost_per_minute
+        for field in ("graphql_max_cost", "rest_page_size_max"):
+            if 0 < budget < getattr(self, field):
+                least = f"{field.upper()}, {getattr(self, field)}"
+                line = f"must be 0 or at least {least} (got {budget})"
+                yield (("rate_limit_cost_per_minute", field), f"RATE_LIMIT_COST_PER_MINUTE: {line}")
 
     def _signing_key_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
         """JWT_PRIVATE_KEY and JWT_ACCEPTED_PUBLIC_KEYS must parse, tokens they verify must be

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class DomainError(Exception):
 
     def headers(self) -> dict[str, str]:
         """HTTP headers its answer carries, whichever door gives it."""
+        return {}
+
+    def extensions(self) -> dict[str, Any]:
+        """What a GraphQL error adds to its `extensions`, beside the code."""
         return {}
 
 
@@ -122,17 +127,29 @@ class Invalid(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many requests from one caller; `retry_after` seconds until the next is allowed."""
+    """Too many requests, or too much cost, from one caller; `retry_after` seconds until the
+    next is allowed; `details` (GraphQL's `extensions`) and `limit` (headers): what was asked
+    and what is left."""
 
     code = "RATE_LIMITED"
     http_status = 429
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many requests; retry in {retry_after} s (Retry-After)")
+    def __init__(
+        self,
+        retry_after: int,
+        message: str = "",
+        details: dict[str, Any] | None = None,
+        limit: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or f"too many requests; retry in {retry_after} s (Retry-After)")
         self.retry_after = retry_after
+        self.details, self.limit = details or {}, limit or {}
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        return {"Retry-After": str(self.retry_after), **self.limit}
+
+    def extensions(self) -> dict[str, Any]:
+        return self.details
 
 
 class StatementTimeout(DomainError):

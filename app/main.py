@@ -26,7 +26,7 @@ from app.graphql import websocket as graphql_websocket
 from app.graphql.limits import limits_from
 from app.graphql.schema import build_schema
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
-from app.ratelimit import build_limiter
+from app.ratelimit import build_brakes
 from app.rest import PREFIX as REST_PREFIX
 from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
@@ -47,6 +47,10 @@ CORS_EXPOSED_HEADERS = (
     "ETag",
     "Location",
     "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
     "Link",
     "X-Request-ID",
     "X-Total-Count",
@@ -84,7 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             sessions=create_sessionmaker(engine),
             schema=schema,
             clock=clock or Clock(settings.clock_now),
-            limiter=build_limiter(settings),
+            brakes=build_brakes(settings),
             cutoffs=Cutoffs(settings.account_cutoff_refresh_seconds, load),
         )
         app.state.studentgraph = state
@@ -97,7 +101,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             async with worker_background(settings, engine), state.cutoffs.refreshing():
                 yield
         finally:
-            await state.limiter.close()
+            await state.brakes.close()
             await engine.dispose()
             await cutoffs_engine.dispose()
 

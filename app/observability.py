@@ -22,6 +22,8 @@ from app.errors import PayloadTooLarge
 from app.metrics import LATENCY, REQUESTS, UNMATCHED, method_label
 
 log = logging.getLogger("app.access")
+# scope["state"] key: headers every answer to the request carries (app.state.add_response_headers)
+RESPONSE_HEADERS = "response_headers"
 # A record's own attributes, and uvicorn's `color_message` (the message again, with ANSI escapes
 # for a terminal): not fields of a JSON line.
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"color_message"}
@@ -110,7 +112,8 @@ class RequestContextMiddleware:
             return
         root_path = str(scope.get("root_path", ""))
         request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         tracing.annotate({tracing.REQUEST_ID: request_id})  # on the request's span, if traced
         started = time.perf_counter()
         status = 500
@@ -122,6 +125,7 @@ class RequestContextMiddleware:
                 headers = message.setdefault("headers", [])
                 if not any(k.lower() == b"x-request-id" for k, _ in headers):
                     headers.append((b"x-request-id", request_id.encode()))
+                _add_headers(headers, state.get(RESPONSE_HEADERS, {}))
             await send(message)
 
         try:
@@ -133,6 +137,15 @@ class RequestContextMiddleware:
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(elapsed)
             access_line(request_id, scope["method"], scope["path"], route, status, elapsed)
+
+
+def _add_headers(headers: list[tuple[bytes, bytes]], extra: dict[str, str]) -> None:
+    """Headers the request's handlers asked every answer to carry (app.state.add_response_headers),
+    unless the response has its own."""
+    present = {k.lower() for k, _ in headers}
+    for name, value in extra.items():
+        if name.lower().encode() not in present:
+            headers.append((name.lower().encode(), value.encode()))
 
 
 def access_line(

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection, Request
 
-from app import ratelimit
 from app.auth.cutoffs import Cutoffs
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.clock import Clock
 from app.config import Settings
 from app.errors import BadRequest, Unauthenticated
-from app.ratelimit import Limiter, NoLimit
+from app.observability import RESPONSE_HEADERS
+from app.ratelimit import Brakes, budget_headers
 
 log = logging.getLogger("app")
 
@@ -32,7 +32,7 @@ class AppState:
     schema: strawberry.Schema
     clock: Clock
     cutoffs: Cutoffs
-    limiter: Limiter = field(default_factory=NoLimit)
+    brakes: Brakes
 
 
 def state_of(connection: HTTPConnection) -> AppState:
@@ -49,7 +49,7 @@ async def authenticate(connection: HTTPConnection) -> Principal:
     except Unauthenticated as exc:
         log_refusal(exc, request_id_of(connection))
         raise
-    await ratelimit.check(state.limiter, principal.sub)
+    await state.brakes.request(principal.sub)
     return principal
 
 
@@ -59,6 +59,20 @@ async def principal_of(state: AppState, authorization: str | list[str] | None) -
     principal = await verify(bearer_token(authorization), state.settings)
     await state.cutoffs.check(principal)
     return principal
+
+
+async def spend(connection: HTTPConnection, principal: Principal, cost: int) -> None:
+    """`cost` drawn from the caller's budget before the database is asked (`RateLimited`, 429,
+    past it); what is left goes out in the answer's headers, whatever the answer."""
+    draw = await state_of(connection).brakes.spend(principal.sub, cost)
+    if draw is not None:
+        add_response_headers(connection, budget_headers(draw))
+
+
+def add_response_headers(connection: HTTPConnection, headers: dict[str, str]) -> None:
+    """Headers the answer to this request carries, whoever answers it (a route, an error
+    handler): RequestContextMiddleware adds them to whatever response starts."""
+    connection.scope.setdefault("state", {}).setdefault(RESPONSE_HEADERS, {}).update(headers)
 
 
 def log_refusal(exc: Unauthenticated, request_id: str) -> None:

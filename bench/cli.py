@@ -90,6 +90,7 @@ def bench_settings(url: str, *, worker: bool = False) -> Settings:
         worker_in_process=worker,
         clock_now=None,
         rate_limit_per_second=0,  # one caller at a thousand requests a second, on purpose
+        rate_limit_cost_per_minute=0,
     )
 
 
@@ -160,6 +161,7 @@ async def uvicorn_server(settings: Settings) -> AsyncIterator[str]:
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "RATE_LIMIT_PER_SECOND": "0",
+        "RATE_LIMIT_COST_PER_MINUTE": "0",
         "ENVIRONMENT": "development",
         "JWT_SECRET": settings.jwt_secret,
         "WORKER_IN_PROCESS": "false",

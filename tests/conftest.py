@@ -36,10 +36,15 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") e
 
 
 def _settings(url: str) -> Settings:
-    # No rate limit: a test sends hundreds of requests a second as one caller (its own tests
-    # turn it on).
+    # No rate limit or budget: a test sends hundreds of requests a second as one caller (their
+    # own tests turn them on); and the planner's and the loaders' answers must be the same bytes,
+    # which a budget left in `extensions` would not be.
     return Settings(
-        database_url=url, environment="test", log_level="WARNING", rate_limit_per_second=0
+        database_url=url,
+        environment="test",
+        log_level="WARNING",
+        rate_limit_per_second=0,
+        rate_limit_cost_per_minute=0,
     )
 
 

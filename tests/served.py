@@ -40,6 +40,7 @@ class Served:
             "DATABASE_URL": database_url,
             "WORKER_IN_PROCESS": "true",
             "RATE_LIMIT_PER_SECOND": "0",
+            "RATE_LIMIT_COST_PER_MINUTE": "0",
             "LOG_LEVEL": "WARNING",
             **env,
         }

@@ -106,6 +106,16 @@ class TestProblems:
                 "REST_PAGE_SIZE_DEFAULT: must be at most REST_PAGE_SIZE_MAX, 1000 (got 2000)",
             ),
             (
+                {"rate_limit_cost_per_minute": 1000},
+                "RATE_LIMIT_COST_PER_MINUTE: must be 0 or at least GRAPHQL_MAX_COST, 25000 "
+                "(got 1000)",
+            ),
+            (
+                {"rate_limit_cost_per_minute": 30000, "rest_page_size_max": 40000},
+                "RATE_LIMIT_COST_PER_MINUTE: must be 0 or at least REST_PAGE_SIZE_MAX, 40000 "
+                "(got 30000)",
+            ),
+            (
                 {"redis_url": "http://cache:6379"},
                 "REDIS_URL: must start with redis:// or rediss:// or unix:// (got http://)",
             ),
@@ -186,6 +196,11 @@ class TestRanges:
             ("rate_limit_per_second", -0.5, 0),  # 0 turns the rate limit off
             ("rate_limit_per_second", "inf", 0.5),
             ("rate_limit_burst", 0, 1),
+            ("rate_limit_cost_per_minute", -1, 0),  # 0 turns the budget off
+            ("rate_limit_jwt_per_key_per_minute", -1, 0),
+            ("rate_limit_jwt_per_address_per_minute", -1, 0),
+            ("websocket_max_connections_per_caller", 0, 1),
+            ("websocket_connection_lease_seconds", 2, 3),
             ("database_statement_timeout_ms", -1, 0),  # 0: no limit
             ("page_size_max", 0, 1),
             ("rest_page_size_default", 0, 1),

@@ -35,9 +35,9 @@ def domain_error(exc: DomainError) -> dict[str, Any]:
     services name fields as the REST payload spells them (`dplans[0].term_code`); a GraphQL
     caller sent `termCode`, and is told so, in the schema's own conversion."""
     if not exc.problems:
-        return graphql_error(exc.message, exc.code)
+        return graphql_error(exc.message, exc.code, **exc.extensions())
     problems = [{"loc": to_camel_case(p.loc), "message": p.message} for p in exc.problems]
-    return graphql_error(exc.message, exc.code, problems=problems)
+    return graphql_error(exc.message, exc.code, problems=problems, **exc.extensions())
 
 
 def error_response(exc: DomainError) -> Response:

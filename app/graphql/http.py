@@ -29,7 +29,8 @@ from app.graphql.persisted import PersistedDocuments
 from app.graphql.planner import Planner
 from app.graphql.schema import build_schema
 from app.metrics import OperationNames
-from app.state import AppState, authenticate, request_id_of
+from app.ratelimit import budget_headers
+from app.state import AppState, add_response_headers, authenticate, request_id_of
 
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPHQL_CONTENT_TYPE = "application/json"
@@ -59,16 +60,20 @@ async def _execute(
     outcome = await operations.run(
         state, graphql, principal, params, allowed, request_id_of(request)
     )
+    if outcome.budget is not None:
+        add_response_headers(request, budget_headers(outcome.budget))
     response = _respond(request, outcome)
     if request.method == "GET" and params.persisted is not None and not outcome.failed:
-        return _cacheable(request, response, state.settings.graphql_get_max_age_seconds)
+        max_age = state.settings.graphql_get_max_age_seconds
+        return _cacheable(request, response, max_age, outcome.extensions_bytes)
     return response
 
 
-def _cacheable(request: Request, response: Response, max_age: int) -> Response:
+def _cacheable(request: Request, response: Response, max_age: int, extensions: int) -> Response:
     """A persisted read over GET: private (the answer depends on the token), a strong ETag (a
-    hash of the body), and 304 when the client already holds that body."""
-    etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+    hash of the body but its last `extensions` bytes, where the budget left changes with every
+    request), and 304 when the client already holds that body."""
+    etag = '"' + hashlib.sha256(response.body[: -extensions or None]).hexdigest()[:32] + '"'
     headers = {
         "Cache-Control": f"private, max-age={max_age}",
         "Vary": "Authorization",

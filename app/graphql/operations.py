@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -27,6 +27,7 @@ from app.graphql.limits import Costs, operation_of
 from app.graphql.planner import Planner
 from app.graphql.schema import Schema
 from app.metrics import GRAPHQL_OPERATIONS, OperationNames
+from app.ratelimit import Draw, throttle_status
 from app.services import disclosures as disclosures_service
 from app.state import AppState, refuse_unstorable
 
@@ -65,6 +66,10 @@ class Outcome:
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     failed: bool = True  # any error at all; an answer without one may be cached
+    budget: Draw | None = None  # what the operation drew from the caller's budget
+    # With a budget, the body's last bytes from its `extensions` entry on (the budget left
+    # changes with every request): a cache validator (a persisted GET's ETag) leaves them out.
+    extensions_bytes: int = 0
 
     @property
     def has_data(self) -> bool:
@@ -80,10 +85,14 @@ class Checked:
     operation: OperationDefinitionNode
     cost: int
     maximum: int
+    budget: Draw | None = None  # once admitted: what it drew from the caller's budget
 
     @property
     def extensions(self) -> dict[str, Any]:
-        return {"cost": {"requested": self.cost, "maximum": self.maximum}}
+        cost: dict[str, Any] = {"requested": self.cost, "maximum": self.maximum}
+        if self.budget is not None:
+            cost["throttleStatus"] = throttle_status(self.budget)
+        return {"cost": cost}
 
 
 @dataclass(frozen=True)
@@ -184,7 +193,7 @@ async def run(
         kind = OperationType(checked.operation.operation.value)
         if kind not in allowed:  # refused before it is counted or its document stored
             return _not_allowed(InvalidOperationTypeError(kind))
-        await admit(state, door, params, checked)
+        checked = await admit(state, door, principal, params, checked)
     with tracing.span(*_operation_span(checked, params.operation_name, request_id)):
         recipient = _recipient(state, principal, request_id, checked)
         if checked and door.planner and checked.operation.operation is AstOperationType.QUERY:
@@ -200,19 +209,27 @@ async def run(
             tracing.annotate({"studentgraph.graphql.planned": data is not None})
             if data is not None:
                 tail = b',"extensions":' + orjson.dumps(checked.extensions) + b"}"
-                return Outcome(b'{"data":' + data.encode() + tail, failed=False)
-        return await _executed(state, principal, params, allowed, request_id, checked, recipient)
+                body = b'{"data":' + data.encode() + tail
+                varying = len(tail) if checked.budget else 0
+                return Outcome(body, failed=False, budget=checked.budget, extensions_bytes=varying)
+        outcome = await _executed(state, principal, params, allowed, request_id, checked, recipient)
+        return replace(outcome, budget=checked.budget if checked else None)
 
 
-async def admit(state: AppState, door: GraphQLDoor, params: Params, checked: Checked) -> None:
+async def admit(
+    state: AppState, door: GraphQLDoor, principal: Principal, params: Params, checked: Checked
+) -> Checked:
     """What every operation that passed `check` does before it runs, whatever its type and door:
-    a document sent with its hash is stored, and the operation is counted by name (validated:
-    its name is one a client really runs)."""
+    its cost is drawn from the caller's budget (`RateLimited` past it, before anything else), a
+    document sent with its hash is stored, and the operation is counted by name (validated: its
+    name is one a client really runs)."""
+    budget = await state.brakes.spend(principal.sub, checked.cost)
     if params.register:
         await door.persisted.remember(state, params)
     name = checked.operation.name.value if checked.operation.name else None
     kind = checked.operation.operation.value
     GRAPHQL_OPERATIONS.labels(door.operation_names.label(name), kind).inc()
+    return replace(checked, budget=budget)
 
 
 def _operation_span(checked: Checked | None, name: str | None, request_id: str) -> tuple[str, Any]:
@@ -293,9 +310,17 @@ async def _executed(
     if result.errors:
         suggestions = state.settings.environment != "production"
         answer["errors"] = format_errors(list(result.errors), request_id, suggestions=suggestions)
+    tail = 0
     if checked and not is_request_error:
-        answer["extensions"] = checked.extensions
-    return Outcome(orjson.dumps(answer), request_error=is_request_error, failed=bool(result.errors))
+        answer["extensions"] = checked.extensions  # the last entry: `,"extensions":{...}}`
+        if checked.budget is not None:
+            tail = len(b',"extensions":}') + len(orjson.dumps(checked.extensions))
+    return Outcome(
+        orjson.dumps(answer),
+        request_error=is_request_error,
+        failed=bool(result.errors),
+        extensions_bytes=tail,
+    )
 
 
 def _not_allowed(exc: InvalidOperationTypeError) -> Outcome:

@@ -17,6 +17,7 @@ from app.db import reading
 from app.domain.disclosures import Disclosed
 from app.errors import BadRequest, NotFound
 from app.graphql.types.task import Task, TaskStatus
+from app.ratelimit import Slot
 from app.services import disclosures as disclosures_service
 from app.services import tasks as tasks_service
 from app.state import AppState
@@ -33,6 +34,7 @@ class SubscriptionContext:
     connection_params: dict[str, Any] | None = None
     principal: Principal | None = None
     request_id: str = ""
+    slot: Slot | None = None  # its place among its caller's connections, once authenticated
 
 
 async def _next_change(changes: asyncio.Queue[str], task_id: str, within: float) -> str | None:

@@ -36,7 +36,6 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 from strawberry.utils.aio import aclosing
 
-from app import ratelimit
 from app.auth.principal import Principal
 from app.errors import DomainError, Unauthenticated
 from app.graphql import operations
@@ -57,6 +56,9 @@ LEGACY_REFUSAL = (
 # Operations one connection may run at once (Strawberry's default); past it, RATE_LIMITED.
 OPERATIONS_PER_CONNECTION = 100
 NO_SUBPROTOCOL = "ask for the graphql-transport-ws subprotocol (Sec-WebSocket-Protocol)"
+# Closed 4429 (graphql-transport-ws's "too many" code, which graphql-ws's client does not retry):
+# past WEBSOCKET_MAX_CONNECTIONS_PER_CALLER, counted across processes.
+TOO_MANY_CONNECTIONS = "at most {} WebSocket connections per caller are open at once; close one"
 
 
 class _Refused(Exception):
@@ -92,6 +94,13 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.payloads: dict[str, dict[str, Any]] = {}
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:  # the connection's place among its caller's is free again
+            if self.context.slot is not None:
+                await self.view.state.brakes.slots.give_back(self.context.slot)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -145,11 +154,11 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
         if _expired(principal, state.settings.jwt_leeway_seconds):
             raise _Refused(4403, "the token has expired; reconnect with a fresh one")
         await self._refuse_if_cut_off()
-        await ratelimit.check(state.limiter, principal.sub)
+        await state.brakes.request(principal.sub)
         params = await self.view.door.persisted.params_of(state, raw)
         checked = operations.check(state, self.view.door.costs, params)
         if isinstance(checked, Checked) and checked.operation.operation is SUBSCRIPTION:
-            await operations.admit(state, self.view.door, params, checked)
+            await operations.admit(state, self.view.door, principal, params, checked)
             await self._stream(operation, params, request_id)
             return
         outcome = await operations.run(
@@ -272,6 +281,10 @@ class _View(GraphQL[SubscriptionContext, None]):
             raise _Refused(4403, exc.message) from exc
         except DomainError as exc:  # the cut-offs could not be read (app/auth/cutoffs.py)
             raise _Refused(1013, exc.message) from exc
+        context.slot = await self.state.brakes.slots.take(context.principal.sub)
+        if context.slot is None:
+            most = self.state.settings.websocket_max_connections_per_caller
+            raise _Refused(4429, TOO_MANY_CONNECTIONS.format(most))
         return UnsetType()  # the UNSET singleton: a plain `connection_ack`, no payload
 
 

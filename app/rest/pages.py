@@ -17,7 +17,7 @@ from app.rest.responses import cached_body
 from app.services import compat_reads
 from app.services import disclosures as disclosures_service
 from app.services.compat_reads import Collection, Page
-from app.state import authenticate, request_id_of, state_of
+from app.state import authenticate, request_id_of, spend, state_of
 
 
 def recipient_of(request: Request, principal: Principal) -> Recipient | None:
@@ -49,6 +49,7 @@ async def answer_collection(
         continuation_key=continuation_key,
         aliases=aliases,
     )
+    await spend(request, principal, query.pagesize)  # the rows it asks for, before any are read
     now, ttl = state.clock.now(), state.settings.found_set_ttl_seconds
     if query.continuation_key:
         found = await compat_reads.later_page(

@@ -44,6 +44,11 @@ def _raw_key(request: Request) -> str | None:
         400: {"model": ErrorOut, "description": "A NUL or similar in the query string."},
         401: {"model": ErrorOut, "description": "No key, or an unknown, revoked or expired one."},
         422: {"model": ErrorOut, "description": "A scope that is not one of the API's."},
+        429: {
+            "model": ErrorOut,
+            "description": "Too many attempts from this address or with this key id "
+            "(RATE_LIMIT_JWT_PER_*_PER_MINUTE); `Retry-After` says when to try again.",
+        },
         503: {"model": ErrorOut, "description": "Minting is not configured (production)."},
     },
 )
@@ -57,9 +62,14 @@ async def exchange_key(
     `accepted_scopes`: those of the requested scopes the account was granted."""
     state = state_of(request)
     requested = known_scopes(scope)
+    address = request.client.host if request.client else ""
     try:
+        raw_key = _raw_key(request)
+        # Each attempt is a database round trip: counted first, per address and per key id,
+        # alike for every key (a forged one and a revoked one take the same path).
+        await state.brakes.exchange(accounts.presented_key_id(raw_key), address)
         async with transaction(state.sessions) as session:
-            result = await accounts.exchange(session, _raw_key(request), requested, state.settings)
+            result = await accounts.exchange(session, raw_key, requested, state.settings)
     except Unauthenticated as exc:
         log_refusal(exc, request_id_of(request))
         raise

@@ -15,7 +15,7 @@ from app.rest.responses import PLANS_MAX_AGE, cached_body
 from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, ErrorOut, ok
 from app.services import compat_reads
 from app.services.compat_reads import Collection
-from app.state import authenticate, state_of
+from app.state import authenticate, spend, state_of
 
 router = APIRouter(tags=["academic plans"], route_class=TranslatedRoute)
 
@@ -93,6 +93,7 @@ async def get_plan(request: Request, plan_id: str) -> Response:
     FERPA-protected and the token lacks `urn:dartmouth:people:private` (the same answer).
     Needs `urn:dartmouth:students:read.sensitive`. `Cache-Control: private, max-age=3600`."""
     principal = await authenticate(request)
+    await spend(request, principal, 1)
     state = state_of(request)
     to = recipient_of(request, principal)
     body = await compat_reads.plan(state.engine, principal, plan_id, state.clock.now(), to)

@@ -32,7 +32,7 @@ from app.rest.schemas import (
 from app.services import compat_reads
 from app.services import dplans as dplans_service
 from app.services.compat_reads import Collection
-from app.state import authenticate, state_of
+from app.state import authenticate, spend, state_of
 
 router = APIRouter(tags=["students"], route_class=TranslatedRoute)
 
@@ -125,6 +125,7 @@ async def get_student(request: Request, netid: str) -> Response:
     FERPA-protected student). `Cache-Control: private, max-age=0`: D-plans change through
     `PATCH /api/students/{netid}`, so callers revalidate each time (`If-None-Match` -> 304)."""
     principal = await authenticate(request)
+    await spend(request, principal, 1)
     state = state_of(request)
     to = recipient_of(request, principal)
     body = await compat_reads.student(state.engine, principal, netid, state.clock.now(), to)
@@ -150,6 +151,7 @@ PATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
         "A dplan is not valid (each problem named: `dplans[1].dplan_source_id`), or the "
         "Idempotency-Key was already used for a different request."
     ),
+    429: _error_doc("Past the caller's request rate or cost budget (`Retry-After`)."),
 }
 
 
@@ -179,6 +181,7 @@ async def patch_student(
     Needs `urn:dartmouth:students:write.sensitive` and `urn:dartmouth:students:read.sensitive`
     (and `urn:dartmouth:people:private` for a FERPA-protected student)."""
     principal = await authenticate(request)
+    await spend(request, principal, 1)  # one task
     body = json_body(request, await request.body())
     state = state_of(request)
     async with transaction(state.sessions) as session:

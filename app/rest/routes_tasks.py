@@ -20,7 +20,7 @@ from app.rest.schemas import ErrorOut
 from app.services import disclosures as disclosures_service
 from app.services import tasks as tasks_service
 from app.services.tasks import RUNNING, TaskRow
-from app.state import authenticate, state_of
+from app.state import authenticate, spend, state_of
 
 router = APIRouter(tags=["tasks"], route_class=TranslatedRoute)
 
@@ -85,12 +85,14 @@ def _error(description: str) -> dict[str, Any]:
     responses={
         401: _error("No valid bearer token."),
         404: _error("No such task, or not yours (without urn:dartmouth:tasks:students:write)."),
+        429: _error("Past the caller's request rate or cost budget (`Retry-After`)."),
     },
 )
 async def get_task(request: Request, task_id: str) -> Response:
     """The task, shaped as the seed samples: visible to its requester (same `sub`) and to holders
     of `urn:dartmouth:tasks:students:write`; anyone else gets the unknown-id 404."""
     principal = await authenticate(request)
+    await spend(request, principal, 1)
     state = state_of(request)
     async with reading(state.sessions) as session:
         row = await tasks_service.visible_task(session, principal, task_id)

@@ -145,6 +145,10 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error('No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`).'),
     403: _error('The token lacks a scope (`WWW-Authenticate: Bearer error="insufficient_scope"`).'),
     422: _error("A parameter or filter value cannot be used."),
+    429: _error(
+        "Past the caller's request rate or cost budget (`RATE_LIMIT_*`): `Retry-After` says "
+        "when to retry; `RateLimit-Remaining` on every answer tells the budget left."
+    ),
 }
 COLLECTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,

@@ -149,13 +149,19 @@ async def revoke_key(session: AsyncSession, key_id: str) -> None:
         raise NotFound(f"no unrevoked API key with id {key_id!r}")
 
 
+def presented_key_id(raw_key: str | None) -> str | None:
+    """The id of the key in `Authorization`, read without the database; None when it is not
+    a well-formed key of ours."""
+    return key_id_of((raw_key or "").strip())
+
+
 async def exchange(
     session: AsyncSession, raw_key: str | None, requested: list[str], settings: Settings
 ) -> Exchange:
     """A token for the key's account with the requested scopes it was granted, in the order
     asked. Every refused key gets the same `BadApiKey`; why is its `reason`, for the log."""
     key = (raw_key or "").strip()
-    key_id = key_id_of(key)
+    key_id = presented_key_id(key)
     if key_id is None:
         raise BadApiKey("no API key, or not one of ours, in Authorization")
     repo = ApiKeyRepository(session)

@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 PORTS = {"project": 8710, "postgraphile": 8711, "floor": 8712, "unrecorded": 8713}
 # The project again with its FERPA disclosure records off: what recording costs, in the same run.
 UNRECORDED = "unrecorded"
+BRAKES_OFF = {"RATE_LIMIT_PER_SECOND": "0", "RATE_LIMIT_COST_PER_MINUTE": "0"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,14 +68,15 @@ def servers(url: str, args: argparse.Namespace, *, debug_sql: bool) -> Iterator[
     plain = url.replace("+asyncpg", "")
     logs = Path(tempfile.mkdtemp(prefix="bench-peer-"))
     commands = {
-        # The rate limit is off: one caller at thousands of requests a second is what it stops.
+        # The rate limit and budget are off: one caller at thousands of requests a second is
+        # what they stop.
         "project": (
             [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS["project"])],
-            {"DATABASE_URL": url, "RATE_LIMIT_PER_SECOND": "0"},
+            {"DATABASE_URL": url, **BRAKES_OFF},
         ),
         UNRECORDED: (
             [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS[UNRECORDED])],
-            {"DATABASE_URL": url, "RATE_LIMIT_PER_SECOND": "0", "DISCLOSURE_RECORDS": "false"},
+            {"DATABASE_URL": url, **BRAKES_OFF, "DISCLOSURE_RECORDS": "false"},
         ),
         "postgraphile": (
             [

@@ -97,6 +97,7 @@ def servers(url: str, envs: dict[str, dict[str, str]]) -> Iterator[dict[str, int
         for name, env in envs.items():
             command = [str(VENV_BIN / "studentgraph"), "serve", "--port", str(PORTS[name])]
             extra = {"DATABASE_URL": url, "RATE_LIMIT_PER_SECOND": "0", **env}
+            extra.setdefault("RATE_LIMIT_COST_PER_MINUTE", "0")
             processes[name] = subprocess.Popen(
                 command,
                 stdout=open(logs / f"{name}.log", "w"),  # noqa: SIM115 (closed with the process)

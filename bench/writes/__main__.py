@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args, url, logs)
     api = start(
         [STUDENTGRAPH, "serve", "--port", str(PORT)],
-        {**bench.env, "RATE_LIMIT_PER_SECOND": "0"},
+        {**bench.env, "RATE_LIMIT_PER_SECOND": "0", "RATE_LIMIT_COST_PER_MINUTE": "0"},
         logs / "api.log",
     )
     try:

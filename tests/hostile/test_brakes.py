@@ -4,6 +4,7 @@ and a statement timeout (a runaway statement ends in a clean error)."""
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from app.auth.scopes import ALL_SCOPES
 from app.db import create_engine
 from app.main import create_app
+from app.ratelimit.buckets import Bucket, RedisBuckets
 from tests.conftest import bearer
 from tests.factories import make_student
 from tests.hostile import assert_clean
@@ -78,6 +80,29 @@ class TestRateLimit:
             third = await one.get("/api/academic/plans", headers=caller)
             fourth = await two.get("/api/academic/plans", headers=caller)
         assert [r.status_code for r in (first, second, third, fourth)] == [200, 200, 429, 429]
+
+    @pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+    async def test_hosts_whose_clocks_disagree_pass_only_what_the_bucket_allows(self):
+        """Finding 11: each host's own clock in the shared bucket let skewed hosts refill it on
+        every alternation (2,000 of 2,000 passed). Two limiters, one clock a second ahead and
+        one a second behind, alternate 400 draws on a bucket of 10 refilled 50 a second: what
+        passes is at most the 10 plus what 50 a second refills in the time Redis saw pass."""
+        import redis.asyncio as redis
+
+        bucket, sub = Bucket("requests", 50, 10), f"skewed-{uuid.uuid4().hex}"
+        clients = [redis.from_url("redis://127.0.0.1:6379/0") for _ in range(2)]
+        ahead = RedisBuckets(clients[0], clock=lambda: time.time() + 1)
+        behind = RedisBuckets(clients[1], clock=lambda: time.time() - 1)
+        try:
+            started = await clients[0].time()
+            draws = [await (ahead, behind)[i % 2].draw(bucket, sub, 1) for i in range(400)]
+            ended = await clients[0].time()
+        finally:
+            await ahead.close()
+            await behind.close()
+        seconds = (ended[0] - started[0]) + (ended[1] - started[1]) / 1e6  # Redis's clock
+        passed = sum(d.allowed for d in draws)
+        assert 10 <= passed <= 10 + 50 * seconds + 1, (passed, seconds)
 
     async def test_an_unreachable_redis_lets_requests_through(self, settings, clock):
         nowhere = settings.model_copy(

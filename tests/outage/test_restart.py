@@ -104,6 +104,7 @@ def _env(url: str) -> dict[str, str]:
         "DATABASE_URL": url,
         "WORKER_IN_PROCESS": "false",
         "RATE_LIMIT_PER_SECOND": "0",
+        "RATE_LIMIT_COST_PER_MINUTE": "0",
     }
 
 
