@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # one (while tokens it signed live). README: Runbook, rotating the signing key.
     jwt_accepted_public_keys: str | None = None
     api_jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # How often each API process reads which service accounts are cut off (disabled, or their
+    # tokens revoked): a cut-off is in force everywhere within two of these (app/auth/cutoffs.py).
+    account_cutoff_refresh_seconds: FiniteFloat = Field(default=2.0, gt=0, le=60)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0)

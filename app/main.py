@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import tracing
 from app.auth import signing
+from app.auth.cutoffs import Cutoffs
 from app.clock import Clock
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -29,6 +31,7 @@ from app.rest import PREFIX as REST_PREFIX
 from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
 from app.rest.router import build_router as build_rest_router
+from app.services import accounts
 from app.state import AppState
 from app.worker import monitoring
 from app.worker.embedded import background as worker_background
@@ -75,6 +78,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        # Its own connection: the cut-offs' refresh is no request's statement.
+        cutoffs_engine = create_engine(settings.model_copy(update={"database_pool_size": 1}))
+        load = functools.partial(accounts.cutoff_table, create_sessionmaker(cutoffs_engine))
         schema = build_schema(limits_from(settings))
         state = AppState(
             settings=settings,
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             schema=schema,
             clock=clock or Clock(settings.clock_now),
             brakes=build_brakes(settings),
+            cutoffs=Cutoffs(settings.account_cutoff_refresh_seconds, load),
         )
         app.state.studentgraph = state
         # Everything built so far (schema, SQLAlchemy's and Strawberry's tables) lives as long as
@@ -92,11 +99,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         gc.freeze()
         await monitoring.check_statement_timeout(engine, settings)  # behind a pooler only
         try:
-            async with worker_background(settings, engine):
+            async with worker_background(settings, engine), state.cutoffs.refreshing():
                 yield
         finally:
             await state.brakes.close()
             await engine.dispose()
+            await cutoffs_engine.dispose()
 
     app = FastAPI(
         title="studentgraph",

@@ -12,6 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection, Request
 
+from app.auth.cutoffs import Cutoffs
 from app.auth.principal import Principal
 from app.auth.tokens import bearer_token, verify
 from app.clock import Clock
@@ -30,6 +31,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     schema: strawberry.Schema
     clock: Clock
+    cutoffs: Cutoffs
     brakes: Brakes
 
 
@@ -43,12 +45,19 @@ async def authenticate(connection: HTTPConnection) -> Principal:
     `RateLimited` (429) past the caller's rate."""
     state = state_of(connection)
     try:
-        token = bearer_token(connection.headers.getlist("authorization"))
-        principal = await verify(token, state.settings)
+        principal = await principal_of(state, connection.headers.getlist("authorization"))
     except Unauthenticated as exc:
         log_refusal(exc, request_id_of(connection))
         raise
     await state.brakes.request(principal.sub)
+    return principal
+
+
+async def principal_of(state: AppState, authorization: str | list[str] | None) -> Principal:
+    """The caller of a bearer token, at every door (HTTP, WebSocket): a valid token of an
+    account not cut off (`studentgraph account disable` / `revoke-tokens`)."""
+    principal = await verify(bearer_token(authorization), state.settings)
+    await state.cutoffs.check(principal)
     return principal
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 
+from app.auth.principal import service_account_sub
 from app.config import Settings
 from app.domain.signing_keys import PublicKey, SigningKey, load_public_keys, load_signing_key
 from app.errors import NotConfigured
@@ -70,20 +71,25 @@ def hs_algorithm(settings: Settings) -> str | None:
     return next((a for a in settings.jwt_algorithms if a.startswith("HS")), None)
 
 
+def mints_with_secret(settings: Settings) -> bool:
+    """Whether service accounts' tokens are signed here with JWT_SECRET: outside production,
+    without JWT_PRIVATE_KEY (HS tokens are an identity provider's otherwise)."""
+    return settings.environment != "production" and not settings.jwt_private_key
+
+
 def mint_for_account(settings: Settings, account: str, scopes: list[str]) -> str:
-    """A token for a service account: `sub` and `name` are the account, `scope` the accepted
-    scopes, valid `API_JWT_LIFETIME_SECONDS`."""
+    """A token for a service account: `sub` is `svc:<account>`, `name` the account, `scope` the
+    accepted scopes, valid `API_JWT_LIFETIME_SECONDS`."""
     lifetime = settings.api_jwt_lifetime_seconds
-    claims = token_claims(
-        settings, sub=account, scopes=scopes, lifetime_seconds=lifetime, name=account
-    )
+    sub = service_account_sub(account)
+    claims = token_claims(settings, sub=sub, scopes=scopes, lifetime_seconds=lifetime, name=account)
     key = signing_key(settings)
     if key is not None:
         return jwt.encode(
             claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
         )
     algorithm = hs_algorithm(settings)
-    if settings.environment == "production" or algorithm is None:
+    if not mints_with_secret(settings) or algorithm is None:
         # An HS token this instance's JWT_ALGORITHMS refuses would be refused on every route.
         raise NotConfigured("this instance mints no tokens: set JWT_PRIVATE_KEY (RS256 or ES256)")
     return jwt.encode(claims, settings.jwt_secret, algorithm=algorithm)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from app.auth.principal import Principal, parse_scopes
-from app.auth.signing import hs_algorithm, own_public_key, token_claims
+from app.auth.principal import SERVICE_ACCOUNT_PREFIX, Principal, parse_scopes
+from app.auth.signing import hs_algorithm, mints_with_secret, own_public_key, token_claims
 from app.config import Settings
 from app.errors import Unauthenticated
 
@@ -22,13 +23,36 @@ def _jwks_client(url: str, timeout: float) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=timeout)
 
 
-async def _verification_key(token: str, header: dict[str, Any], settings: Settings) -> Any:
+# The type of key object each family of algorithms verifies with.
+KEY_TYPES: dict[str, type] = {"RS": RSAPublicKey, "PS": RSAPublicKey, "ES": EllipticCurvePublicKey}
+
+
+def _fitting(algorithm: str, key: Any, where: str) -> Any:
+    """The key, if it is of the type the token's algorithm verifies with. PyJWT raises a
+    TypeError (not one of its errors: a 500) for a key object of another type, which a token
+    reaches by naming, in `kid`, a key of the other type than its `alg` (an RS256 signing key
+    beside an ES256 one of a rotation, or a JWKS holding both)."""
+    wanted = KEY_TYPES.get(algorithm[:2])
+    if wanted is None or not isinstance(key, wanted):
+        raise Unauthenticated(f"a {algorithm} token names a {type(key).__name__} ({where})")
+    return key
+
+
+# Who signs with a key: studentgraph's POST /api/jwt (JWT_PRIVATE_KEY, a rotation's accepted
+# keys), JWT_SECRET (this instance's service accounts' outside production without a private key;
+# otherwise an identity provider's), or an identity provider (the JWKS, JWT_PUBLIC_KEY).
+Signer = Literal["ours", "secret", "idp"]
+
+
+async def _verification_key(
+    token: str, header: dict[str, Any], settings: Settings
+) -> tuple[Any, Signer]:
     algorithm = str(header.get("alg"))
     if algorithm.startswith("HS"):
-        return settings.jwt_secret
+        return settings.jwt_secret, "secret"
     own = own_public_key(settings, header.get("kid"))
     if own is not None:  # minted here, at POST /api/jwt
-        return own
+        return _fitting(algorithm, own, "a key of ours"), "ours"
     if settings.jwt_jwks_url:
         # PyJWKClient fetches with urllib, which blocks: in a thread, with a timeout, so a slow
         # identity provider delays only the tokens whose key it must fetch; keys it already
@@ -38,9 +62,9 @@ async def _verification_key(token: str, header: dict[str, Any], settings: Settin
             found = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
         except jwt.PyJWKClientError as exc:
             raise Unauthenticated(f"no key for this token from the JWKS: {exc}") from exc
-        return found.key
+        return _fitting(algorithm, found.key, "a key of the JWKS"), "idp"
     if settings.jwt_public_key:
-        return settings.jwt_public_key
+        return settings.jwt_public_key, "idp"  # PEM: PyJWT raises InvalidKeyError for another type
     raise Unauthenticated(f"no key is configured for {algorithm} tokens")
 
 
@@ -81,12 +105,15 @@ async def verify(token: str, settings: Settings) -> Principal:
 
 MAX_SUB_LENGTH = 128  # what a task's requester and a found set's owner can hold
 NUMERIC_DATES = ("exp", "iat", "nbf")
+# A NumericDate's largest magnitude: exact as a float (year 285 million). A larger integer is
+# no float at all (`math.isfinite(10**400)` raises OverflowError: it was a 500).
+MAX_NUMERIC_DATE = 2**53
 
 
 def check_claims(claims: dict[str, Any]) -> None:
     """What the signature cannot vouch for: `sub` a printable string of 1 to 128 characters
-    (it is stored), NumericDates numbers (PyJWT would also take `"exp": "9999999999"`), and no
-    NUL anywhere (PostgreSQL's json cannot hold one)."""
+    (it is stored), NumericDates numbers of at most 2^53 (PyJWT would also take `"exp":
+    "9999999999"`, and `10**400`), and no NUL anywhere (PostgreSQL's json cannot hold one)."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH or not sub.isprintable():
         raise Unauthenticated(f"sub must be a printable string of 1 to {MAX_SUB_LENGTH} characters")
@@ -95,9 +122,9 @@ def check_claims(claims: dict[str, Any]) -> None:
         if name in claims and (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            or not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE  # False for nan too
         ):
-            raise Unauthenticated(f"{name} must be a NumericDate (a number)")
+            raise Unauthenticated(f"{name} must be a NumericDate (a number of at most 2^53)")
     pending: list[Any] = [claims]
     while pending:
         value = pending.pop()
@@ -110,6 +137,21 @@ def check_claims(claims: dict[str, Any]) -> None:
             pending.extend(value)
 
 
+def check_subject(sub: str, signer: Signer, settings: Settings) -> None:
+    """A `svc:` sub only from a key service accounts' tokens are signed with, and every token
+    of our own signing keys a service account's: an identity provider cannot make a person a
+    service account, and a token minted before service accounts had `svc:` subjects (its `sub`
+    the bare account name, a person's if one is so named) is refused."""
+    service = sub.startswith(SERVICE_ACCOUNT_PREFIX)
+    if signer == "ours" and not service:
+        raise Unauthenticated(
+            f"a token of our signing key whose sub is not {SERVICE_ACCOUNT_PREFIX}"
+        )
+    ours = signer == "ours" or (signer == "secret" and mints_with_secret(settings))
+    if service and not ours:
+        raise Unauthenticated(f"a {SERVICE_ACCOUNT_PREFIX} sub from an identity provider's key")
+
+
 async def _verify_signature(token: str, settings: Settings) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
@@ -117,9 +159,10 @@ async def _verify_signature(token: str, settings: Settings) -> Principal:
         # Never trust the token's own choice: `none`, or HS256 signed with a public key, fail here.
         if algorithm not in settings.jwt_algorithms:
             raise Unauthenticated(f"token algorithm {str(algorithm)[:40]!r} is not accepted")
+        key, signer = await _verification_key(token, header, settings)
         claims = jwt.decode(
             token,
-            await _verification_key(token, header, settings),
+            key,
             algorithms=[algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
@@ -127,6 +170,7 @@ async def _verify_signature(token: str, settings: Settings) -> Principal:
             options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
         )
         check_claims(claims)
+        check_subject(claims["sub"], signer, settings)
         scope_claim = claims.get("scope")
         scopes = parse_scopes(scope_claim)
     except jwt.ExpiredSignatureError as exc:
@@ -148,9 +192,15 @@ def mint(
     email: str | None = None,
     lifetime_seconds: int | None = None,
 ) -> str:
-    """A development token signed with the configured HS secret (refused in production)."""
+    """A development token signed with the configured HS secret (refused in production), for a
+    person: a `svc:` subject is a service account's (POST /api/jwt mints those)."""
     if settings.environment == "production":
         raise RuntimeError("development tokens cannot be minted in production")
+    if sub.startswith(SERVICE_ACCOUNT_PREFIX):
+        raise ValueError(
+            f"a {SERVICE_ACCOUNT_PREFIX} sub is a service account's: exchange its API key at "
+            "POST /api/jwt"
+        )
     algorithm = hs_algorithm(settings)
     if algorithm is None:
         raise RuntimeError("minting needs an HS algorithm in JWT_ALGORITHMS")

@@ -13,17 +13,41 @@ from typing import Any
 
 import orjson
 
+from app.auth.scopes import known_scopes
 from app.cli.data import _run, _settings
 from app.domain.signing_keys import load_signing_key
 from app.services import accounts
 
 
 def _scopes(args: argparse.Namespace) -> list[str]:
-    return accounts.parse_scopes(args.scope, loc="--scope")
+    return known_scopes(args.scope, loc="--scope")
 
 
 def _iso(value: Any) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(value: str) -> str:
+    """A field of a tab-separated line that cannot break it: a backslash, tab, line feed and
+    carriage return as `\\\\`, `\\t`, `\\n`, `\\r` (PostgreSQL's COPY text format, the IANA TSV
+    convention), any other character that is not printable (controls, U+2028) as `\\xNN`,
+    `\\uNNNN` or `\\UNNNNNNNN` (Python's escapes): a value a caller chose (a token's `scope`)
+    can neither start a forged line nor shift the columns, nor drive a terminal."""
+    if value.isprintable() and "\\" not in value:
+        return value
+    return "".join(
+        c
+        if c.isprintable() and c != "\\"
+        else ESCAPES.get(c) or c.encode("unicode_escape").decode()
+        for c in value
+    )
+
+
+def tsv(values: list[str]) -> str:
+    return "\t".join(map(_escaped, values))
 
 
 def account_create(args: argparse.Namespace) -> int:
@@ -34,8 +58,10 @@ def account_create(args: argparse.Namespace) -> int:
 
 
 def account_list(_args: argparse.Namespace) -> int:
+    """name, created, disabled (or -), tokens refused if issued by (or -), scopes."""
     for row in _run(_settings(), accounts.accounts):
-        print(f"{row.name}\t{_iso(row.created_at)}\t{' '.join(row.scopes) or '(no scopes)'}")
+        times = map(_iso, (row.created_at, row.disabled_at, row.tokens_not_before))
+        print(tsv([row.name, *times, " ".join(row.scopes) or "(no scopes)"]))
     return 0
 
 
@@ -50,7 +76,28 @@ def account_revoke_scope(args: argparse.Namespace) -> int:
     scopes = _scopes(args)
     kept = _run(_settings(), lambda s: accounts.revoke_scopes(s, args.name, scopes))
     print(f"{args.name} now has: {' '.join(kept) or '(none)'}")
-    print("tokens already issued keep their scopes until they expire")
+    print("tokens already issued keep their scopes until they expire, or account revoke-tokens")
+    return 0
+
+
+CUTOFF_BOUND = "in force at every API process within two ACCOUNT_CUTOFF_REFRESH_SECONDS"
+
+
+def account_disable(args: argparse.Namespace) -> int:
+    _run(_settings(), lambda s: accounts.disable(s, args.name))
+    print(f"disabled {args.name}: its keys and every token it holds are refused, {CUTOFF_BOUND}")
+    return 0
+
+
+def account_enable(args: argparse.Namespace) -> int:
+    _run(_settings(), lambda s: accounts.enable(s, args.name))
+    print(f"enabled {args.name}: its keys work again (tokens from before stay refused)")
+    return 0
+
+
+def account_revoke_tokens(args: argparse.Namespace) -> int:
+    _run(_settings(), lambda s: accounts.revoke_tokens(s, args.name))
+    print(f"every token {args.name} holds now is refused, {CUTOFF_BOUND}; its keys get new ones")
     return 0
 
 
@@ -67,7 +114,7 @@ def apikey_list(args: argparse.Namespace) -> int:
     print("id\taccount\tcreated\texpires\tlast_used\trevoked\tnote")
     for row in _run(_settings(), lambda s: accounts.keys(s, args.name)):
         times = [row.created_at, row.expires_at, row.last_used_at, row.revoked_at]
-        print("\t".join([row.id, row.account_name, *map(_iso, times), row.note or ""]))
+        print(tsv([row.id, row.account_name, *map(_iso, times), row.note or ""]))
     return 0
 
 
@@ -94,7 +141,9 @@ def jwks(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    account = commands.add_parser("account", help="service accounts: create, list, grant, revoke")
+    account = commands.add_parser(
+        "account", help="service accounts: create, list, grant, revoke, disable, revoke-tokens"
+    )
     sub = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
     for name, handler, helptext in (
         ("create", account_create, "create a service account with scopes"),
@@ -111,6 +160,14 @@ def register(commands: Any) -> None:
         )
         p.set_defaults(handler=handler)
     sub.add_parser("list", help="list accounts and their scopes").set_defaults(handler=account_list)
+    for name, handler, helptext in (
+        ("disable", account_disable, "refuse the account's keys and tokens (within seconds)"),
+        ("enable", account_enable, "let a disabled account's keys work again"),
+        ("revoke-tokens", account_revoke_tokens, "refuse every token the account holds now"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("name", metavar="NAME")
+        p.set_defaults(handler=handler)
 
     apikey = commands.add_parser("apikey", help="API keys: create, list, revoke")
     sub = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")

@@ -1,7 +1,8 @@
 """audit: a student's disclosure records, newest first; prune-disclosures: apply the retention.
 
 `studentgraph audit --netid X [--since YYYY-MM-DD] [--sub S] [--limit N] [--json]` prints a
-header and one tab-separated line per record (or one JSON object per line with `--json`)."""
+header and one tab-separated line per record, each field escaped (`tsv`: a tab or a newline in a
+token's `scope` cannot forge a line), or one JSON object per line with `--json`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from app.cli.accounts import _date, _iso
+from app.cli.accounts import _date, _iso, tsv
 from app.cli.data import _run, _run_sessions, _settings
 from app.services import disclosures
 
@@ -31,7 +32,7 @@ def audit(args: argparse.Namespace) -> int:
         if args.json:
             print(orjson.dumps({"netid": row.netid, **values}).decode())
         else:
-            print("\t".join(values.values()))
+            print(tsv(list(values.values())))
     return 0
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.auth.scopes import ALL_SCOPES
+from app.auth.scopes import ALL_SCOPES, known_scopes
 from app.auth.tokens import mint
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, transaction
@@ -91,7 +91,7 @@ def migrate(_args: argparse.Namespace) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
-    scopes = args.scope.replace(",", " ").split() if args.scope else list(ALL_SCOPES)
+    scopes = known_scopes(args.scope, loc="--scope") if args.scope else list(ALL_SCOPES)
     print(
         mint(
             _settings(),
@@ -132,7 +132,7 @@ def register(commands: Any) -> None:
 
     p = commands.add_parser("token", help="mint a development JWT (HS256, not in production)")
     p.add_argument("--sub", required=True, help="the subject (a netid)")
-    p.add_argument("--scope", default=None, help="scopes, space- or comma-separated (default all)")
+    p.add_argument("--scope", default=None, help="scopes, space-separated (default all)")
     p.add_argument("--name", default=None, help="the `name` claim")
     p.add_argument("--email", default=None, help="the `email` claim")
     p.add_argument("--lifetime", type=int, default=None, help="seconds until it expires")

@@ -37,14 +37,13 @@ from strawberry.types.unset import UnsetType
 from strawberry.utils.aio import aclosing
 
 from app.auth.principal import Principal
-from app.auth.tokens import bearer_token, verify
 from app.errors import DomainError, Unauthenticated
 from app.graphql import operations
 from app.graphql.errors import domain_error, format_errors, graphql_error, unexpected_outcome
 from app.graphql.operations import Checked, GraphQLDoor, Outcome, Params
 from app.graphql.subscriptions import SubscriptionContext
 from app.metrics import WEBSOCKETS
-from app.state import AppState, log_refusal
+from app.state import AppState, log_refusal, principal_of
 
 SUBSCRIPTION = AstOperationType.SUBSCRIPTION
 QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
@@ -154,6 +153,7 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
         assert principal is not None  # subscribe before connection_ack is refused (4401)
         if _expired(principal, state.settings.jwt_leeway_seconds):
             raise _Refused(4403, "the token has expired; reconnect with a fresh one")
+        await self._refuse_if_cut_off()
         await state.brakes.request(principal.sub)
         params = await self.view.door.persisted.params_of(state, raw)
         checked = operations.check(state, self.view.door.costs, params)
@@ -165,6 +165,16 @@ class _Handler(BaseGraphQLTransportWSHandler[SubscriptionContext, None]):
             state, self.view.door, principal, params, QUERIES_AND_MUTATIONS, request_id, checked
         )
         await _send_outcome(operation, outcome)
+
+    async def _refuse_if_cut_off(self) -> None:
+        """A token of a service account cut off since the connection began closes it (4403) at
+        its next operation (app/auth/cutoffs.py), as an expired one does."""
+        assert self.context.principal is not None
+        try:
+            await self.view.state.cutoffs.check(self.context.principal)
+        except Unauthenticated as exc:
+            log_refusal(exc, "")
+            raise _Refused(4403, exc.message) from exc
 
     async def _stream(
         self, operation: Operation[SubscriptionContext, None], params: Params, request_id: str
@@ -265,10 +275,12 @@ class _View(GraphQL[SubscriptionContext, None]):
     async def on_ws_connect(self, context: SubscriptionContext) -> UnsetType:
         header = authorization_of(context.connection_params or {})
         try:
-            context.principal = await verify(bearer_token(header), self.state.settings)
+            context.principal = await principal_of(self.state, header)
         except Unauthenticated as exc:
             log_refusal(exc, "")
             raise _Refused(4403, exc.message) from exc
+        except DomainError as exc:  # the cut-offs could not be read (app/auth/cutoffs.py)
+            raise _Refused(1013, exc.message) from exc
         context.slot = await self.state.brakes.slots.take(context.principal.sub)
         if context.slot is None:
             most = self.state.settings.websocket_max_connections_per_caller

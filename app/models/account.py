@@ -17,6 +17,10 @@ class ServiceAccount(Base):
     # The scopes it may be granted, in the order they were first granted.
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set: its keys are refused and its tokens too (README: Service accounts).
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Its tokens issued (`iat`) at or before this are refused (app/auth/cutoffs.py).
+    tokens_not_before: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):

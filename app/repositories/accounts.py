@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fetch_all
@@ -13,6 +13,13 @@ from app.models import ApiKey, ServiceAccount
 from app.repositories import Record
 from app.repositories.upsert import dialect_insert
 
+ACCOUNT_COLUMNS = (
+    ServiceAccount.name,
+    ServiceAccount.scopes,
+    ServiceAccount.created_at,
+    ServiceAccount.disabled_at,
+    ServiceAccount.tokens_not_before,
+)
 KEY_COLUMNS = (
     ApiKey.id,
     ApiKey.account_name,
@@ -40,18 +47,33 @@ class AccountRepository:
         """`for_update`: the row stays locked until the transaction ends, so a change computed
         from it (grant, revoke) is not lost to another made meanwhile (PostgreSQL; SQLite has
         one writer at a time)."""
-        stmt = select(ServiceAccount.name, ServiceAccount.scopes, ServiceAccount.created_at)
-        stmt = stmt.where(ServiceAccount.name == name)
+        stmt = select(*ACCOUNT_COLUMNS).where(ServiceAccount.name == name)
         rows = await fetch_all(self.session, stmt.with_for_update() if for_update else stmt)
         return rows[0] if rows else None
 
     async def all(self) -> list[Record]:
-        stmt = select(ServiceAccount.name, ServiceAccount.scopes, ServiceAccount.created_at)
-        return await fetch_all(self.session, stmt.order_by(ServiceAccount.name))
+        return await fetch_all(self.session, select(*ACCOUNT_COLUMNS).order_by(ServiceAccount.name))
 
     async def set_scopes(self, name: str, scopes: list[str]) -> None:
-        stmt = update(ServiceAccount).where(ServiceAccount.name == name).values(scopes=scopes)
-        await self.session.execute(stmt)
+        await self.update(name, scopes=scopes)
+
+    async def update(self, name: str, **values: Any) -> bool:
+        """False when there is no such account."""
+        stmt = update(ServiceAccount).where(ServiceAccount.name == name).values(values)
+        return bool(getattr(await self.session.execute(stmt), "rowcount", 0))
+
+    async def cut_off(self) -> list[Record]:
+        """The accounts disabled or with a tokens-not-before time: each process's table of
+        cut-offs (app/auth/cutoffs.py) is this, read every ACCOUNT_CUTOFF_REFRESH_SECONDS."""
+        stmt = select(
+            ServiceAccount.name, ServiceAccount.disabled_at, ServiceAccount.tokens_not_before
+        ).where(
+            or_(
+                ServiceAccount.disabled_at.is_not(None),
+                ServiceAccount.tokens_not_before.is_not(None),
+            )
+        )
+        return await fetch_all(self.session, stmt)
 
 
 class ApiKeyRepository:
@@ -70,6 +92,7 @@ class ApiKeyRepository:
                 ApiKey.revoked_at,
                 ApiKey.account_name,
                 ServiceAccount.scopes,
+                ServiceAccount.disabled_at,
             )
             .join(ServiceAccount, ServiceAccount.name == ApiKey.account_name)
             .where(ApiKey.id == key_id)

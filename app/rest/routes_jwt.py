@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from app.auth.scopes import known_scopes
 from app.db import transaction
 from app.errors import BadApiKey, Unauthenticated
 from app.rest.errors import TranslatedRoute
@@ -42,7 +43,7 @@ def _raw_key(request: Request) -> str | None:
     responses={
         400: {"model": ErrorOut, "description": "A NUL or similar in the query string."},
         401: {"model": ErrorOut, "description": "No key, or an unknown, revoked or expired one."},
-        422: {"model": ErrorOut, "description": "A scope that is not well formed."},
+        422: {"model": ErrorOut, "description": "A scope that is not one of the API's."},
         429: {
             "model": ErrorOut,
             "description": "Too many attempts from this address or with this key id "
@@ -60,7 +61,7 @@ async def exchange_key(
     """`Authorization: <API key>` (the key itself, no `Bearer`). Answers the token and
     `accepted_scopes`: those of the requested scopes the account was granted."""
     state = state_of(request)
-    requested = accounts.parse_scopes(scope)
+    requested = known_scopes(scope)
     address = request.client.host if request.client else ""
     try:
         raw_key = _raw_key(request)

@@ -6,20 +6,25 @@ made and kept only as a hash. Never commits: the CLI or the route commits."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.principal import SERVICE_ACCOUNT_PREFIX
+from app.auth.scopes import check_known
 from app.auth.signing import mint_for_account
+from app.auth.tokens import MAX_SUB_LENGTH
 from app.config import Settings
+from app.db import reading
 from app.domain.api_keys import NewKey, key_id_of, matches, new_key
 from app.errors import BadApiKey, Invalid, NotFound, Problem
 from app.repositories import Record
 from app.repositories.accounts import AccountRepository, ApiKeyRepository
 
-MAX_NAME = 128  # a token's `sub` (app/auth/tokens.py)
-MAX_SCOPE = 200
+# A token's `sub` holds at most 128 characters (app/auth/tokens.py), `svc:` and the name.
+MAX_NAME = MAX_SUB_LENGTH - len(SERVICE_ACCOUNT_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -30,16 +35,6 @@ class Exchange:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def parse_scopes(text: str | None, loc: str = "scope") -> list[str]:
-    """Space-separated scopes, in order, each once; each printable, at most 200 characters."""
-    scopes = list(dict.fromkeys((text or "").split()))
-    bad = [s for s in scopes if len(s) > MAX_SCOPE or not s.isprintable()]
-    if bad:
-        message = f"not a scope: {bad[0][:40]!r}"
-        raise Invalid(f"{loc}: {message}", [Problem(loc, message)])
-    return scopes
 
 
 def _check_name(name: str) -> None:
@@ -57,6 +52,7 @@ async def _account(session: AsyncSession, name: str, *, for_update: bool = False
 
 async def create_account(session: AsyncSession, name: str, scopes: list[str]) -> None:
     _check_name(name)
+    check_known(scopes)
     if not await AccountRepository(session).insert(name, scopes, utcnow()):
         message = f"service account {name!r} already exists"
         raise Invalid(message, [Problem("name", message)])
@@ -68,6 +64,7 @@ async def accounts(session: AsyncSession) -> list[Record]:
 
 async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
     """Add scopes (those it has stay where they are); the account's scopes after."""
+    check_known(scopes)
     account = await _account(session, name, for_update=True)
     granted = list(dict.fromkeys([*account.scopes, *scopes]))
     await AccountRepository(session).set_scopes(name, granted)
@@ -77,10 +74,42 @@ async def grant(session: AsyncSession, name: str, scopes: list[str]) -> list[str
 async def revoke_scopes(session: AsyncSession, name: str, scopes: list[str]) -> list[str]:
     """Take scopes away. Tokens already minted keep them until they expire
     (API_JWT_LIFETIME_SECONDS); the account's scopes after."""
+    check_known(scopes)
     account = await _account(session, name, for_update=True)
     kept = [s for s in account.scopes if s not in scopes]
     await AccountRepository(session).set_scopes(name, kept)
     return kept
+
+
+async def disable(session: AsyncSession, name: str) -> None:
+    """Refuse the account's keys and every token it holds (its tokens stay refused after
+    `enable`: those issued until now)."""
+    now = utcnow()
+    if not await AccountRepository(session).update(name, disabled_at=now, tokens_not_before=now):
+        raise NotFound(f"no service account named {name!r}")
+
+
+async def enable(session: AsyncSession, name: str) -> None:
+    """Its keys work again; tokens issued before it was disabled stay refused."""
+    if not await AccountRepository(session).update(name, disabled_at=None):
+        raise NotFound(f"no service account named {name!r}")
+
+
+async def revoke_tokens(session: AsyncSession, name: str) -> None:
+    """Refuse every token the account holds now; its keys obtain new ones."""
+    if not await AccountRepository(session).update(name, tokens_not_before=utcnow()):
+        raise NotFound(f"no service account named {name!r}")
+
+
+async def cutoff_table(sessions: async_sessionmaker[AsyncSession]) -> dict[str, float]:
+    """Each cut-off account's name and the instant (epoch seconds) at or before which its
+    tokens were issued and are refused; infinity for a disabled one (app/auth/cutoffs.py)."""
+    async with reading(sessions) as session:
+        rows = await AccountRepository(session).cut_off()
+    return {
+        row.name: math.inf if row.disabled_at is not None else row.tokens_not_before.timestamp()
+        for row in rows
+    }
 
 
 async def create_key(
@@ -144,6 +173,8 @@ async def exchange(
         raise BadApiKey(f"API key {key_id} was revoked")
     if found.expires_at is not None and found.expires_at <= now:
         raise BadApiKey(f"API key {key_id} expired")
+    if found.disabled_at is not None:
+        raise BadApiKey(f"API key {key_id}: its account is disabled")
     accepted = [s for s in requested if s in found.scopes]
     token = mint_for_account(settings, found.account_name, accepted)
     await repo.mark_used(key_id, now)

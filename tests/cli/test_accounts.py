@@ -50,6 +50,8 @@ class TestAccounts:
             "account", "grant", "b", "--scope", STUDENTS_READ, url=database_url
         )
         assert "name" in fails("account", "create", "has space", url=database_url)
+        # `svc:` and the name fill a token's sub (128 characters)
+        assert "1 to 124" in fails("account", "create", "n" * 125, url=database_url)
 
 
 class TestKeys:

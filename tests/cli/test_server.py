@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 
+from app.auth.scopes import PEOPLE_PRIVATE, STUDENTS_READ
 from app.cli import main
 from app.models import SisTerm
 
@@ -91,7 +92,9 @@ class TestToken:
         url = f"sqlite+aiosqlite:///{tmp_path / 's.db'}"
         env = {"DATABASE_URL": url}
         assert run_cli("migrate", env=env).returncode == 0
-        token = run_cli("token", "--sub", "f003ghc", "--scope", "a,b", env=env).stdout.strip()
+        token = run_cli(
+            "token", "--sub", "f003ghc", "--scope", STUDENTS_READ, env=env
+        ).stdout.strip()
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)],
@@ -120,7 +123,7 @@ class TestToken:
             server.wait(timeout=20)
 
     def test_token_in_process(self, capsys):
-        assert main(["token", "--sub", "abc", "--scope", "x y"]) == 0
+        assert main(["token", "--sub", "abc", "--scope", f"{STUDENTS_READ} {PEOPLE_PRIVATE}"]) == 0
         assert capsys.readouterr().out.count(".") == 2
 
 

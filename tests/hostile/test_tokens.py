@@ -15,11 +15,13 @@ import httpx
 import jwt
 import orjson
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.auth import STUDENTS_READ
 from app.main import create_app
 from tests.hostile import assert_clean
+from tests.hostile.test_brakes import serving
+from tests.rest.test_jwt import _public_jwks, _serve, pem
 
 
 def _b64(data: bytes) -> str:
@@ -87,6 +89,12 @@ def bad_tokens(settings) -> dict[str, dict[str, str] | list[tuple[str, str]]]:
         "a 200-character sub": {"Authorization": "Bearer " + _signed(settings, sub="s" * 200)},
         "a NUL in sub": {"Authorization": "Bearer " + _signed(settings, sub="f003\u0000ghc")},
         "a NUL in name": {"Authorization": "Bearer " + _signed(settings, name="a\u0000b")},
+        "an exp no float can hold (10**400)": {
+            "Authorization": "Bearer " + _signed(settings, exp=10**400)
+        },
+        "an nbf no float can hold": {
+            "Authorization": "Bearer " + _signed(settings, nbf=-(10**400))
+        },
         "a scope claim that is a number": {
             "Authorization": "Bearer " + _signed(settings, scope=42)
         },
@@ -194,3 +202,107 @@ async def test_a_slow_jwks_fetch_stalls_no_one(settings, clock):
             assert (await waiting).status_code == 200
     finally:
         jwks.close()
+
+
+# --- keys of two types: the documented rotation (RS256 signing, ES256 next) and a JWKS ------
+
+
+def _jwk(public_key, kid: str, alg: str) -> dict:
+    algorithm = jwt.algorithms.RSAAlgorithm if alg.startswith("RS") else jwt.algorithms.ECAlgorithm
+    return {**algorithm.to_jwk(public_key, as_dict=True), "kid": kid, "alg": alg, "use": "sig"}
+
+
+class _TwoTypes:
+    """An instance with JWT_ALGORITHMS="RS256 ES256 HS256": it signs with an RSA key, accepts an
+    EC P-256 one (a rotation's next key, JWT_ACCEPTED_PUBLIC_KEYS) and an identity provider's
+    JWKS of one RSA and one EC key."""
+
+    def __init__(self, settings) -> None:
+        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        self.idp_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.idp_ec = ec.generate_private_key(ec.SECP256R1())
+        idp = [
+            _jwk(self.idp_rsa.public_key(), "idp-rsa", "RS256"),
+            _jwk(self.idp_ec.public_key(), "idp-ec", "ES256"),
+        ]
+        self.server = _serve(orjson.dumps({"keys": idp}))
+        self.ours = json.loads(_public_jwks(pem(self.rsa)))["keys"][0]["kid"]
+        self.next = json.loads(_public_jwks(pem(self.ec)))["keys"][0]["kid"]
+        self.settings = settings.model_copy(
+            update={
+                "jwt_algorithms": ["RS256", "ES256", "HS256"],
+                "jwt_private_key": pem(self.rsa),
+                "jwt_accepted_public_keys": _public_jwks(pem(self.ec)),
+                "jwt_jwks_url": f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json",
+            }
+        )
+
+    def token(self, key, alg: str, kid: object, sub: str = "f003ghc", **header: object) -> str:
+        return jwt.encode(_claims(sub=sub), key, alg, headers={"kid": kid, **header})
+
+    def good(self) -> dict[str, str]:
+        return {
+            "our signing key": self.token(self.rsa, "RS256", self.ours, sub="svc:tool"),
+            "our next key": self.token(self.ec, "ES256", self.next, sub="svc:tool"),
+            "the IdP's RSA key": self.token(self.idp_rsa, "RS256", "idp-rsa"),
+            "the IdP's EC key": self.token(self.idp_ec, "ES256", "idp-ec"),
+        }
+
+    def bad(self) -> dict[str, str]:
+        return {
+            # alg ES256, kid naming our RSA signing key (PyJWT: TypeError, a 500)
+            "ES256 naming our RSA key": self.token(self.ec, "ES256", self.ours, sub="svc:tool"),
+            "RS256 naming our EC next key": self.token(self.rsa, "RS256", self.next, sub="svc:a"),
+            "ES256 naming the JWKS's RSA key": self.token(self.idp_ec, "ES256", "idp-rsa"),
+            "RS256 naming the JWKS's EC key": self.token(self.idp_rsa, "RS256", "idp-ec"),
+            "a kid that is a list": _unsigned({"alg": "RS256", "kid": ["idp-rsa"]}, _claims())
+            + "c2ln",
+            "a kid that is an object": _unsigned({"alg": "ES256", "kid": {"a": 1}}, _claims())
+            + "c2ln",
+            "a 100,000-character kid": self.token(self.idp_rsa, "RS256", "k" * 100_000),
+            "a 1 MB header, forged": self.token(
+                self.idp_rsa, "RS256", self.ours, x="h" * 1_000_000
+            ),
+        }
+
+
+TWO_TYPES_BAD = [
+    "ES256 naming our RSA key",
+    "RS256 naming our EC next key",
+    "ES256 naming the JWKS's RSA key",
+    "RS256 naming the JWKS's EC key",
+    "a kid that is a list",
+    "a kid that is an object",
+    "a 100,000-character kid",
+    "a 1 MB header, forged",
+]
+
+
+@pytest.fixture
+def two_types(settings):
+    instance = _TwoTypes(settings)
+    yield instance
+    instance.server.shutdown()
+
+
+async def test_each_key_verifies_its_own_tokens(two_types, clock):
+    async with serving(two_types.settings, clock) as client:
+        for name, token in two_types.good().items():
+            bearer = {"Authorization": f"Bearer {token}"}
+            response = await client.get("/api/academic/plans", headers=bearer)
+            assert response.status_code == 200, (name, response.text)
+
+
+@pytest.mark.parametrize("name", TWO_TYPES_BAD)
+async def test_a_token_naming_a_key_of_another_type_gets_the_one_401(two_types, clock, name):
+    token = two_types.bad()[name]
+    query = {"query": "{ dplanCodes { id } }"}
+    async with serving(two_types.settings, clock) as client:
+        for method, path in DOORS:
+            expected = await client.request(method, path, json=query)  # no token at all
+            bearer = {"Authorization": f"Bearer {token}"}
+            response = await client.request(method, path, headers=bearer, json=query)
+            assert response.status_code == 401, (path, response.text[:300])
+            assert_clean(response)
+            assert response.content == expected.content, path

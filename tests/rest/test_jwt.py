@@ -58,7 +58,7 @@ class TestExchange:
         assert body["accepted_scopes"] == [WRITE, READ]
         claims = claims_of(body["jwt"])
         assert (claims["sub"], claims["name"], claims["scope"]) == (
-            "registrar-tool",
+            "svc:registrar-tool",
             "registrar-tool",
             f"{WRITE} {READ}",
         )
@@ -185,7 +185,7 @@ class TestSigning:
             assert header["alg"] == algorithm and [k["kid"] for k in keys] == [header["kid"]]
             assert keys[0]["use"] == "sig" and "d" not in keys[0]  # public only
             public = jwt.PyJWK(keys[0]).key
-            assert jwt.decode(token, public, algorithms=[algorithm])["sub"] == "registrar-tool"
+            assert jwt.decode(token, public, algorithms=[algorithm])["sub"] == "svc:registrar-tool"
             got = client.get("/api/students/f000abc", headers={"Authorization": f"Bearer {token}"})
             assert got.status_code == 200
             with client.websocket_connect("/graphql", ["graphql-transport-ws"]) as ws:
@@ -194,10 +194,12 @@ class TestSigning:
                 )
                 assert ws.receive_json() == {"type": "connection_ack"}
 
-    async def test_another_instance_verifies_them_through_the_jwks(
+    async def test_another_instance_verifies_them_with_the_published_keys(
         self, signing_settings, sessions, session, clock
     ):
-        """studentgraph's own JWT_JWKS_URL mode, pointed at a minting instance's JWKS."""
+        """Another studentgraph holding the minting instance's published keys in
+        JWT_ACCEPTED_PUBLIC_KEYS takes its service accounts' tokens; one that reads them
+        through JWT_JWKS_URL (an identity provider's keys) refuses their `svc:` subjects."""
         algorithm, settings = signing_settings
         await make_student(session, netid="f000abc")
         await session.commit()
@@ -205,15 +207,20 @@ class TestSigning:
         with TestClient(create_app(settings, clock=clock)) as minting:
             token = minting.post("/api/jwt?scope=" + READ, headers={"Authorization": key.key})
             published = minting.get("/.well-known/jwks.json").content
+        bearer = {"Authorization": f"Bearer {token.json()['jwt']}"}
         server = _serve(published)
         try:
             url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-            verifying = settings.model_copy(
-                update={"jwt_private_key": None, "jwt_jwks_url": url, "jwt_algorithms": [algorithm]}
-            )
-            with TestClient(create_app(verifying, clock=clock)) as client:
-                bearer = {"Authorization": f"Bearer {token.json()['jwt']}"}
-                assert client.get("/api/students/f000abc", headers=bearer).status_code == 200
+            for mode, status in (
+                ({"jwt_accepted_public_keys": published.decode()}, 200),
+                ({"jwt_jwks_url": url}, 401),
+            ):
+                verifying = settings.model_copy(
+                    update={"jwt_private_key": None, "jwt_algorithms": [algorithm], **mode}
+                )
+                with TestClient(create_app(verifying, clock=clock)) as client:
+                    got = client.get("/api/students/f000abc", headers=bearer)
+                    assert got.status_code == status, mode
         finally:
             server.shutdown()
 
