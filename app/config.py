@@ -40,6 +40,21 @@ URL_SCHEMES = {
     "jwt_jwks_url": ("https://", "http://"),
     "otel_exporter_otlp_endpoint": ("https://", "http://"),
 }
+# Settings where an empty value means unset (docker-compose's `${VAR:-}` is an empty string).
+OPTIONAL_TEXT = (
+    "database_listen_url",
+    "jwt_public_key",
+    "jwt_jwks_url",
+    "jwt_private_key_file",
+    "jwt_private_key",
+    "jwt_key_id",
+    "jwt_accepted_public_keys",
+    "jwt_issuer",
+    "jwt_audience",
+    "redis_url",
+    "otel_exporter_otlp_endpoint",
+)
+MAX_KEY_FILE_BYTES = 64 * 1024  # a 16384-bit RSA key's PEM is about 12 KB
 # What a field's own check says, after its variable's name (`PAGE_SIZE_MAX: must be at least 1`).
 WHAT = {
     "greater_than_equal": "must be at least {ge}",
@@ -94,7 +109,9 @@ class Settings(BaseSettings):
     # Tokens studentgraph mints itself at POST /api/jwt (service accounts' API keys): signed with
     # this PEM private key (RSA: RS256, EC P-256: ES256; its public key is served as a JWKS at
     # /.well-known/jwks.json), or, without one and outside production, HS256 with JWT_SECRET.
-    jwt_private_key: str | None = None
+    # Or read from a file (a compose or Kubernetes secret), so the key is in no environment.
+    jwt_private_key_file: Path | None = None
+    jwt_private_key: str | None = Field(default=None, validate_default=True)
     jwt_key_id: str | None = None  # default: the key's RFC 7638 thumbprint
     # A JWKS document (JSON) of other public keys, published and accepted beside
     # JWT_PRIVATE_KEY's: during a key rotation, the next key (before it signs) or the previous
@@ -214,6 +231,31 @@ class Settings(BaseSettings):
             [] if data.get("environment") == "production" else list(DEV_CORS_ORIGINS)
         )
     )
+
+    @field_validator(*OPTIONAL_TEXT, mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `VAR: ${VAR:-}` as an empty string when the operator set nothing:
+        # an empty issuer would otherwise be checked (every token refused), an empty URL used.
+        return None if value == "" else value
+
+    @field_validator("jwt_private_key")
+    @classmethod
+    def _private_key_from_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        path = info.data.get("jwt_private_key_file")
+        if path is None:
+            return value
+        if value:
+            raise ValueError("JWT_PRIVATE_KEY: set it or JWT_PRIVATE_KEY_FILE, not both")
+        try:
+            with Path(path).open("rb") as file:
+                pem = file.read(MAX_KEY_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"JWT_PRIVATE_KEY_FILE: cannot read {path}: {exc.strerror}") from exc
+        if len(pem) > MAX_KEY_FILE_BYTES:
+            too_long = f"is longer than {MAX_KEY_FILE_BYTES} bytes: not a PEM key"
+            raise ValueError(f"JWT_PRIVATE_KEY_FILE: {path} {too_long}")
+        return pem.decode("utf-8", errors="replace")
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

@@ -3,9 +3,15 @@ and reports every problem at once, one line each naming its variable."""
 
 from __future__ import annotations
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
+from app.auth.scopes import STUDENTS_READ
+from app.auth.signing import mint_for_account
+from app.auth.tokens import mint, verify
 from app.config import DEV_JWT_SECRET, Settings
 from app.graphql.limits import limits_from
 
@@ -287,6 +293,59 @@ class TestPooler:
             database_listen_url=self.DIRECT,
         )
         assert pooled.listen_url == self.DIRECT
+
+
+class TestFromCompose:
+    """What docker-compose.yml hands over: `${VAR:-}` as an empty string, and the signing key
+    as a file (a compose secret, mounted at /run/secrets/...)."""
+
+    def test_an_empty_optional_setting_is_unset(self, monkeypatch):
+        for name in ("JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL", "REDIS_URL", "JWT_KEY_ID"):
+            monkeypatch.setenv(name, "")
+        settings = Settings()
+        assert settings.jwt_issuer is None and settings.jwt_audience is None
+        assert settings.jwt_jwks_url is None and settings.redis_url is None
+        assert settings.jwt_key_id is None
+
+    async def test_an_empty_issuer_checks_no_issuer(self, monkeypatch):
+        # Before: PyJWT was asked for iss == "" and refused every token.
+        monkeypatch.setenv("JWT_ISSUER", "")
+        monkeypatch.setenv("JWT_AUDIENCE", "")
+        settings = Settings(environment="test")
+        principal = await verify(mint(settings, sub="f003ghc", scopes=[STUDENTS_READ]), settings)
+        assert principal.sub == "f003ghc" and principal.scopes == frozenset({STUDENTS_READ})
+
+    def test_the_private_key_from_a_file(self, tmp_path, monkeypatch):
+        key = ec.generate_private_key(ec.SECP256R1())
+        text = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        (tmp_path / "signing.pem").write_text(text)
+        monkeypatch.setenv("JWT_PRIVATE_KEY_FILE", str(tmp_path / "signing.pem"))
+        monkeypatch.setenv("JWT_ALGORITHMS", "ES256")
+        settings = Settings(environment="production")
+        assert settings.jwt_private_key == text
+        token = mint_for_account(settings, "registrar-tool", [])
+        assert jwt.get_unverified_header(token)["alg"] == "ES256"
+
+    def test_a_key_file_that_cannot_serve(self, tmp_path):
+        missing = tmp_path / "missing.pem"
+        (tmp_path / "huge.pem").write_bytes(b"x" * (64 * 1024 + 1))
+        (tmp_path / "other.pem").write_text("not a key")
+        assert problems(jwt_private_key_file=missing) == [
+            f"JWT_PRIVATE_KEY_FILE: cannot read {missing}: No such file or directory"
+        ]
+        assert problems(jwt_private_key_file=tmp_path / "huge.pem") == [
+            f"JWT_PRIVATE_KEY_FILE: {tmp_path / 'huge.pem'} is longer than 65536 bytes: "
+            "not a PEM key"
+        ]
+        assert problems(jwt_private_key_file=tmp_path / "other.pem", jwt_private_key="x") == [
+            "JWT_PRIVATE_KEY: set it or JWT_PRIVATE_KEY_FILE, not both"
+        ]
+        [line] = problems(jwt_private_key_file=tmp_path / "other.pem")
+        assert line.startswith("JWT_PRIVATE_KEY") and "not a key" not in line
 
 
 def test_every_setting_is_documented_in_the_readme():
