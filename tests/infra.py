@@ -57,8 +57,10 @@ class Cluster:
         done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
         return done.stdout
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+    def start(self, *settings: str) -> None:
+        """Starts it; `settings` are server settings (`max_connections=300`) given as `-c`."""
+        extra = "".join(f" -c {setting}" for setting in settings)
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1{extra}"
         log = str(self.root / "log")
         self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
 
@@ -92,7 +94,14 @@ def ensure_pgbouncer() -> bool:
     """Whether Debian's PgBouncer is here, installing it when missing and allowed (CI runs as
     root, as for Chromium in .ci/run). Its packaged service is not let start: the tests run
     their own, with their own ini."""
-    if Path(PGBOUNCER).exists():
+    return ensure_debian_package(PGBOUNCER, "pgbouncer")
+
+
+def ensure_debian_package(program: str, package: str) -> bool:
+    """Whether `program` is here, installing Debian's `package` when it is missing and that is
+    allowed (as root, with apt-get). A service the package brings is not let start: the tests
+    run their own, with their own configuration."""
+    if Path(program).exists():
         return True
     if not ROOT_USER or shutil.which("apt-get") is None:
         return False
@@ -102,14 +111,14 @@ def ensure_pgbouncer() -> bool:
         POLICY_RC_D.chmod(0o755)
     try:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "pgbouncer"]
+        install = ["apt-get", "install", "-y", "-q", package]
         if subprocess.run(install, env=env, capture_output=True, check=False).returncode:
             subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=True)
             subprocess.run(install, env=env, capture_output=True, check=True)
     finally:
         if guard:
             POLICY_RC_D.unlink()
-    return Path(PGBOUNCER).exists()
+    return Path(program).exists()
 
 
 class PgBouncer:
@@ -187,10 +196,11 @@ def _needs_server_binaries() -> None:
 
 
 @contextlib.contextmanager
-def started(cluster: Cluster) -> Iterator[Cluster]:
-    """`cluster` running while inside; stopped (if still running) and removed after."""
+def started(cluster: Cluster, *settings: str) -> Iterator[Cluster]:
+    """`cluster` running (with these server `settings`) while inside; stopped (if still
+    running) and removed after."""
     try:
-        cluster.start()
+        cluster.start(*settings)
         yield cluster
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):

@@ -1,239 +1,243 @@
-"""The compose deployment, run here as processes (this machine has no Docker engine).
+"""The compose deployment in production mode, run as processes (this machine has no Docker
+engine; tests/deploy/compose.py reads docker-compose.yml as compose does and says what it
+adapts, which is addresses, ports and paths only).
 
-`docker-compose.yml` is read as compose reads it (the `x-app` anchor merged, `${VAR:-default}`
-and `${VAR:?message}` interpolated from an operator's environment) and each service's command
-line and environment are started as processes, with the Dockerfile's ENV beneath them, against
-a fresh PostgreSQL database this test creates: the one-shot `migrate` (must exit 0), the `api`
-(`--workers 2` here), two `worker`s. Each is waited on by running its own healthcheck `test`
-command. Then a `setDplans` round trip goes through them, every HTTP process's /metrics is
-scraped, and all are stopped with SIGTERM within their `stop_grace_period`: tasks accepted just
-before the workers stop are all there afterwards, none left running, and all complete once a
-worker runs again.
+What an operator does, in order: fills in .env (a database password, a signing key, a TLS
+certificate; compose refuses to start without each), `up`: PostgreSQL (a throwaway cluster with
+the service's settings and pg_hba.conf, so the password is asked for), Redis, `migrate` (must
+exit 0), the `api` (`--workers 2` here) and two `worker`s, each waited on by its own healthcheck
+`test`; then, inside the deployment (`docker compose run --rm --no-deps api studentgraph ...`),
+`load` of students from stdin, `account create` and `apikey create`. Then: the key exchanged at
+POST /api/jwt for a JWT (RS256, signed with the secret's key) and that token on GraphQL and REST;
+a token of an identity provider verified through its JWKS (served here); an allowed origin's
+CORS preflight; `audit` showing the reads; a `setDplans` round trip; /metrics scraped; 30 tasks
+accepted and both workers sent SIGTERM at once (each exits 0 within its `stop_grace_period`,
+none left `running`, a new worker completes them all); the api exits 0 on SIGTERM.
 
-What is adapted, and only that: the container's port (8000) becomes a free port on 127.0.0.1 in
-the command line and in the healthcheck's URL, `--host 0.0.0.0` becomes 127.0.0.1, DATABASE_URL
-(compose's names its own `postgres` service) names the test's database, and `studentgraph` /
-`python` are this virtualenv's. PostgreSQL only: skipped on SQLite-only runs."""
+`test_the_pooled_and_replica_profiles` runs the optional services: PgBouncer (the app behind it
+with DATABASE_POOLER=transaction, LISTEN straight to PostgreSQL) and the streaming replica."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import re
-import secrets
+import shutil
 import signal
-import socket
 import subprocess
-import sys
+import threading
 import time
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-import yaml
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from app.auth.scopes import ALL_SCOPES
-from app.auth.tokens import mint
+from app.auth.scopes import ALL_SCOPES, STUDENTS_READ
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.models import Task
-from tests.conftest import _admin, _admin_url
-from tests.factories import make_student
+from tests.deploy.compose import (
+    ROOT,
+    Deployment,
+    Refused,
+    Service,
+    compose_file,
+    operator_environment,
+    postgres,
+)
+from tests.infra import Cluster, _needs_server_binaries, _owned_directory
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-CONTAINER_PORT = "8000"
-pytestmark = pytest.mark.slow  # about 25 s; in `make test` all the same
-
-# The setting that gives a worker its own /healthz and /metrics port: each worker here gets a
-# free port, and its healthcheck URL and /metrics are used as the api's are.
-WORKER_PORT_SETTING: str | None = "WORKER_METRICS_PORT"
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    if not os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("the compose deployment runs on PostgreSQL: set TEST_DATABASE_URL")
-    admin = _admin_url()
-    name = f"sg_compose_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-# --- reading the compose file and the Dockerfile ----------------------------------------------
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])([^}]*))?\}")
-
-
-def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}`."""
-
-    def value(match: re.Match[str]) -> str:
-        name, operator, argument = match.groups()
-        found = env.get(name, "")
-        if operator == "?" and not found:
-            raise AssertionError(f"compose would refuse to start: {name}: {argument}")
-        return found or (argument if operator == "-" else "")
-
-    return _VARIABLE.sub(value, text)
-
-
-def image_env() -> dict[str, str]:
-    """The ENV of the Dockerfile's last stage (PATH aside: the virtualenv is this one)."""
-    stages = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").split("\nFROM ")
-    env: dict[str, str] = {}
-    for line in stages[-1].splitlines():
-        if line.startswith("ENV "):
-            env.update(pair.split("=", 1) for pair in line[4:].split())  # type: ignore[arg-type]
-    env.pop("PATH", None)
-    return env
-
-
-def services() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return loaded["services"]
-
-
-def seconds(duration: str) -> float:
-    """Compose durations as this file writes them (`30s`, `1m`)."""
-    number, unit = re.fullmatch(r"(\d+)(s|m)", duration).groups()  # type: ignore[union-attr]
-    return float(number) * (60 if unit == "m" else 1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Service:
-    """One compose service run as a process."""
-
-    def __init__(self, name: str, spec: dict[str, Any], env: dict[str, str], logs: Path) -> None:
-        self.name, self.spec, self.env = name, spec, env
-        self.port = free_port() if "ports" in spec or name == "api" else None
-        self.log = (logs / f"{name}-{secrets.token_hex(2)}.log").open("wb")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def adapt(self, argv: list[str]) -> list[str]:
-        out = []
-        for arg in argv:
-            arg = {"studentgraph": str(BIN / "studentgraph"), "python": sys.executable}.get(
-                arg, arg
-            )
-            if self.port is not None:
-                arg = re.sub(rf"(127\.0\.0\.1|localhost|api):{CONTAINER_PORT}\b", self.url, arg)
-                arg = str(self.port) if arg == CONTAINER_PORT else arg
-            out.append("127.0.0.1" if arg == "0.0.0.0" else arg)
-        return out
-
-    @property
-    def url(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> Service:
-        self.proc = subprocess.Popen(
-            self.adapt(self.spec["command"]),
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        return self
-
-    def healthcheck(self) -> list[str]:
-        test = self.spec["healthcheck"]["test"]
-        if test[0] == "CMD-SHELL":
-            return ["sh", "-c", " ".join(self.adapt(test[1:]))]
-        assert test[0] == "CMD", test
-        argv = self.adapt(test[1:])
-        if any("http://" in a for a in argv) and self.name != "api" and not WORKER_PORT_SETTING:
-            raise AssertionError(
-                f"{self.name}'s healthcheck asks a URL: set WORKER_PORT_SETTING in this test"
-            )
-        return argv
-
-    def wait_healthy(self, deadline: float) -> None:
-        check = self.healthcheck()
-        timeout = seconds(self.spec["healthcheck"].get("timeout", "5s"))
-        while True:
-            assert self.proc is not None and self.proc.poll() is None, self.tail()
-            done = subprocess.run(check, env=self.env, capture_output=True, timeout=timeout)
-            if done.returncode == 0:
-                return
-            assert time.monotonic() < deadline, f"{self.name} never healthy: {done.stderr[-500:]!r}"
-            time.sleep(0.3)
-
-    def terminate(self) -> int:
-        """SIGTERM, and its exit status within the service's stop_grace_period."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.exited()
-
-    def exited(self) -> int:
-        """Its exit status, within the service's stop_grace_period (as Docker waits after one
-        SIGTERM; a second one, sent after the process restored the default handler on its way
-        out, would kill it)."""
-        assert self.proc is not None
-        return self.proc.wait(seconds(self.spec.get("stop_grace_period", "10s")))
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def tail(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-3000:]
-
-
-def service_env(name: str, spec: dict[str, Any], database_url: str, operator: dict[str, str]):
-    """The Dockerfile's ENV, then the service's `environment` as compose interpolates it."""
-    env = {"PATH": f"{BIN}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/tmp")}
-    env.update(image_env())
-    declared = {k: interpolate(str(v), operator) for k, v in spec["environment"].items()}
-    assert "@postgres:5432/" in declared["DATABASE_URL"]  # compose's own database service
-    env.update(declared, DATABASE_URL=database_url)
-    return {k: v for k, v in env.items() if v != ""}  # compose's `VAR: ""` reads as unset
-
-
-# --- the deployment ----------------------------------------------------------------------------
-
-# What an operator sets before `docker compose up` (README: Docker).
-OPERATOR = {"JWT_SECRET": secrets.token_urlsafe(48), "METRICS_ENABLED": "true"}
+ISSUER, AUDIENCE = "https://idp.example.edu", "studentgraph"
+PORTAL = "https://portal.example.edu"
 SET_DPLANS = """mutation($n: String!, $d: [DplanInput!]!) { setDplans(netid: $n, dplans: $d) {
   taskId } }"""
 TASK = "query($id: String!) { task(id: $id) { status message } }"
 DPLANS = "query($n: String!) { student(netid: $n) { dplans { termCode dplanId } } }"
+STUDENT = "query($n: String!) { student(netid: $n) { netid name } }"
 NETIDS = [f"c{i:06d}" for i in range(5)]
 
 
-class Deployment:
-    def __init__(self, database_url: str, logs: Path) -> None:
-        self.specs = services()
-        self.database_url, self.logs = database_url, logs
-        self.running: list[Service] = []
+# --- what compose checks before it starts anything ---------------------------------------------
 
-    def service(self, name: str) -> Service:
-        spec = self.specs[name]
-        service = Service(
-            name, spec, service_env(name, spec, self.database_url, OPERATOR), self.logs
-        )
-        if name == "worker" and WORKER_PORT_SETTING:
-            service.port = free_port()
-            service.env[WORKER_PORT_SETTING] = str(service.port)
-        self.running.append(service)
-        return service
 
-    def stop_all(self) -> None:
-        for service in self.running:
-            service.kill()
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "POSTGRES_PASSWORD",
+        "JWT_PRIVATE_KEY_FILE",
+        "TLS_CERTIFICATE_FILE",
+        "TLS_CERTIFICATE_KEY_FILE",
+    ],
+)
+def test_compose_refuses_to_start_without(missing, tmp_path):
+    operator = operator_environment(tmp_path)
+    compose_file(operator)  # everything set: accepted
+    with pytest.raises(Refused, match=f"^{missing}: set "):
+        compose_file({**operator, missing: ""})
+
+
+def test_the_env_example_lists_every_variable_with_a_comment():
+    """.env.example names exactly the variables docker-compose.yml reads (and COMPOSE_PROFILES,
+    compose's own), each block of them under a comment."""
+    example = (ROOT / ".env.example").read_text().splitlines()
+    read = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    listed = set()
+    for previous, line in zip(["#", *example], example, strict=False):
+        name = re.match(r"([A-Z_]+)=", line)
+        if name:
+            listed.add(name.group(1))
+            assert previous.startswith("#") or re.match(r"[A-Z_]+=", previous), line
+    assert listed == read | {"COMPOSE_PROFILES"}
+
+
+# --- the deployment ----------------------------------------------------------------------------
+
+
+class IdentityProvider:
+    """An outside identity provider: an EC P-256 key whose JWKS it serves over HTTP."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
+        body = json.dumps({"keys": [{**jwk, "kid": "idp-1", "alg": "ES256", "use": "sig"}]})
+        self.fetched = 0
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                provider.fetched += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+
+    def token(self, **claims: Any) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": "idp-1"})
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def cluster_root() -> Iterator[Path]:
+    """A directory for a throwaway PostgreSQL and the processes' files (PostgreSQL and PgBouncer
+    read there as the postgres user when the test is root)."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("the compose deployment runs on PostgreSQL: set TEST_DATABASE_URL")
+    _needs_server_binaries()
+    root = _owned_directory("sg-compose-")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def up(deployment: Deployment, cluster: Cluster, *, workers: int = 2) -> list[Service]:
+    """postgres, redis, migrate, the api (2 processes) and `workers` workers, healthy."""
+    postgres(deployment, cluster)
+    redis = deployment.service("redis", ports=(6379,))
+    redis.start(
+        [*redis.argv(redis.spec["command"]), "--port", str(redis.port), "--bind", "127.0.0.1"]
+    )
+    migrate = deployment.service("migrate").start()
+    assert migrate.proc is not None and migrate.proc.wait(60) == 0, migrate.tail()
+    assert deployment.specs["migrate"]["restart"] == "no"
+    api = deployment.service("api")
+    api.spec["command"] = [*api.spec["command"][:-1], "2"]
+    assert api.spec["command"][-2] == "--workers"
+    running = [redis, api.start(), *(deployment.service("worker").start() for _ in range(workers))]
+    deadline = time.monotonic() + 60
+    for service in running:
+        service.wait_healthy(deadline)
+    return running
+
+
+@pytest.mark.slow  # about 30 s
+async def test_the_compose_deployment(cluster_root):
+    idp = IdentityProvider()
+    operator = {
+        **operator_environment(cluster_root),
+        "JWT_JWKS_URL": idp.url,
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+        "CORS_ORIGINS": PORTAL,
+        "METRICS_ENABLED": "true",
+    }
+    deployment = Deployment(operator, cluster_root)
+    cluster = Cluster(cluster_root)
+    try:
+        _, api, *workers = up(deployment, cluster)
+        await _run(deployment, api, workers, idp)
+    except BaseException:
+        print(deployment.tails())
+        raise
+    finally:
+        deployment.stop_all()
+        idp.close()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()
+
+
+async def _run(deployment: Deployment, api: Service, workers: list[Service], idp: Any) -> None:
+    students = [
+        {"netid": n, "first_name": "Ada", "middle_name": None, "last_name": f"Student {i}",
+         "class_year": 2027, "school_code": "UG", "ferpa_protected": False}
+        for i, n in enumerate(NETIDS)
+    ]  # fmt: skip
+    loaded = deployment.cli("load", "-", stdin=json.dumps({"students": students}).encode())
+    assert loaded.returncode == 0 and "5 students" in loaded.stdout, loaded.stderr
+    key = service_account(deployment)
+    async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
+        client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
+        await _reads(client)
+        await _identity_provider(client, idp)
+        await _cors(client)
+        await _round_trip(client)
+        await _scrape(client, workers)
+        await _stop_workers_while_busy(deployment, client, workers)
+    audit = deployment.cli("audit", "--netid", NETIDS[0], "--json")
+    records = [json.loads(line) for line in audit.stdout.splitlines()]
+    assert audit.returncode == 0 and {r["sub"] for r in records} >= {"registrar-tool"}, audit
+    assert api.terminate() == 0, api.tail()
+
+
+def service_account(deployment: Deployment) -> str:
+    """`account create` and `apikey create` inside the deployment; the key (their last line)."""
+    scopes = " ".join(ALL_SCOPES)
+    created = deployment.cli("account", "create", "registrar-tool", "--scope", scopes)
+    assert created.returncode == 0, created.stderr
+    issued = deployment.cli("apikey", "create", "registrar-tool", "--note", "compose test")
+    assert issued.returncode == 0, issued.stderr
+    return issued.stdout.strip().splitlines()[-1]
+
+
+async def exchange(client: httpx.AsyncClient, key: str) -> str:
+    """POST /api/jwt with the key: an RS256 token signed with the secret's key, whose kid the
+    published JWKS names."""
+    answer = await client.post(
+        "/api/jwt", params={"scope": " ".join(ALL_SCOPES)}, headers={"Authorization": key}
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["jwt"]
+    header = jwt.get_unverified_header(token)
+    published = (await client.get("/.well-known/jwks.json")).json()["keys"]
+    assert header["alg"] == "RS256" and header["kid"] in [k["kid"] for k in published]
+    return token
 
 
 async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
@@ -241,6 +245,47 @@ async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[s
     body: dict[str, Any] = response.json()
     assert response.status_code == 200 and body.get("errors") is None, body
     return body["data"]  # type: ignore[no-any-return]
+
+
+async def _reads(client: httpx.AsyncClient) -> None:
+    """The exchanged token on GraphQL and REST."""
+    student = (await gql(client, STUDENT, n=NETIDS[0]))["student"]
+    assert student == {"netid": NETIDS[0], "name": "Ada Student 0"}
+    terms = await client.get(f"/api/students/{NETIDS[0]}/terms")
+    assert terms.status_code == 200 and terms.json() == [], terms.text
+    missing = await client.get("/api/students/z999999/terms")
+    assert missing.status_code == 404
+
+
+async def _identity_provider(client: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    """A token of the identity provider, verified through its JWKS; its audience is checked."""
+    token = idp.token(sub="portal-user", scope=STUDENTS_READ)
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = await client.post(
+        "/graphql", json={"query": STUDENT, "variables": {"n": NETIDS[1]}}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    student = answer.json()["data"]["student"]
+    assert student == {"netid": NETIDS[1], "name": "Ada Student 1"}
+    assert idp.fetched >= 1
+    other = idp.token(sub="portal-user", scope=STUDENTS_READ, aud="another-api")
+    refused = await client.get(
+        f"/api/students/{NETIDS[1]}/terms", headers={"Authorization": f"Bearer {other}"}
+    )
+    assert refused.status_code == 401 and "invalid_token" in refused.headers["WWW-Authenticate"]
+
+
+async def _cors(client: httpx.AsyncClient) -> None:
+    """CORS_ORIGINS reaches the app: its origin's preflight is allowed, another's is not."""
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    allowed = await client.options("/graphql", headers={"Origin": PORTAL, **asked})
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["Access-Control-Allow-Origin"] == PORTAL
+    other = await client.options("/graphql", headers={"Origin": "https://evil.example", **asked})
+    assert other.status_code == 400 and "Access-Control-Allow-Origin" not in other.headers
 
 
 async def until(check: Any, within: float) -> Any:
@@ -251,89 +296,8 @@ async def until(check: Any, within: float) -> Any:
     return result
 
 
-async def seed_students(database_url: str) -> None:
-    engine = create_engine(Settings(database_url=database_url))
-    async with create_sessionmaker(engine)() as session:
-        for netid in NETIDS:
-            await make_student(session, netid=netid)
-        await session.commit()
-    await engine.dispose()
-
-
-async def task_states(database_url: str) -> dict[str, int]:
-    engine = create_engine(Settings(database_url=database_url))
-    async with create_sessionmaker(engine)() as session:
-        rows = (
-            await session.execute(select(Task.status, func.count()).group_by(Task.status))
-        ).all()
-    await engine.dispose()
-    return {status: count for status, count in rows}
-
-
-async def test_the_compose_deployment(database, tmp_path):
-    deployment = Deployment(database, tmp_path)
-    try:
-        await _run(deployment, database)
-    except BaseException:
-        for service in deployment.running:
-            print(f"--- {service.name} ---\n{service.tail()}")
-        raise
-    finally:
-        deployment.stop_all()
-
-
-async def _run(deployment: Deployment, database: str) -> None:
-    migrate = deployment.service("migrate").start()
-    assert migrate.proc is not None and migrate.proc.wait(60) == 0, migrate.tail()
-    assert deployment.specs["migrate"]["restart"] == "no"
-    await seed_students(database)
-
-    api = deployment.service("api")
-    api.spec = {**api.spec, "command": [*api.spec["command"][:-1], "2"]}  # --workers 2
-    assert api.spec["command"][-2] == "--workers"
-    api.start()
-    workers = [deployment.service("worker").start() for _ in range(2)]
-    deadline = time.monotonic() + 30
-    for service in (api, *workers):
-        service.wait_healthy(deadline)
-
-    token = mint(
-        Settings(environment="test", jwt_secret=OPERATOR["JWT_SECRET"]),
-        sub="ops",
-        scopes=list(ALL_SCOPES),
-    )
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=f"http://{api.url}", headers=headers, timeout=10
-    ) as client:
-        await _round_trip(client)
-        await _scrape(client, workers)
-        accepted = await asyncio.gather(
-            *(
-                gql(client, SET_DPLANS, n=netid, d=[_dplan(term, code)])
-                for netid in NETIDS
-                for term in ("202301", "202303")
-                for code in ("R", "L", "O")
-            )
-        )
-        for worker in workers:  # at once, while they apply what was just accepted
-            worker.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-        for worker in workers:
-            assert worker.exited() == 0, worker.tail()
-        states = await task_states(database)
-        assert sum(states.values()) == len(accepted) + 1 and "running" not in states, states
-        again = deployment.service("worker").start()
-        await until(lambda: _all_complete(database, len(accepted) + 1), 20)
-        assert again.terminate() == 0
-    assert api.terminate() == 0, api.tail()
-
-
 def _dplan(term: str, code: str) -> dict[str, str]:
     return {"termCode": term, "dplanId": code, "dplanSourceId": "PHL"}
-
-
-async def _all_complete(database: str, total: int) -> bool:
-    return await task_states(database) == {"complete": total}
 
 
 async def _round_trip(client: httpx.AsyncClient) -> None:
@@ -347,6 +311,8 @@ async def _round_trip(client: httpx.AsyncClient) -> None:
     assert (await until(finished, 15)) == {"status": "COMPLETE", "message": "success"}
     dplans = (await gql(client, DPLANS, n=netid))["student"]["dplans"]
     assert dplans == [{"termCode": "202301", "dplanId": "R"}]
+    rest = await client.get(f"/api/tasks/{task['taskId']}")
+    assert rest.status_code == 200 and rest.json()["status"] == "complete", rest.text
 
 
 async def _scrape(client: httpx.AsyncClient, workers: list[Service]) -> None:
@@ -355,7 +321,43 @@ async def _scrape(client: httpx.AsyncClient, workers: list[Service]) -> None:
         response = await client.get("/metrics")
         assert response.status_code == 200
         assert "studentgraph_requests_total" in response.text
+    for worker in workers:  # workers serve /metrics on their own port
+        scraped = await client.get(f"http://{worker.url}/metrics")
+        assert scraped.status_code == 200 and "studentgraph_" in scraped.text
+
+
+async def task_states(database_url: str) -> dict[str, int]:
+    engine = create_engine(Settings(database_url=database_url))
+    async with create_sessionmaker(engine)() as session:
+        rows = (
+            await session.execute(select(Task.status, func.count()).group_by(Task.status))
+        ).all()
+    await engine.dispose()
+    return {status: count for status, count in rows}
+
+
+async def _stop_workers_while_busy(
+    deployment: Deployment, client: httpx.AsyncClient, workers: list[Service]
+) -> None:
+    database = workers[0].env["DATABASE_URL"]
+    accepted = await asyncio.gather(
+        *(
+            gql(client, SET_DPLANS, n=netid, d=[_dplan(term, code)])
+            for netid in NETIDS
+            for term in ("202301", "202303")
+            for code in ("R", "L", "O")
+        )
+    )
+    for worker in workers:  # at once, while they apply what was just accepted
+        worker.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
     for worker in workers:
-        if WORKER_PORT_SETTING:  # workers serve /metrics on their own port
-            scraped = await client.get(f"http://{worker.url}/metrics")
-            assert scraped.status_code == 200 and "studentgraph_" in scraped.text
+        assert worker.exited() == 0, worker.tail()
+    states = await task_states(database)
+    assert sum(states.values()) == len(accepted) + 1 and "running" not in states, states
+    again = deployment.service("worker").start()
+
+    async def all_complete() -> bool:
+        return await task_states(database) == {"complete": len(accepted) + 1}
+
+    await until(all_complete, 20)
+    assert again.terminate() == 0
