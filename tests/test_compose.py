@@ -53,7 +53,7 @@ from tests.deploy.compose import (
     operator_environment,
     postgres,
 )
-from tests.infra import Cluster, _needs_server_binaries, _owned_directory
+from tests.infra import Cluster, _needs_server_binaries, _owned_directory, ensure_pgbouncer
 
 ISSUER, AUDIENCE = "https://idp.example.edu", "studentgraph"
 PORTAL = "https://portal.example.edu"
@@ -194,13 +194,7 @@ async def test_the_compose_deployment(cluster_root):
 
 
 async def _run(deployment: Deployment, api: Service, workers: list[Service], idp: Any) -> None:
-    students = [
-        {"netid": n, "first_name": "Ada", "middle_name": None, "last_name": f"Student {i}",
-         "class_year": 2027, "school_code": "UG", "ferpa_protected": False}
-        for i, n in enumerate(NETIDS)
-    ]  # fmt: skip
-    loaded = deployment.cli("load", "-", stdin=json.dumps({"students": students}).encode())
-    assert loaded.returncode == 0 and "5 students" in loaded.stdout, loaded.stderr
+    load_students(deployment)
     key = service_account(deployment)
     async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
         client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
@@ -214,6 +208,17 @@ async def _run(deployment: Deployment, api: Service, workers: list[Service], idp
     records = [json.loads(line) for line in audit.stdout.splitlines()]
     assert audit.returncode == 0 and {r["sub"] for r in records} >= {"registrar-tool"}, audit
     assert api.terminate() == 0, api.tail()
+
+
+def load_students(deployment: Deployment) -> None:
+    """`studentgraph load -` inside the deployment (`docker compose exec -T api ... < file`)."""
+    students = [
+        {"netid": n, "first_name": "Ada", "middle_name": None, "last_name": f"Student {i}",
+         "class_year": 2027, "school_code": "UG", "ferpa_protected": False}
+        for i, n in enumerate(NETIDS)
+    ]  # fmt: skip
+    loaded = deployment.cli("load", "-", stdin=json.dumps({"students": students}).encode())
+    assert loaded.returncode == 0 and "5 students" in loaded.stdout, loaded.stderr
 
 
 def service_account(deployment: Deployment) -> str:
@@ -361,3 +366,131 @@ async def _stop_workers_while_busy(
 
     await until(all_complete, 20)
     assert again.terminate() == 0
+
+
+# --- the optional services ---------------------------------------------------------------------
+
+
+@pytest.mark.slow  # about 25 s
+async def test_the_pooled_and_replica_profiles(cluster_root):
+    """`COMPOSE_PROFILES=pooled,replica` and `DATABASE_POOLER=transaction`: the app's services
+    reach PostgreSQL through PgBouncer (its ini and its user list made from POSTGRES_PASSWORD),
+    LISTEN straight to it (tasks complete on notifications), and the replica clones the primary
+    with the replication line of pg_hba.conf and streams from it."""
+    if not ensure_pgbouncer():
+        pytest.skip("needs Debian's pgbouncer (installed by the tests when run as root)")
+    operator = {
+        **operator_environment(cluster_root),
+        "COMPOSE_PROFILES": "pooled,replica",
+        "DATABASE_POOLER": "transaction",
+    }
+    deployment = Deployment(operator, cluster_root)
+    cluster = Cluster(cluster_root)
+    try:
+        postgres(deployment, cluster)
+        bouncer = pgbouncer(deployment, cluster)
+        replica = postgres_replica(deployment, cluster)
+        migrate = deployment.service("migrate").start()
+        assert migrate.proc is not None and migrate.proc.wait(60) == 0, migrate.tail()
+        assert "statement_timeout = 15000 ms" in migrate.tail()
+        api = deployment.service("api")
+        api.spec["command"] = [*api.spec["command"][:-1], "2"]
+        worker = deployment.service("worker")
+        deadline = time.monotonic() + 60
+        for service in (api.start(), worker.start()):
+            service.wait_healthy(deadline)
+        assert api.env["DATABASE_URL"].endswith(f"@{bouncer.url}/studentgraph")
+        assert worker.env["DATABASE_LISTEN_URL"].endswith(f":{cluster.port}/studentgraph")
+        await _through_the_pooler(deployment, api)
+        assert "login attempt: db=studentgraph user=studentgraph" in bouncer.tail()
+        await _replicated(cluster, replica)
+    except BaseException:
+        print(deployment.tails())
+        raise
+    finally:
+        deployment.stop_all()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()
+
+
+def pgbouncer(deployment: Deployment, cluster: Cluster) -> Service:
+    """The `pgbouncer` service: its command and deploy/pgbouncer.ini, with this machine's
+    addresses and files; as the postgres user when the test is root."""
+    bouncer = deployment.service("pgbouncer", ports=(5432,))
+    userlist = deployment.root / "userlist.txt"
+    deployment.adapted_file(
+        ROOT / "deploy" / "pgbouncer.ini",
+        "/etc/pgbouncer/pgbouncer.ini",
+        {
+            "host=postgres port=5432": f"host=127.0.0.1 port={cluster.port}",
+            "listen_addr = 0.0.0.0": "listen_addr = 127.0.0.1",
+            "listen_port = 5432": f"listen_port = {bouncer.port}",
+            "/tmp/userlist.txt": str(userlist),
+        },
+    )
+    bouncer.files = {**deployment.mounted("pgbouncer"), "/tmp/userlist.txt": userlist}
+    bouncer.as_postgres = True
+    bouncer.start().wait_healthy(time.monotonic() + 20)
+    return bouncer
+
+
+def postgres_replica(deployment: Deployment, cluster: Cluster) -> Service:
+    """The `postgres-replica` service: its script (pg_basebackup from `postgres` as
+    studentgraph, then the server) with this machine's addresses; PGDATA the image's ENV."""
+    replica = deployment.service("postgres-replica", ports=(5432,))
+    data = deployment.root / "replica"
+    replica.env.update(PGDATA=str(data), PGHOST=str(deployment.root), PGPORT=str(replica.port))
+    hba = deployment.root / "pg_hba.conf"  # copied there by postgres()
+    shell, flag, script = replica.spec["command"]
+    for old, new in {
+        "-h postgres ": f"-h 127.0.0.1 -p {cluster.port} ",
+        "exec postgres ": f"exec postgres -k {deployment.root} -c listen_addresses=127.0.0.1 ",
+        "/etc/postgresql/pg_hba.conf": str(hba),
+    }.items():
+        assert old in script, f"postgres-replica's command no longer says {old!r}"
+        script = script.replace(old, new)
+    replica.as_postgres = True
+    replica.start([shell, flag, script]).wait_healthy(time.monotonic() + 60)
+    assert (data / "standby.signal").exists()
+    return replica
+
+
+async def _through_the_pooler(deployment: Deployment, api: Service) -> None:
+    load_students(deployment)
+    key = service_account(deployment)
+    async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
+        client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
+        await _reads(client)
+        await _round_trip(client)
+
+
+async def _replicated(cluster: Cluster, replica: Service) -> None:
+    """The replica streams from the primary and holds what the deployment wrote."""
+    assert cluster.sql("SELECT state FROM pg_stat_replication") == "streaming"
+    count = "SELECT count(*) FROM tasks"
+    written = cluster.sql(count, "studentgraph")
+    assert written == "1"
+
+    async def caught_up() -> bool:
+        return replica_sql(replica, count) == written
+
+    await until(caught_up, 10)
+    assert replica_sql(replica, "SELECT pg_is_in_recovery()") == "t"
+
+
+def replica_sql(replica: Service, statement: str) -> str:
+    command = [
+        "psql",
+        "-X",
+        "-A",
+        "-t",
+        "-U",
+        "studentgraph",
+        "-d",
+        "studentgraph",
+        "-c",
+        statement,
+    ]
+    done = subprocess.run(command, env=replica.env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
