@@ -10,9 +10,9 @@ then used as they stand, with these adaptations and no others:
 * `postgres` is a throwaway cluster of the test's own (tests/infra.py), started with the
   service's `-c` settings, its role and database made as the image makes them from
   POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB;
-* every address a service is known by (`postgres:5432`, an alias, `redis:6379`, `api:8000`, the
-  proxy's fixed address) becomes the 127.0.0.1 address its process listens on; a service's own
-  port becomes a free one, `--host 0.0.0.0` 127.0.0.1;
+* every address a service is known by (`postgres:5432`, an alias, `redis:6379`, `api:8000`)
+  becomes the 127.0.0.1 address its process listens on, a fixed address (the proxy's) 127.0.0.2;
+  a service's own port becomes a free one, `--host 0.0.0.0` 127.0.0.1;
 * a secret (`/run/secrets/NAME`) is the file the operator named, a file mounted from `./deploy/`
   that file (or a copy whose addresses and paths were adapted the same way);
 * `studentgraph` and `python` are this virtualenv's; a program PostgreSQL or PgBouncer runs as
@@ -43,6 +43,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SPEC = Path(__file__).with_name("compose-spec.json")
 
+# What a fixed container address (the proxy's) stands for here: the proxy connects from it
+# (nginx's proxy_bind), so the api believes it and no other local address.
+FIXED_ADDRESS = "127.0.0.2"
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])([^}]*))?\}")
 
 
@@ -146,13 +149,13 @@ class Deployment:
         self.file = compose_file(operator)
         self.specs: dict[str, Any] = self.file["services"]
         self.addresses: dict[str, str] = {}  # "name:port" as compose says it -> "127.0.0.1:port"
-        self.ips: dict[str, str] = {}  # a fixed container address -> 127.0.0.1
+        self.ips: dict[str, str] = {}  # a fixed container address -> PROXY_ADDRESS
         self.files: dict[str, Path] = {}  # a container path -> the file standing for it
         self.running: list[Service] = []
         for spec in self.specs.values():
             for network in _networks(spec).values():
                 if network.get("ipv4_address"):
-                    self.ips[network["ipv4_address"]] = "127.0.0.1"
+                    self.ips[network["ipv4_address"]] = FIXED_ADDRESS
 
     # --- addresses and files ----------------------------------------------------------------
 
@@ -185,14 +188,21 @@ class Deployment:
             text = re.sub(rf"(?<![\w.-]){re.escape(known)}\b", address, text)
         for ip, local in self.ips.items():
             text = re.sub(rf"(?<![\d.]){re.escape(ip)}(?![\d.])", local, text)
-        for path, host in files.items():
-            text = text.replace(path, str(host))
+        for path in sorted(files, key=len, reverse=True):  # a secret's name may begin another's
+            text = text.replace(path, str(files[path]))
         return text
 
-    def adapted_file(self, source: Path, target: str, replacements: Mapping[str, str]) -> Path:
-        """A copy of `source` (mounted at `target`) with its addresses adapted and then these
-        `replacements` (each must occur): what the test's processes read instead."""
-        text = self.adapt(source.read_text(), {}, {})
+    def adapted_file(
+        self,
+        source: Path,
+        target: str,
+        replacements: Mapping[str, str],
+        files: Mapping[str, Path] | None = None,
+    ) -> Path:
+        """A copy of `source` (mounted at `target`) with its addresses (and the container paths
+        of `files`) adapted, then these `replacements` (each must occur): what the test's
+        processes read instead."""
+        text = self.adapt(source.read_text(), {}, files or {})
         for old, new in replacements.items():
             assert old in text, f"{source.name} no longer says {old!r}: adapt the test"
             text = text.replace(old, new)

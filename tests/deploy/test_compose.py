@@ -22,16 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,7 +36,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
-from app.auth.scopes import ALL_SCOPES, STUDENTS_READ
+from app.auth.scopes import STUDENTS_READ
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.models import Task
@@ -53,16 +49,24 @@ from tests.deploy.compose import (
     operator_environment,
     postgres,
 )
-from tests.infra import Cluster, _needs_server_binaries, _owned_directory, ensure_pgbouncer
+from tests.deploy.steps import (
+    NETIDS,
+    SET_DPLANS,
+    STUDENT,
+    dplan,
+    exchange,
+    gql,
+    load_students,
+    reads,
+    round_trip,
+    service_account,
+    until,
+    up,
+)
+from tests.infra import Cluster, ensure_pgbouncer
 
 ISSUER, AUDIENCE = "https://idp.example.edu", "studentgraph"
 PORTAL = "https://portal.example.edu"
-SET_DPLANS = """mutation($n: String!, $d: [DplanInput!]!) { setDplans(netid: $n, dplans: $d) {
-  taskId } }"""
-TASK = "query($id: String!) { task(id: $id) { status message } }"
-DPLANS = "query($n: String!) { student(netid: $n) { dplans { termCode dplanId } } }"
-STUDENT = "query($n: String!) { student(netid: $n) { netid name } }"
-NETIDS = [f"c{i:06d}" for i in range(5)]
 
 
 # --- what compose checks before it starts anything ---------------------------------------------
@@ -135,38 +139,6 @@ class IdentityProvider:
         self.server.shutdown()
 
 
-@pytest.fixture
-def cluster_root() -> Iterator[Path]:
-    """A directory for a throwaway PostgreSQL and the processes' files (PostgreSQL and PgBouncer
-    read there as the postgres user when the test is root)."""
-    if not os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("the compose deployment runs on PostgreSQL: set TEST_DATABASE_URL")
-    _needs_server_binaries()
-    root = _owned_directory("sg-compose-")
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def up(deployment: Deployment, cluster: Cluster, *, workers: int = 2) -> list[Service]:
-    """postgres, redis, migrate, the api (2 processes) and `workers` workers, healthy."""
-    postgres(deployment, cluster)
-    redis = deployment.service("redis", ports=(6379,))
-    redis.start(
-        [*redis.argv(redis.spec["command"]), "--port", str(redis.port), "--bind", "127.0.0.1"]
-    )
-    migrate = deployment.service("migrate").start()
-    assert migrate.proc is not None and migrate.proc.wait(60) == 0, migrate.tail()
-    assert deployment.specs["migrate"]["restart"] == "no"
-    api = deployment.service("api")
-    api.spec["command"] = [*api.spec["command"][:-1], "2"]
-    assert api.spec["command"][-2] == "--workers"
-    running = [redis, api.start(), *(deployment.service("worker").start() for _ in range(workers))]
-    deadline = time.monotonic() + 60
-    for service in running:
-        service.wait_healthy(deadline)
-    return running
-
-
 @pytest.mark.slow  # about 30 s
 async def test_the_compose_deployment(cluster_root):
     idp = IdentityProvider()
@@ -198,68 +170,16 @@ async def _run(deployment: Deployment, api: Service, workers: list[Service], idp
     key = service_account(deployment)
     async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
         client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
-        await _reads(client)
+        await reads(client)
         await _identity_provider(client, idp)
         await _cors(client)
-        await _round_trip(client)
+        await round_trip(client)
         await _scrape(client, workers)
         await _stop_workers_while_busy(deployment, client, workers)
     audit = deployment.cli("audit", "--netid", NETIDS[0], "--json")
     records = [json.loads(line) for line in audit.stdout.splitlines()]
     assert audit.returncode == 0 and {r["sub"] for r in records} >= {"registrar-tool"}, audit
     assert api.terminate() == 0, api.tail()
-
-
-def load_students(deployment: Deployment) -> None:
-    """`studentgraph load -` inside the deployment (`docker compose exec -T api ... < file`)."""
-    students = [
-        {"netid": n, "first_name": "Ada", "middle_name": None, "last_name": f"Student {i}",
-         "class_year": 2027, "school_code": "UG", "ferpa_protected": False}
-        for i, n in enumerate(NETIDS)
-    ]  # fmt: skip
-    loaded = deployment.cli("load", "-", stdin=json.dumps({"students": students}).encode())
-    assert loaded.returncode == 0 and "5 students" in loaded.stdout, loaded.stderr
-
-
-def service_account(deployment: Deployment) -> str:
-    """`account create` and `apikey create` inside the deployment; the key (their last line)."""
-    scopes = " ".join(ALL_SCOPES)
-    created = deployment.cli("account", "create", "registrar-tool", "--scope", scopes)
-    assert created.returncode == 0, created.stderr
-    issued = deployment.cli("apikey", "create", "registrar-tool", "--note", "compose test")
-    assert issued.returncode == 0, issued.stderr
-    return issued.stdout.strip().splitlines()[-1]
-
-
-async def exchange(client: httpx.AsyncClient, key: str) -> str:
-    """POST /api/jwt with the key: an RS256 token signed with the secret's key, whose kid the
-    published JWKS names."""
-    answer = await client.post(
-        "/api/jwt", params={"scope": " ".join(ALL_SCOPES)}, headers={"Authorization": key}
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["jwt"]
-    header = jwt.get_unverified_header(token)
-    published = (await client.get("/.well-known/jwks.json")).json()["keys"]
-    assert header["alg"] == "RS256" and header["kid"] in [k["kid"] for k in published]
-    return token
-
-
-async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    body: dict[str, Any] = response.json()
-    assert response.status_code == 200 and body.get("errors") is None, body
-    return body["data"]  # type: ignore[no-any-return]
-
-
-async def _reads(client: httpx.AsyncClient) -> None:
-    """The exchanged token on GraphQL and REST."""
-    student = (await gql(client, STUDENT, n=NETIDS[0]))["student"]
-    assert student == {"netid": NETIDS[0], "name": "Ada Student 0"}
-    terms = await client.get(f"/api/students/{NETIDS[0]}/terms")
-    assert terms.status_code == 200 and terms.json() == [], terms.text
-    missing = await client.get("/api/students/z999999/terms")
-    assert missing.status_code == 404
 
 
 async def _identity_provider(client: httpx.AsyncClient, idp: IdentityProvider) -> None:
@@ -293,33 +213,6 @@ async def _cors(client: httpx.AsyncClient) -> None:
     assert other.status_code == 400 and "Access-Control-Allow-Origin" not in other.headers
 
 
-async def until(check: Any, within: float) -> Any:
-    deadline = time.monotonic() + within
-    while not (result := await check()):
-        assert time.monotonic() < deadline, "not in time"
-        await asyncio.sleep(0.1)
-    return result
-
-
-def _dplan(term: str, code: str) -> dict[str, str]:
-    return {"termCode": term, "dplanId": code, "dplanSourceId": "PHL"}
-
-
-async def _round_trip(client: httpx.AsyncClient) -> None:
-    netid = NETIDS[0]
-    task = (await gql(client, SET_DPLANS, n=netid, d=[_dplan("202301", "R")]))["setDplans"]
-
-    async def finished() -> dict[str, Any] | None:
-        state = (await gql(client, TASK, id=task["taskId"]))["task"]
-        return state if state["status"] in ("COMPLETE", "ERROR") else None
-
-    assert (await until(finished, 15)) == {"status": "COMPLETE", "message": "success"}
-    dplans = (await gql(client, DPLANS, n=netid))["student"]["dplans"]
-    assert dplans == [{"termCode": "202301", "dplanId": "R"}]
-    rest = await client.get(f"/api/tasks/{task['taskId']}")
-    assert rest.status_code == 200 and rest.json()["status"] == "complete", rest.text
-
-
 async def _scrape(client: httpx.AsyncClient, workers: list[Service]) -> None:
     # With multiprocess metrics, each scrape covers every process of the api.
     for _ in range(4):
@@ -347,7 +240,7 @@ async def _stop_workers_while_busy(
     database = workers[0].env["DATABASE_URL"]
     accepted = await asyncio.gather(
         *(
-            gql(client, SET_DPLANS, n=netid, d=[_dplan(term, code)])
+            gql(client, SET_DPLANS, n=netid, d=[dplan(term, code)])
             for netid in NETIDS
             for term in ("202301", "202303")
             for code in ("R", "L", "O")
@@ -460,8 +353,8 @@ async def _through_the_pooler(deployment: Deployment, api: Service) -> None:
     key = service_account(deployment)
     async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
         client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
-        await _reads(client)
-        await _round_trip(client)
+        await reads(client)
+        await round_trip(client)
 
 
 async def _replicated(cluster: Cluster, replica: Service) -> None:
