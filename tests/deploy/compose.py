@@ -227,10 +227,12 @@ class Deployment:
         env.update({k: str(v) for k, v in (self.specs[name].get("environment") or {}).items()})
         return env
 
-    def cli(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`docker compose run --rm --no-deps api studentgraph ARGS` (or `exec -T`): the api's
-        image, environment and secrets."""
-        api = Service(self, "api")
+        image, environment (`env` over it, as `-e`) and secrets."""
+        api = Service(self, "api", **(env or {}))
         done = subprocess.run(
             [str(BIN / "studentgraph"), *args],
             cwd=self.root, env=api.env, input=stdin.decode() if stdin else None,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import ssl
 import subprocess
 import time
@@ -229,3 +230,14 @@ async def _slow_headers(proxy: Service, tls: ssl.SSLContext) -> bool:
 async def _slow_body(proxy: Service, tls: ssl.SSLContext) -> bool:
     head = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
     return await _stalled(proxy, tls, head + b'{"query": "')
+
+
+def test_the_proxy_refuses_bodies_at_the_apis_limit():
+    """nginx's client_max_body_size is the api's MAX_BODY_BYTES (compose leaves it at its
+    default), and its 413s name that number as the api's do."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    number, unit = re.search(r"client_max_body_size (\d+)([km]?);", conf).groups()  # type: ignore[union-attr]
+    assert int(number) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit] == MAX_BODY_BYTES
+    assert conf.count(f"larger than {MAX_BODY_BYTES} bytes") == 2
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "MAX_BODY_BYTES" not in compose
