@@ -30,10 +30,14 @@ def free_port() -> int:
 
 class Served:
     """`env` is added to the defaults: the test environment, `database_url`, the in-process
-    worker on, no rate limit, warnings only. `token` carries every scope."""
+    worker on, no rate limit, warnings only. `token` carries every scope. `root`: the source
+    tree whose `app` runs (another release's, say)."""
 
-    def __init__(self, database_url: str, *, demo: bool = False, **env: str) -> None:
+    def __init__(
+        self, database_url: str, *, demo: bool = False, root: Path = ROOT, **env: str
+    ) -> None:
         self.with_demo = demo  # `python -m app demo` (the seed documents' students) first
+        self.root = root
         self.env = {
             **os.environ,
             "ENVIRONMENT": "test",
@@ -51,8 +55,16 @@ class Served:
 
     def demo(self) -> None:
         """`python -m app demo`: the seed documents' students."""
-        demo = [sys.executable, "-m", "app", "demo"]
-        subprocess.run(demo, cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120)
+        self.cli("demo")
+
+    def cli(self, *args: str) -> str:
+        """`python -m app ARGS` (it must succeed); what it printed."""
+        command = [sys.executable, "-m", "app", *args]
+        done = subprocess.run(
+            command, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"{args}: {done.stderr}"
+        return done.stdout
 
     def start(self) -> None:
         """Serves, and returns once /readyz says so (60 s at most)."""
@@ -74,7 +86,7 @@ class Served:
         command = [sys.executable, "-m", "app", *args]
         self.processes.append(
             subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=None
+                command, cwd=self.root, env=self.env, stdout=subprocess.DEVNULL, stderr=None
             )
         )
 

@@ -1,0 +1,184 @@
+"""An upgrade from the previous release, with its data, as README: Deployment says: `migrate`
+runs while the previous version serves, then the new version replaces it.
+
+The previous release's code (`app/` at PREVIOUS_RELEASE, read out of git; the dependencies are
+this virtualenv's, as the lock is unchanged) makes its schema with its own migrations and its
+data with its own commands and API: the demo students, a service account and its key, tasks
+applied by its worker, disclosure records of its reads. Then this release's `migrate` runs while
+a client keeps reading from the previous version (every answer unchanged), and this release
+serves the same database: the same answers, the same disclosure records, the previous release's
+key exchanged at POST /api/jwt; and the previous version, still serving until it is replaced,
+still answers as before and still accepts and applies tasks.
+
+PREVIOUS_RELEASE moves to each release's commit when it is cut; a migration that would break
+the previous release's code fails this test, and must then be split (expand now, contract in the
+next release) or its downtime documented."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import uuid
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import _admin, _admin_url
+from tests.deploy.compose import ROOT
+from tests.deploy.steps import SET_DPLANS, TASK, dplan, until
+from tests.served import Served, running
+
+PREVIOUS_RELEASE = "006fb0c"  # the last commit before the deployment work (issue 20)
+FROZEN = {"CLOCK_NOW": "2019-07-01T12:00:00Z"}  # computed fields (offsets) the same in both
+STUDENT = """query($n: String!) { student(netid: $n) { netid name classYear
+  terms { termId isActive quarterlyTerm { id currentTermOffset } }
+  plans { id name state children { id } } dplans { termCode dplanId dplanSourceId } } }"""
+STUDENTS = "{ students(first: 50) { totalCount edges { node { netid } } } }"
+NETIDS = ("f000abc", "f0027k4", "f00000x")
+
+
+def previous_release(into: Path) -> Path:
+    """`app/` as it was at PREVIOUS_RELEASE, under `into`."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("the previous release is read from git history: not a git checkout")
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", PREVIOUS_RELEASE, "app"],
+        capture_output=True,
+        check=False,
+    )
+    assert archive.returncode == 0, f"{PREVIOUS_RELEASE}: {archive.stderr!r} (a shallow clone?)"
+    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("a deployment's upgrade runs on PostgreSQL: set TEST_DATABASE_URL")
+    admin = _admin_url()
+    name = f"sg_upgrade_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.mark.slow  # about 30 s
+async def test_migrate_while_the_previous_release_serves(database, tmp_path):
+    previous = Served(database, root=previous_release(tmp_path / "previous"), **FROZEN)
+    assert "database is at the newest schema" in previous.cli("migrate")
+    previous.demo()
+    key = service_account(previous)
+    with running(previous):
+        tasks = await _written(previous)
+        before = await answers(previous.url, previous.token, tasks)
+        reads = await _migrated_while_reading(database, previous, before, tasks)
+        assert reads > 0
+        records = audits(previous)
+        current = Served(database, **FROZEN)
+        assert audits(current) == records  # before this release reads anything
+        with running(current):
+            assert await answers(current.url, current.token, tasks) == before
+            await exchanged(current.url, key)
+        assert await answers(previous.url, previous.token, tasks) == before
+        assert len(await _written(previous)) == len(NETIDS)  # and it still writes
+
+
+def service_account(served: Served) -> str:
+    scopes = "urn:dartmouth:students:read.sensitive"
+    served.cli("account", "create", "registrar-tool", "--scope", scopes)
+    return served.cli("apikey", "create", "registrar-tool").strip().splitlines()[-1]
+
+
+async def exchanged(url: str, key: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        answer = await client.post("/api/jwt", headers={"Authorization": key})
+        assert answer.status_code == 200, answer.text
+
+
+def audits(served: Served) -> dict[str, list[dict[str, Any]]]:
+    found = {}
+    for netid in NETIDS:
+        printed = served.cli("audit", "--netid", netid, "--json")
+        found[netid] = [json.loads(line) for line in printed.splitlines()]
+    return found
+
+
+async def _gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    body: dict[str, Any] = response.json()
+    assert response.status_code == 200 and body.get("errors") is None, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def _written(served: Served) -> list[str]:
+    """Tasks accepted by the previous release and applied by its worker; their ids."""
+    headers = {"Authorization": f"Bearer {served.token}"}
+    async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=10) as client:
+        ids = []
+        for netid in NETIDS:
+            task = await _gql(client, SET_DPLANS, n=netid, d=[dplan("202301", "R")])
+            ids.append(task["setDplans"]["taskId"])
+
+        async def complete() -> bool:
+            states = [(await _gql(client, TASK, id=i))["task"]["status"] for i in ids]
+            return states == ["COMPLETE"] * len(ids)
+
+        await until(complete, 20)
+        return ids
+
+
+async def answers(url: str, token: str, tasks: list[str]) -> dict[str, Any]:
+    """What callers see: students over GraphQL, their terms and plans and the tasks over REST."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
+        found: dict[str, Any] = {"students": await _gql(client, STUDENTS)}
+        for netid in NETIDS:
+            found[netid] = await _gql(client, STUDENT, n=netid)
+            for path in (f"/api/students/{netid}/terms", f"/api/academic/plans?netid={netid}"):
+                answer = await client.get(path)
+                assert answer.status_code == 200, answer.text
+                found[path] = answer.json()
+        for task in tasks:
+            answer = await client.get(f"/api/tasks/{task}")
+            assert answer.status_code == 200 and answer.json()["status"] == "complete"
+            found[task] = answer.json()
+        return found
+
+
+async def _migrated_while_reading(
+    database: str, previous: Served, before: dict[str, Any], tasks: list[str]
+) -> int:
+    """This release's `migrate`, while the previous release answers reads as before; how many
+    reads it answered meanwhile."""
+    migrate = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "app", "migrate"),
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    reads = 0
+
+    async def read_until_migrated() -> None:
+        nonlocal reads
+        while migrate.returncode is None:
+            assert await answers(previous.url, previous.token, tasks) == before
+            reads += 1
+
+    reading = asyncio.create_task(read_until_migrated())
+    out, err = await migrate.communicate()
+    assert migrate.returncode == 0 and b"newest schema" in out, err
+    with contextlib.suppress(asyncio.CancelledError):
+        await reading
+    return reads
