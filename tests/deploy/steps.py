@@ -5,8 +5,12 @@ read and a write through it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import subprocess
 import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,3 +125,63 @@ async def reads(client: httpx.AsyncClient) -> None:
     assert terms.status_code == 200 and terms.json() == [], terms.text
     missing = await client.get("/api/students/z999999/terms")
     assert missing.status_code == 404
+
+
+@contextlib.contextmanager
+def deployed(operator: dict[str, str], root: Path) -> Iterator[tuple[Deployment, Cluster]]:
+    """The deployment and its PostgreSQL cluster (not yet started) under `root`; every process
+    stopped after, and their logs printed if the test failed."""
+    deployment, cluster = Deployment(operator, root), Cluster(root)
+    try:
+        yield deployment, cluster
+    except BaseException:
+        print(deployment.tails())
+        raise
+    finally:
+        deployment.stop_all()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()
+
+
+async def applied_tasks(client: httpx.AsyncClient, netids: Sequence[str]) -> list[str]:
+    """A `setDplans` for each student, waited on until a worker completed them all; their ids."""
+    ids = []
+    for i, netid in enumerate(netids):
+        task = await gql(client, SET_DPLANS, n=netid, d=[dplan("202301", "RLO"[i % 3])])
+        ids.append(task["setDplans"]["taskId"])
+
+    async def complete() -> bool:
+        states = [(await gql(client, TASK, id=i))["task"]["status"] for i in ids]
+        return states == ["COMPLETE"] * len(ids)
+
+    await until(complete, 20)
+    return ids
+
+
+async def answers(
+    client: httpx.AsyncClient, query: str, netids: Sequence[str], tasks: Sequence[str]
+) -> dict[str, Any]:
+    """What callers see (each read leaves disclosure records): `query` for each student over
+    GraphQL, their terms and plans and the tasks over REST."""
+    found: dict[str, Any] = {}
+    for netid in netids:
+        found[netid] = await gql(client, query, n=netid)
+        for path in (f"/api/students/{netid}/terms", f"/api/academic/plans?netid={netid}"):
+            answer = await client.get(path)
+            assert answer.status_code == 200, answer.text
+            found[path] = answer.json()
+    for task in tasks:
+        answer = await client.get(f"/api/tasks/{task}")
+        assert answer.status_code == 200 and answer.json()["status"] == "complete", answer.text
+        found[task] = answer.json()
+    return found
+
+
+def audit_records(cli: Callable[..., str], netids: Sequence[str]) -> dict[str, list[Any]]:
+    """`studentgraph audit --netid N --json` (run by `cli`) for each student: its disclosure
+    records."""
+    found = {}
+    for netid in netids:
+        printed = cli("audit", "--netid", netid, "--json")
+        found[netid] = [json.loads(line) for line in printed.splitlines()]
+    return found

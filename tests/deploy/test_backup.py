@@ -9,12 +9,10 @@ server's socket), with the cluster's socket and port named."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -23,49 +21,43 @@ from tests.deploy.compose import Deployment, Service, operator_environment
 from tests.deploy.steps import (
     DPLANS,
     NETIDS,
-    SET_DPLANS,
-    TASK,
-    dplan,
+    answers,
+    applied_tasks,
+    audit_records,
+    deployed,
     exchange,
-    gql,
     load_students,
     service_account,
-    until,
     up,
 )
 from tests.infra import Cluster
 
+T = TypeVar("T")
 
-@pytest.mark.slow  # about 30 s
+
+@pytest.mark.slow  # about 35 s
 async def test_a_dump_restored_into_a_new_database_serves_the_same_answers(cluster_root):
-    deployment = Deployment(operator_environment(cluster_root), cluster_root)
-    cluster = Cluster(cluster_root)
-    try:
+    with deployed(operator_environment(cluster_root), cluster_root) as (deployment, cluster):
         _, api, _ = up(deployment, cluster, workers=1)
         load_students(deployment)
         key = service_account(deployment)
-        tasks = await _written(api, key)
-        before = await _answers(api, key, tasks)
-        records = audits(deployment)
+        tasks = await _seen(api, key, lambda client: applied_tasks(client, NETIDS[:3]))
+        before = await _seen(api, key, lambda client: answers(client, DPLANS, NETIDS, tasks))
+        records = audit_records(_cli(deployment), NETIDS)
         assert sum(len(r) for r in records.values()) >= len(NETIDS)
         dump = cluster_root / "studentgraph.dump"
         _backup(cluster, dump)
         _restore(cluster, dump, "studentgraph_restored")
         api.terminate()
         restored = _on(deployment, "studentgraph_restored")
-        assert audits(deployment, restored) == records  # before any read of the restored one
+        # before any read of the restored database
+        assert audit_records(_cli(deployment, restored), NETIDS) == records
         migrate = deployment.service("migrate", **restored).start()
         assert migrate.proc is not None and migrate.proc.wait(60) == 0, migrate.tail()
         again = deployment.service("api", **restored).start()
         again.wait_healthy(time.monotonic() + 60)
-        assert await _answers(again, key, tasks) == before
-    except BaseException:
-        print(deployment.tails())
-        raise
-    finally:
-        deployment.stop_all()
-        with contextlib.suppress(subprocess.CalledProcessError):
-            cluster.stop()
+        after = await _seen(again, key, lambda client: answers(client, DPLANS, NETIDS, tasks))
+        assert after == before
 
 
 def _backup(cluster: Cluster, dump: Path) -> None:
@@ -91,47 +83,18 @@ def _on(deployment: Deployment, database: str) -> dict[str, str]:
     }
 
 
-def audits(deployment: Deployment, env: dict[str, str] | None = None) -> dict[str, list[Any]]:
-    """`studentgraph audit --netid N --json` for each student: its disclosure records."""
-    found = {}
-    for netid in NETIDS:
-        done = deployment.cli("audit", "--netid", netid, "--json", env=env)
+def _cli(deployment: Deployment, env: dict[str, str] | None = None) -> Callable[..., str]:
+    def run(*args: str) -> str:
+        done = deployment.cli(*args, env=env)
         assert done.returncode == 0, done.stderr
-        found[netid] = [json.loads(line) for line in done.stdout.splitlines()]
-    return found
+        return done.stdout
+
+    return run
 
 
-async def _written(api: Service, key: str) -> list[str]:
-    """Tasks accepted and applied by the worker; their ids."""
+async def _seen(api: Service, key: str, do: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+    """What `do` returns, done by the service account (its key exchanged anew: a restored key
+    must work)."""
     async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
         client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
-        ids = []
-        for i, netid in enumerate(NETIDS[:3]):
-            task = await gql(client, SET_DPLANS, n=netid, d=[dplan("202301", "RLO"[i])])
-            ids.append(task["setDplans"]["taskId"])
-
-        async def complete() -> bool:
-            states = [(await gql(client, TASK, id=i))["task"]["status"] for i in ids]
-            return states == ["COMPLETE"] * len(ids)
-
-        await until(complete, 15)
-        return ids
-
-
-async def _answers(api: Service, key: str, tasks: list[str]) -> dict[str, Any]:
-    """What callers see (each read leaves a disclosure record): every student's D-plans
-    (GraphQL) and terms (REST), the tasks (REST); the key is exchanged anew, so a restored key
-    must work."""
-    async with httpx.AsyncClient(base_url=f"http://{api.url}", timeout=10) as client:
-        client.headers["Authorization"] = f"Bearer {await exchange(client, key)}"
-        answers: dict[str, Any] = {}
-        for netid in NETIDS:
-            answers[netid] = (await gql(client, DPLANS, n=netid))["student"]
-            terms = await client.get(f"/api/students/{netid}/terms")
-            assert terms.status_code == 200
-            answers[f"{netid} terms"] = terms.json()
-        for task in tasks:
-            read = await client.get(f"/api/tasks/{task}")
-            assert read.status_code == 200 and read.json()["status"] == "complete", read.text
-            answers[task] = read.json()
-        return answers
+        return await do(client)

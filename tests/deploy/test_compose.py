@@ -20,7 +20,6 @@ with DATABASE_POOLER=transaction, LISTEN straight to PostgreSQL) and the streami
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import signal
@@ -53,6 +52,7 @@ from tests.deploy.steps import (
     NETIDS,
     SET_DPLANS,
     STUDENT,
+    deployed,
     dplan,
     exchange,
     gql,
@@ -150,19 +150,12 @@ async def test_the_compose_deployment(cluster_root):
         "CORS_ORIGINS": PORTAL,
         "METRICS_ENABLED": "true",
     }
-    deployment = Deployment(operator, cluster_root)
-    cluster = Cluster(cluster_root)
-    try:
+    with deployed(operator, cluster_root) as (deployment, cluster):
         _, api, *workers = up(deployment, cluster)
-        await _run(deployment, api, workers, idp)
-    except BaseException:
-        print(deployment.tails())
-        raise
-    finally:
-        deployment.stop_all()
-        idp.close()
-        with contextlib.suppress(subprocess.CalledProcessError):
-            cluster.stop()
+        try:
+            await _run(deployment, api, workers, idp)
+        finally:
+            idp.close()
 
 
 async def _run(deployment: Deployment, api: Service, workers: list[Service], idp: Any) -> None:
@@ -277,9 +270,7 @@ async def test_the_pooled_and_replica_profiles(cluster_root):
         "COMPOSE_PROFILES": "pooled,replica",
         "DATABASE_POOLER": "transaction",
     }
-    deployment = Deployment(operator, cluster_root)
-    cluster = Cluster(cluster_root)
-    try:
+    with deployed(operator, cluster_root) as (deployment, cluster):
         postgres(deployment, cluster)
         bouncer = pgbouncer(deployment, cluster)
         replica = postgres_replica(deployment, cluster)
@@ -297,13 +288,6 @@ async def test_the_pooled_and_replica_profiles(cluster_root):
         await _through_the_pooler(deployment, api)
         assert "login attempt: db=studentgraph user=studentgraph" in bouncer.tail()
         await _replicated(cluster, replica)
-    except BaseException:
-        print(deployment.tails())
-        raise
-    finally:
-        deployment.stop_all()
-        with contextlib.suppress(subprocess.CalledProcessError):
-            cluster.stop()
 
 
 def pgbouncer(deployment: Deployment, cluster: Cluster) -> Service:

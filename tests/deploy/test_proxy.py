@@ -19,11 +19,9 @@ cut off by the proxy."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import ssl
-import subprocess
 import time
 from typing import Any
 
@@ -38,6 +36,7 @@ from tests.deploy.steps import (
     NETIDS,
     SET_DPLANS,
     STUDENT,
+    deployed,
     dplan,
     exchange,
     gql,
@@ -46,7 +45,7 @@ from tests.deploy.steps import (
     service_account,
     up,
 )
-from tests.infra import Cluster, ensure_debian_package
+from tests.infra import ensure_debian_package
 
 NGINX = "/usr/sbin/nginx"
 MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
@@ -58,20 +57,11 @@ async def test_the_proxy(cluster_root):
     if not ensure_debian_package(NGINX, "nginx"):
         pytest.skip("needs Debian's nginx (installed by the tests when run as root)")
     operator = {**operator_environment(cluster_root), "METRICS_ENABLED": "true"}
-    deployment = Deployment(operator, cluster_root)
-    cluster = Cluster(cluster_root)
-    try:
+    with deployed(operator, cluster_root) as (deployment, cluster):
         _, api, _ = up(deployment, cluster, workers=1)
         proxy = start_proxy(deployment)
         tls = ssl.create_default_context(cafile=operator["TLS_CERTIFICATE_FILE"])
         await _through(deployment, api, proxy, tls)
-    except BaseException:
-        print(deployment.tails())
-        raise
-    finally:
-        deployment.stop_all()
-        with contextlib.suppress(subprocess.CalledProcessError):
-            cluster.stop()
 
 
 def start_proxy(deployment: Deployment) -> Service:

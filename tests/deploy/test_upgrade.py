@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import _admin, _admin_url
 from tests.deploy.compose import ROOT
-from tests.deploy.steps import SET_DPLANS, TASK, dplan, until
+from tests.deploy.steps import answers, applied_tasks, audit_records, gql
 from tests.served import Served, running
 
 PREVIOUS_RELEASE = "006fb0c"  # the last commit before the deployment work (issue 20)
@@ -81,16 +80,16 @@ async def test_migrate_while_the_previous_release_serves(database, tmp_path):
     key = service_account(previous)
     with running(previous):
         tasks = await _written(previous)
-        before = await answers(previous.url, previous.token, tasks)
+        before = await seen(previous, tasks)
         reads = await _migrated_while_reading(database, previous, before, tasks)
         assert reads > 0
         records = audits(previous)
         current = Served(database, **FROZEN)
         assert audits(current) == records  # before this release reads anything
         with running(current):
-            assert await answers(current.url, current.token, tasks) == before
+            assert await seen(current, tasks) == before
             await exchanged(current.url, key)
-        assert await answers(previous.url, previous.token, tasks) == before
+        assert await seen(previous, tasks) == before
         assert len(await _written(previous)) == len(NETIDS)  # and it still writes
 
 
@@ -106,54 +105,25 @@ async def exchanged(url: str, key: str) -> None:
         assert answer.status_code == 200, answer.text
 
 
-def audits(served: Served) -> dict[str, list[dict[str, Any]]]:
-    found = {}
-    for netid in NETIDS:
-        printed = served.cli("audit", "--netid", netid, "--json")
-        found[netid] = [json.loads(line) for line in printed.splitlines()]
-    return found
-
-
-async def _gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    body: dict[str, Any] = response.json()
-    assert response.status_code == 200 and body.get("errors") is None, body
-    return body["data"]  # type: ignore[no-any-return]
+def audits(served: Served) -> dict[str, list[Any]]:
+    return audit_records(served.cli, NETIDS)
 
 
 async def _written(served: Served) -> list[str]:
-    """Tasks accepted by the previous release and applied by its worker; their ids."""
+    """Tasks accepted by `served` and applied by its worker; their ids."""
     headers = {"Authorization": f"Bearer {served.token}"}
     async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=10) as client:
-        ids = []
-        for netid in NETIDS:
-            task = await _gql(client, SET_DPLANS, n=netid, d=[dplan("202301", "R")])
-            ids.append(task["setDplans"]["taskId"])
-
-        async def complete() -> bool:
-            states = [(await _gql(client, TASK, id=i))["task"]["status"] for i in ids]
-            return states == ["COMPLETE"] * len(ids)
-
-        await until(complete, 20)
-        return ids
+        return await applied_tasks(client, NETIDS)
 
 
-async def answers(url: str, token: str, tasks: list[str]) -> dict[str, Any]:
-    """What callers see: students over GraphQL, their terms and plans and the tasks over REST."""
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
-        found: dict[str, Any] = {"students": await _gql(client, STUDENTS)}
-        for netid in NETIDS:
-            found[netid] = await _gql(client, STUDENT, n=netid)
-            for path in (f"/api/students/{netid}/terms", f"/api/academic/plans?netid={netid}"):
-                answer = await client.get(path)
-                assert answer.status_code == 200, answer.text
-                found[path] = answer.json()
-        for task in tasks:
-            answer = await client.get(f"/api/tasks/{task}")
-            assert answer.status_code == 200 and answer.json()["status"] == "complete"
-            found[task] = answer.json()
-        return found
+async def seen(served: Served, tasks: list[str]) -> dict[str, Any]:
+    """What callers see: the students' page over GraphQL, and `answers` for each."""
+    headers = {"Authorization": f"Bearer {served.token}"}
+    async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=10) as client:
+        return {
+            "students": await gql(client, STUDENTS),
+            **(await answers(client, STUDENT, NETIDS, tasks)),
+        }
 
 
 async def _migrated_while_reading(
@@ -173,7 +143,7 @@ async def _migrated_while_reading(
     async def read_until_migrated() -> None:
         nonlocal reads
         while migrate.returncode is None:
-            assert await answers(previous.url, previous.token, tasks) == before
+            assert await seen(previous, tasks) == before
             reads += 1
 
     reading = asyncio.create_task(read_until_migrated())
