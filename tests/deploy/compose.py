@@ -20,6 +20,7 @@ then used as they stand, with these adaptations and no others:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -321,6 +322,7 @@ class Service:
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own: `kill` ends its children too
             **user,  # type: ignore[call-overload]
         )
         return self
@@ -357,8 +359,11 @@ class Service:
         return self.proc.wait(seconds(self.spec.get("stop_grace_period", "10s")))
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        """SIGKILL to it and every process it started (uvicorn's workers, nginx's, their
+        helpers), as removing a container does."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
     def tail(self) -> str:
