@@ -171,7 +171,7 @@ async def _run(deployment: Deployment, api: Service, workers: list[Service], idp
         await _stop_workers_while_busy(deployment, client, workers)
     audit = deployment.cli("audit", "--netid", NETIDS[0], "--json")
     records = [json.loads(line) for line in audit.stdout.splitlines()]
-    assert audit.returncode == 0 and {r["sub"] for r in records} >= {"registrar-tool"}, audit
+    assert audit.returncode == 0 and {r["sub"] for r in records} >= {"svc:registrar-tool"}, audit
     assert api.terminate() == 0, api.tail()
 
 
