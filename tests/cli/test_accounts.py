@@ -3,16 +3,29 @@ and works at POST /api/jwt; lists never show a key; every failure is one line.""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
 from tests.cli.test_data import run_cli
+
+T = TypeVar("T")
 
 
 def ok(*args: str, url: str) -> str:
     done = run_cli(*args, url=url)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+async def in_thread(command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A command line helper run in a thread, from a test whose app shares this event loop:
+    blocking the loop while the command waits for SQLite's write lock deadlocks whenever the app
+    holds a write transaction open across an await (its in-process worker's claim, say), and the
+    command fails with "database is locked" after the busy timeout."""
+    return await asyncio.to_thread(command, *args, **kwargs)
 
 
 def fails(*args: str, url: str) -> str:
@@ -107,7 +120,7 @@ def _tool_key(database_url: str) -> str:
 
 
 async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
-    key = _tool_key(database_url)
+    key = await in_thread(_tool_key, database_url)
 
     response = await client.post(
         "/api/jwt",
@@ -139,14 +152,16 @@ class TestJwks:
 
 
 async def test_a_scope_taken_back_and_a_key_revoked_are_refused_at_api_jwt(database_url, client):
-    key = _tool_key(database_url)
-    ok("account", "revoke-scope", "tool", "--scope", PEOPLE_PRIVATE, url=database_url)
+    key = await in_thread(_tool_key, database_url)
+    await in_thread(
+        ok, "account", "revoke-scope", "tool", "--scope", PEOPLE_PRIVATE, url=database_url
+    )
 
     asked = {"scope": f"{PEOPLE_PRIVATE} {STUDENTS_READ}"}
     response = await client.post("/api/jwt", params=asked, headers={"Authorization": key})
     assert response.status_code == 200 and response.json()["accepted_scopes"] == [STUDENTS_READ]
 
-    ok("apikey", "revoke", key[4:16], url=database_url)
+    await in_thread(ok, "apikey", "revoke", key[4:16], url=database_url)
     refused = await client.post("/api/jwt", params=asked, headers={"Authorization": key})
     unknown = await client.post("/api/jwt", params=asked, headers={"Authorization": "sgk_none"})
     assert (refused.status_code, refused.json()) == (401, unknown.json())

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
 from app.auth.cutoffs import Cutoffs
 from app.main import create_app
-from tests.cli.test_accounts import fails, ok
+from tests.cli.test_accounts import fails, in_thread, ok
 from tests.conftest import bearer, counting_statements
 from tests.factories import make_student
 from tests.graphql.test_websocket import PROTOCOL, ask
@@ -56,8 +56,8 @@ class TestScopes:
         )
 
     async def test_no_comma_joined_scope_reaches_a_token(self, database_url, client, session):
-        key = _key(database_url, scope=f"{STUDENTS_READ} {STUDENTS_WRITE}")
-        fails("account", "grant", "tool", "--scope", JOINED, url=database_url)
+        key = await in_thread(_key, database_url, scope=f"{STUDENTS_READ} {STUDENTS_WRITE}")
+        await in_thread(fails, "account", "grant", "tool", "--scope", JOINED, url=database_url)
         await make_student(session, netid="f000pro", ferpa_protected=True)
         await session.commit()
 
@@ -95,7 +95,9 @@ class TestSubjects:
         assert accepted.status_code == 202, accepted.text
         location = accepted.headers["location"]
         task_id = location.rsplit("/", 1)[1]
-        key = _key(database_url, name="f003ghc", scope=f"{STUDENTS_READ} {STUDENTS_WRITE}")
+        key = await in_thread(
+            _key, database_url, name="f003ghc", scope=f"{STUDENTS_READ} {STUDENTS_WRITE}"
+        )
         account = await _token(client, key, f"{STUDENTS_READ} {STUDENTS_WRITE}")
 
         assert (await client.get(location, headers=writer(auth, sub="f003ghc"))).status_code == 200
@@ -116,7 +118,7 @@ class TestSubjects:
         signing = settings.model_copy(
             update={"jwt_private_key": pem(ours), "jwt_algorithms": ["RS256", "HS256"]}
         )
-        key = _key(database_url, name="tool")
+        key = await in_thread(_key, database_url, name="tool")
         claims = {"scope": STUDENTS_READ, "exp": 2**40}
         async with serving(signing, clock) as client:
             minted = await _token(client, key)
@@ -131,7 +133,9 @@ class TestSubjects:
                 bad = {"Authorization": f"Bearer {token}"}
                 response = await client.get("/api/academic/plans", headers=bad)
                 assert (response.status_code, response.content) == (401, expected.content)
-        assert "service account" in fails("token", "--sub", "svc:tool", url=database_url)
+        assert "service account" in await in_thread(
+            fails, "token", "--sub", "svc:tool", url=database_url
+        )
 
 
 async def _refreshed(*clients, rounds: int = 2) -> None:
@@ -154,7 +158,7 @@ async def _next_second(after: float) -> None:
 
 class TestCutOff:
     async def test_an_account_is_cut_off_at_every_instance(self, settings, clock, database_url):
-        key = _key(database_url, name="tool")
+        key = await in_thread(_key, database_url, name="tool")
         fast = settings.model_copy(
             update={"account_cutoff_refresh_seconds": 0.2, "worker_in_process": False}
         )
@@ -167,7 +171,7 @@ class TestCutOff:
             for instance in (a, b):
                 assert (await instance.get(plans, headers=first)).status_code == 200
 
-            ok("account", "revoke-tokens", "tool", url=database_url)
+            await in_thread(ok, "account", "revoke-tokens", "tool", url=database_url)
             revoked_at = time.time()
             await _refreshed(a, b)
             for instance in (a, b):
@@ -178,7 +182,7 @@ class TestCutOff:
             for instance in (a, b):
                 assert (await instance.get(plans, headers=second)).status_code == 200
 
-            ok("account", "disable", "tool", url=database_url)
+            await in_thread(ok, "account", "disable", "tool", url=database_url)
             disabled_at = time.time()
             await _refreshed(a, b)
             for instance in (a, b):
@@ -187,20 +191,20 @@ class TestCutOff:
             exchange = await a.post("/api/jwt", headers={"Authorization": key})
             assert exchange.status_code == 401
 
-            ok("account", "enable", "tool", url=database_url)
+            await in_thread(ok, "account", "enable", "tool", url=database_url)
             await _next_second(disabled_at)
             third = await _token(a, key)
             await _refreshed(a, b)
             for instance in (a, b):
                 assert (await instance.get(plans, headers=third)).status_code == 200
                 assert (await instance.get(plans, headers=second)).status_code == 401
-        listed = ok("account", "list", url=database_url).split("\t")
+        listed = (await in_thread(ok, "account", "list", url=database_url)).split("\t")
         assert listed[2] == "-" and listed[3] != "-"  # enabled; tokens before a time refused
 
     async def test_no_statement_per_request(self, settings, clock, database_url):
         """A service account's token is checked against the process's table: a request with one
         runs the statements a person's runs, none of them on service_accounts."""
-        key = _key(database_url, name="tool")
+        key = await in_thread(_key, database_url, name="tool")
         async with serving(settings, clock) as client:
             account = await _token(client, key)
             person = bearer(settings, STUDENTS_READ, sub="f003ghc")
@@ -225,7 +229,7 @@ class TestCutOff:
         """The database is the truth: a process that cannot read the cut-offs answers a service
         account's token 503 (Retry-After), never lets it through unchecked; people's tokens are
         never looked up."""
-        key = _key(database_url, name="tool")
+        key = await in_thread(_key, database_url, name="tool")
 
         async def unreachable() -> dict[str, float]:
             raise ConnectionRefusedError("the database is down")
