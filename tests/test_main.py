@@ -160,7 +160,8 @@ class TestBodyLimit:
         assert response.status_code == 413
 
     async def test_bodies_within_the_limit_are_read(self, client, auth):
-        query = b'{"query": "' + b" " * 500_000 + b'{ dplanCodes { id } }"}'
+        # Padded outside the document (JSON whitespace): a document is held to 64 KiB itself.
+        query = b'{"query": "{ dplanCodes { id } }"' + b" " * 500_000 + b"}"
         headers = {**auth(), "Content-Type": "application/json"}
         response = await client.post("/graphql", content=query, headers=headers)
         assert response.status_code == 200 and response.json()["data"]["dplanCodes"]

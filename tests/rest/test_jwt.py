@@ -84,7 +84,9 @@ class TestExchange:
         )
         assert answer.json()["data"] == {"student": {"netid": "f000abc"}}
         # Asked for read only: a write is refused although the account holds write too.
-        patch = await client.patch("/api/students/f000abc", json={"dplans": []}, headers=headers)
+        dplan = {"term_code": "202301", "dplan_id": "R", "dplan_source_id": "PHL"}
+        body = {"dplans": [dplan]}
+        patch = await client.patch("/api/students/f000abc", json=body, headers=headers)
         assert patch.status_code == 403
 
     async def test_last_used_is_recorded(self, client, sessions):
