@@ -50,6 +50,7 @@ test: lint typecheck unit
 
 schema: install
 	$(BIN)/studentgraph export-schema --output schema.graphql
+	$(BIN)/studentgraph export-schema --federation --output schema.subgraph.graphql
 
 # The in-process scenarios (SQLite), then the write path over HTTP on the local PostgreSQL
 # (bench/writes; about a minute; skipped with a message when PostgreSQL is not reachable).

@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.
     graphql_planner: bool = True
+    # A subgraph of an Apollo Federation 2 supergraph (docs/guide/supergraph.md): Student,
+    # AcademicPlan and SisTerm become entities, and Query gains `_service` and `_entities`.
+    # Off, the schema is exactly schema.graphql; on, schema.subgraph.graphql.
+    graphql_federation: bool = False
     # FERPA disclosure records (34 CFR 99.32): a request that shows students' records writes
     # one per combination of kinds of record it showed, naming those students. Off only to
     # measure what they cost (bench/); kept `retention_days` (0: forever).

@@ -23,8 +23,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
 from app.graphql import http as graphql_http
 from app.graphql import websocket as graphql_websocket
-from app.graphql.limits import limits_from
-from app.graphql.schema import build_schema
+from app.graphql.schema import schema_for
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.ratelimit import build_brakes
 from app.rest import PREFIX as REST_PREFIX
@@ -81,7 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # Its own connection: the cut-offs' refresh is no request's statement.
         cutoffs_engine = create_engine(settings.model_copy(update={"database_pool_size": 1}))
         load = functools.partial(accounts.cutoff_table, create_sessionmaker(cutoffs_engine))
-        schema = build_schema(limits_from(settings))
+        schema = schema_for(settings)
         state = AppState(
             settings=settings,
             engine=engine,

@@ -13,15 +13,14 @@ from app.cli.data import _report, _run, _settings
 from app.domain.persisted import documents_of
 from app.errors import DocumentTooLarge, Invalid, Problem
 from app.graphql.documents import refuse_large_document
-from app.graphql.limits import limits_from
-from app.graphql.schema import build_schema
+from app.graphql.schema import schema_for
 from app.services import persisted as persisted_service
 
 
 def _checked(name: str, documents: list[tuple[str, str]], settings: Any) -> None:
     """Every document must be within GRAPHQL_MAX_DOCUMENT_BYTES, parse, validate and pass the
     limits: only a document that can run is worth persisting."""
-    schema = build_schema(limits_from(settings))
+    schema = schema_for(settings)
     problems = []
     for doc_id, text in documents:
         try:

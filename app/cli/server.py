@@ -108,7 +108,7 @@ def token(args: argparse.Namespace) -> int:
 def export_schema(args: argparse.Namespace) -> int:
     from app.graphql.schema import build_schema
 
-    text = build_schema().as_str() + "\n"
+    text = build_schema(federation=args.federation).as_str() + "\n"
     if args.output:
         Path(args.output).write_text(text)
     else:
@@ -139,5 +139,10 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=token)
 
     p = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    p.add_argument(
+        "--federation",
+        action="store_true",
+        help="the subgraph's schema (GRAPHQL_FEDERATION=true), as a gateway composes it",
+    )
     p.add_argument("--output", "-o", default=None, help="write to this file instead")
     p.set_defaults(handler=export_schema)

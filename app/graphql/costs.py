@@ -9,6 +9,8 @@ Cost (the *requested* cost, before anything runs) is what an operation could ret
   larger when both are given, else `PAGE_DEFAULT`); + `COUNT_COST` for each `totalCount` it
   selects, + 1 for each value its `filter` lists (`in: [...]`): a count may disclose up to k
   students, and those its filter names (app.domain.disclosures);
+* `_entities` (GRAPHQL_FEDERATION): as many objects as it is given references, each 1 + the
+  cost of its selection (the representations listed in the argument or a variable's value);
 * a mutation field that accepts a task (`setDplans`): what the task stores, 10 per D-plan it
   carries (`app.domain.dplans.task_cost`), + the cost of its selection;
 * scalars, enums and `__typename`: 0; fragments count each time they are spread.
@@ -57,6 +59,9 @@ MAX_FILTER_DEPTH = 32  # deeper filters are refused by the input checks before t
 # Mutation fields that accept a task, costed by the D-plans they carry (`task_cost`).
 TASK_FIELDS = frozenset({"setDplans"})
 TASK_ARGUMENT = "dplans"
+# A subgraph's `Query._entities` (app/graphql/federation.py), costed by its references.
+ENTITIES_FIELD = "_entities"
+ENTITIES_ARGUMENT = "representations"
 # Costs are reported at most this (JSON's largest safe integer): a product of page sizes can
 # exceed what a 64-bit integer, orjson or a JavaScript client holds.
 COST_CEILING = 2**53 - 1
@@ -117,6 +122,8 @@ class _Cost:
             return self._task(node) + self.of(node, get_named_type(definition.type))
         named = get_named_type(definition.type)
         inner = 1 + self.of(node, named)
+        if node.name.value == ENTITIES_FIELD and getattr(parent, "name", "") == "Query":
+            return self._references(node) * inner
         if named.name.endswith("Connection") and "first" in definition.args:
             page = self._first(node, definition) * inner
             counts = self.count_cost * self._selected(node, named, COUNT_FIELD)
@@ -154,6 +161,20 @@ class _Cost:
                     return _list_items(self.variables.get(value.name.value))
                 return _listed_in_literal(value, self.variables)
         return 0
+
+    def _references(self, node: FieldNode) -> int:
+        """How many representations `_entities` is given (a single one stands for a list of
+        one, as GraphQL coerces it)."""
+        for argument in node.arguments or ():
+            if argument.name.value != ENTITIES_ARGUMENT:
+                continue
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                return len(value.values)
+            if isinstance(value, VariableNode):
+                given = self.variables.get(value.name.value)
+                return len(given) if isinstance(given, list) else 1
+        return 1
 
     def _task(self, node: FieldNode) -> int:
         """A field that accepts a task costs what the task stores (`task_cost`): its D-plans,
@@ -201,10 +222,10 @@ def cost(
 
 
 def _first_variables(document: DocumentNode) -> tuple[str, ...]:
-    """Variables given as a `first` or `last` argument, as a task's D-plans, or anywhere in a
-    `filter`: the only ones a cost depends on."""
+    """Variables given as a `first` or `last` argument, as a task's D-plans or `_entities`'
+    references, or anywhere in a `filter`: the only ones a cost depends on."""
     names: set[str] = set()
-    arguments = (*PAGE_SIZE_ARGUMENTS, TASK_ARGUMENT)
+    arguments = (*PAGE_SIZE_ARGUMENTS, TASK_ARGUMENT, ENTITIES_ARGUMENT)
 
     class Firsts(Visitor):
         def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
@@ -247,9 +268,11 @@ def _listed_in_literal(node: Any, variables: Mapping[str, Any], depth: int = 0) 
 
 
 def _cost_input(value: Any) -> str:
-    """What a cost reads of a variable's value: a page size, or how many items its lists hold
-    (D-plans, a filter's values)."""
-    return f"[{_list_items(value)}]" if isinstance(value, list | dict) else repr(value)
+    """What a cost reads of a variable's value: a page size, or how long a list is (D-plans,
+    references) and how many items its lists hold (a filter's values)."""
+    if isinstance(value, list):
+        return f"[{len(value)} {_list_items(value)}]"
+    return f"{{{_list_items(value)}}}" if isinstance(value, dict) else repr(value)
 
 
 class Costs:

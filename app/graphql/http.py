@@ -24,11 +24,10 @@ from app.errors import BadRequest, DatabaseUnavailable, DomainError, Unsupported
 from app.graphql import operations
 from app.graphql.costs import Costs
 from app.graphql.errors import error_response, unexpected_response
-from app.graphql.limits import limits_from
 from app.graphql.operations import GraphQLDoor, Outcome
 from app.graphql.persisted import PersistedDocuments
 from app.graphql.planner import Planner
-from app.graphql.schema import build_schema
+from app.graphql.schema import schema_for
 from app.metrics import OperationNames
 from app.ratelimit import budget_headers
 from app.state import AppState, add_response_headers, authenticate, request_id_of
@@ -102,7 +101,7 @@ def build_planner(settings: Settings) -> Planner | None:
     statement, and everything else by the resolvers."""
     if not settings.graphql_planner:
         return None
-    schema = build_schema(limits_from(settings))
+    schema = schema_for(settings)
     return Planner(schema._schema, schema.prepare_document, settings.page_size_max)
 
 
@@ -128,7 +127,7 @@ def _translated(endpoint: Endpoint) -> Endpoint:
 
 
 def build_door(settings: Settings) -> GraphQLDoor:
-    schema = build_schema(limits_from(settings))
+    schema = schema_for(settings)
     persisted = PersistedDocuments(settings.graphql_persisted_only)
     names = OperationNames(
         settings.metrics_graphql_operations, settings.metrics_graphql_operations_max

@@ -5,8 +5,9 @@ held the event loop 13.9 s, and it coerces every item of a list however long.
 
 Refused, naming the first problem's place (`$filter.not.netid.in[1000]`): a key that is not a
 field of its input type (so never more keys than fields), input objects nested deeper than
-MAX_INPUT_DEPTH, a list longer than MAX_LIST_ITEMS, and a list or object where a built-in scalar
-or an enum is expected. Anything else (a wrong scalar, a missing required field) is left to
+MAX_INPUT_DEPTH, a list longer than MAX_LIST_ITEMS, a list or object where a built-in scalar
+or an enum is expected, and a federation representation (`_Any`) of more fields than
+MAX_REPRESENTATION_FIELDS. Anything else (a wrong scalar, a missing required field) is left to
 graphql-core, which reports it in time linear in the value. Literal arguments need no such pass:
 the token limit bounds them, and validation reports each problem without rendering the whole."""
 
@@ -35,6 +36,10 @@ from app.errors import Invalid, Problem
 MAX_LIST_ITEMS = 1000
 # Input objects within input objects: a filter's `not` may nest (`{not: {not: {netid: ...}}}`).
 MAX_INPUT_DEPTH = 10
+# Federation's `_Any` (GRAPHQL_FEDERATION), a scalar that takes an object: a representation of
+# an entity, its `__typename` and its key (app/graphql/federation.py checks the rest).
+REPRESENTATION = "_Any"
+MAX_REPRESENTATION_FIELDS = 2
 
 
 def check_variables(
@@ -66,6 +71,8 @@ def _walk(declared: GraphQLInputType, value: Any, path: str, depth: int) -> None
             _walk(kind.of_type, item, f"{path}[{index}]", depth)
     elif isinstance(kind, GraphQLInputObjectType):
         _input_object(kind, value, path, depth)
+    elif getattr(kind, "name", None) == REPRESENTATION:
+        _representation(value, path)
     elif _is_plain(kind) and isinstance(value, list | dict):
         shape = "a list" if isinstance(value, list) else "an object"
         raise _refuse(path, f"is {shape} where a {kind.name} is expected")
@@ -84,6 +91,12 @@ def _input_object(kind: GraphQLInputObjectType, value: Any, path: str, depth: in
         if field is None:
             raise _refuse(f"{path}.{key}"[:200], f"is not a field of {kind.name}")
         _walk(field.type, item, f"{path}.{key}", depth + 1)
+
+
+def _representation(value: Any, path: str) -> None:
+    if isinstance(value, dict) and len(value) > MAX_REPRESENTATION_FIELDS:
+        what = f"has {len(value)} fields; a representation has `__typename` and its key"
+        raise _refuse(path, what)
 
 
 def _is_plain(kind: Any) -> bool:

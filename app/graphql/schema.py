@@ -9,12 +9,23 @@ import strawberry
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 
+from app.config import Settings
 from app.domain.disclosures import COUNT, Disclosed
 from app.domain.filters import Condition
 from app.errors import Invalid, Problem
 from app.graphql.context import Context, Info
 from app.graphql.documents import schema_extensions
-from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare
+from app.graphql.federation import (
+    ENTITIES_DESCRIPTION,
+    ENTITY_TYPES,
+    FEDERATION_VERSION,
+    Entity,
+    Service,
+    SubgraphSchema,
+    resolve_entities,
+    resolve_service,
+)
+from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare, limits_from
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.connections import (
@@ -131,7 +142,10 @@ async def _count(ctx: Context, listing: paging.Listing[Any], conditions: list[Co
     return total
 
 
-@strawberry.type(description="Reads. Student data needs `urn:dartmouth:students:read.sensitive`.")
+QUERY_DESCRIPTION = "Reads. Student data needs `urn:dartmouth:students:read.sensitive`."
+
+
+@strawberry.type(description=QUERY_DESCRIPTION)
 class Query:
     @strawberry.field(description="Any object by its global `id`; null when unknown or hidden.")
     async def node(
@@ -253,6 +267,20 @@ class Mutation:
     )
 
 
+@strawberry.type(name="Query", description=QUERY_DESCRIPTION)
+class SubgraphQuery(Query):
+    """Query with GRAPHQL_FEDERATION on: what a subgraph's Query has besides its own fields."""
+
+    service: Service = strawberry.field(
+        name="_service",
+        resolver=resolve_service,
+        description="This subgraph's schema, for a gateway or `rover` to compose.",
+    )
+    entities: list[Entity | None] = strawberry.field(
+        name="_entities", resolver=resolve_entities, description=ENTITIES_DESCRIPTION
+    )
+
+
 class Schema(strawberry.Schema):
     # Parse (with the token limit) and validate (with the limit rules), cached per query text;
     # shared by Strawberry's execution and the planner, so a document is prepared once.
@@ -263,17 +291,42 @@ class Schema(strawberry.Schema):
         """Errors are formatted (and unexpected ones logged) once, by app.graphql.errors."""
 
 
+class Subgraph(Schema, SubgraphSchema):
+    """The schema with GRAPHQL_FEDERATION on: ours, built by Strawberry's federation schema."""
+
+
 @lru_cache(maxsize=4)
-def build_schema(limits: Limits = Limits()) -> Schema:
+def build_schema(limits: Limits = Limits(), federation: bool = False) -> Schema:
+    """The schema (schema.graphql), or with `federation` the subgraph of a supergraph
+    (schema.subgraph.graphql)."""
     extensions = schema_extensions(limits)
-    schema = Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        types=[Student, AcademicPlan, Task],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=extensions,
-    )
+    types = [Student, AcademicPlan, Task]
+    config = StrawberryConfig(scalar_map=SCALAR_MAP)
+    schema: Schema
+    if federation:
+        schema = Subgraph(
+            query=SubgraphQuery,
+            mutation=Mutation,
+            subscription=Subscription,
+            types=list(dict.fromkeys([*types, *ENTITY_TYPES])),
+            config=config,
+            extensions=extensions,
+            federation_version=FEDERATION_VERSION,
+        )
+    else:
+        schema = Schema(
+            query=Query,
+            mutation=Mutation,
+            subscription=Subscription,
+            types=types,
+            config=config,
+            extensions=extensions,
+        )
     schema.prepare_document = extensions[0]._prepare
     schema.limits = limits
     return schema
+
+
+def schema_for(settings: Settings) -> Schema:
+    """The schema `settings` serve (their limits; federation with GRAPHQL_FEDERATION)."""
+    return build_schema(limits_from(settings), settings.graphql_federation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import STUDENTS_READ, Principal, require_scopes
@@ -15,9 +17,20 @@ def parse_plan_id(plan_id: str) -> int | None:
 
 
 async def find_plan(session: AsyncSession, principal: Principal, plan_id: str) -> PlanRow | None:
+    return (await find_plans(session, principal, [plan_id]))[0]
+
+
+async def find_plans(
+    session: AsyncSession, principal: Principal, plan_ids: Sequence[str]
+) -> list[PlanRow | None]:
+    """Each id's plan, in the order asked, by one statement: None where no plan has it or its
+    student is hidden from this caller."""
     require_scopes(principal, STUDENTS_READ)
-    key = parse_plan_id(plan_id)
-    if key is None:
-        return None
-    rows = await PlanRepository(session).by_ids([key], include_protected=sees_protected(principal))
-    return rows[0] if rows else None
+    keys = [parse_plan_id(plan_id) for plan_id in plan_ids]
+    wanted = [key for key in keys if key is not None]
+    if not wanted:
+        return [None] * len(keys)
+    include_protected = sees_protected(principal)
+    rows = await PlanRepository(session).by_ids(wanted, include_protected=include_protected)
+    found = {row.id: row for row in rows}
+    return [found.get(key) if key is not None else None for key in keys]

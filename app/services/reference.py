@@ -73,6 +73,17 @@ async def sis_terms(
     return await SisTermRepository(session).all(rewritten)
 
 
+async def sis_terms_by_id(
+    session: AsyncSession, _principal: Principal, ids: Sequence[str]
+) -> list[TermRow | None]:
+    """Each id's SIS term, in the order asked, by one statement (None where no term has it)."""
+    if not ids:
+        return []
+    rows = await SisTermRepository(session).all([Condition("id", "in", list(ids))])
+    found = {row.id: row for row in rows}
+    return [found.get(term_id) for term_id in ids]
+
+
 async def dplan_codes(session: AsyncSession, _principal: Principal) -> list[Row[Any]]:
     return await ReferenceRepository(session).dplan_codes()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import STUDENTS_READ, Principal, require_scopes
@@ -14,10 +16,22 @@ async def find_student(
     session: AsyncSession, principal: Principal, netid: str
 ) -> StudentRow | None:
     """The student, or None when unknown or hidden from this caller (the two look the same)."""
+    return (await find_students(session, principal, [netid]))[0]
+
+
+async def find_students(
+    session: AsyncSession, principal: Principal, netids: Sequence[str]
+) -> list[StudentRow | None]:
+    """Each netid's student, in the order asked, by one statement: None where unknown or
+    hidden from this caller, as `find_student` answers (a supergraph's references to students,
+    app/graphql/federation.py)."""
     require_scopes(principal, STUDENTS_READ)
-    return await StudentRepository(session).by_netid(
-        netid, include_protected=sees_protected(principal)
-    )
+    if not netids:
+        return []
+    repository = StudentRepository(session)
+    rows = await repository.by_netids(netids, include_protected=sees_protected(principal))
+    found = {row.netid: row for row in rows}
+    return [found.get(netid) for netid in netids]
 
 
 async def visible_student(session: AsyncSession, principal: Principal, netid: str) -> StudentRow:
