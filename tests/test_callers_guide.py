@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import create_engine
+from tests.npm import installed
 from tests.served import Served, running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,13 +175,7 @@ def _installed_node() -> str | None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return None
-    if not (NPM_PROJECT / "node_modules" / "@apollo" / "client" / "package.json").exists():
-        install = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-        done = subprocess.run(
-            install, cwd=NPM_PROJECT, capture_output=True, text=True, timeout=300, check=False
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {NPM_PROJECT} failed:\n{done.stderr[-3000:]}")
+    installed(NPM_PROJECT, npm, "@apollo/client")
     return node
 
 

@@ -32,6 +32,7 @@ from app.auth.scopes import PEOPLE_PRIVATE, STUDENTS_READ, TASKS_WRITE
 from app.auth.tokens import mint
 from app.models import Disclosure
 from tests.factories import make_dplan, make_plan, make_student, make_term, student_records
+from tests.npm import installed
 from tests.served import Served, free_port
 
 NPM_PROJECT = Path(__file__).resolve().parent
@@ -73,13 +74,7 @@ def _node() -> str:
     major = int(version.stdout.strip().lstrip("v").split(".")[0])
     if major < MIN_NODE:
         _unavailable(f"the supergraph test needs Node.js {MIN_NODE} or later, not {major}")
-    if not (NPM_PROJECT / "node_modules" / "@apollo" / "gateway" / "package.json").exists():
-        install = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-        done = subprocess.run(
-            install, cwd=NPM_PROJECT, capture_output=True, text=True, timeout=300, check=False
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {NPM_PROJECT} failed:\n{done.stderr[-3000:]}")
+    installed(NPM_PROJECT, npm, "@apollo/gateway")
     return node
 
 
@@ -105,7 +100,6 @@ class Supergraph:
         self.node, self.tmp_path = node, tmp_path
         self.courses_url = f"http://127.0.0.1:{free_port()}/"
         self.url = f"http://127.0.0.1:{free_port()}/"
-        self.node_processes: list[subprocess.Popen[bytes]] = []
 
     def token(self, *scopes: str, sub: str = "f003ghc") -> dict[str, str]:
         token = mint(self.students.settings, sub=sub, scopes=list(scopes))
@@ -138,7 +132,7 @@ class Supergraph:
         process = subprocess.Popen(
             [self.node, script], cwd=NPM_PROJECT, env=environment, stdout=subprocess.DEVNULL
         )
-        self.node_processes.append(process)
+        self.students.processes.append(process)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert process.poll() is None, f"{script} exited with {process.returncode}"
@@ -150,15 +144,7 @@ class Supergraph:
         raise AssertionError(f"{script} did not start")
 
     def stop(self) -> None:
-        for process in self.node_processes:
-            process.terminate()
-        for process in self.node_processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.students.stop()
+        self.students.stop()  # its processes, and the Node ones (added to them)
 
     def ask(
         self, query: str, headers: dict[str, str], **variables: Any
