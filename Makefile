@@ -53,10 +53,15 @@ schema: install
 	$(BIN)/studentgraph export-schema --federation --output schema.subgraph.graphql
 
 # The in-process scenarios (SQLite), then the write path over HTTP on the local PostgreSQL
-# (bench/writes; about a minute; skipped with a message when PostgreSQL is not reachable).
+# (bench/writes; about a minute; skipped with a message when PostgreSQL is not reachable), then
+# sizing: reads/s for 1, 2 and 4 API processes directly and through PgBouncer, tasks/s per worker,
+# connections and CPU per process (bench/sizing; a few minutes; writes var/bench/sizing.json;
+# e.g. `make bench SIZING_ARGS="--processes 1,2 --seconds 8"`).
+SIZING_ARGS ?=
 bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.writes $(WRITES_ARGS)
+	$(BIN)/python -m bench.sizing $(SIZING_ARGS)
 
 # schemathesis against /openapi.json and the GraphQL schema of a served instance (thousands of
 # cases; `make test` runs a short one: tests/test_fuzz.py).

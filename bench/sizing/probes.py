@@ -186,6 +186,8 @@ class Sampler:
         held = connections(every, self.ports.values())
         for name, pids in self.groups.items():
             for port_name, port in self.ports.items():
+                if port_name == name:  # PgBouncer's own clients are the other groups' pools
+                    continue
                 most = max((held[pid][port] for pid in pids), default=0)
                 key = f"{name}:{port_name}"
                 self.sample.held[key] = max(self.sample.held[key], most)

@@ -118,15 +118,17 @@ def model(reads: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> dict[str,
             "per_api_process": one["rate"],
             "per_api_core": 1e6 / us["api"] if us["api"] else None,
             "per_postgres_core": 1e6 / us["postgres"] if us["postgres"] else None,
+            # every process of the machine, wrk's included
             "per_machine_core": 1e6 / us["machine"] if us["machine"] else None,
             "slope": {
                 str(r["processes"]): r["rate"] / one["rate"]
                 for r in reads
                 if r["target"] == target and one["rate"]
             },
-            "connections_per_api_process": max(
-                (r["held_per_process"] for r in reads if r["target"] == target),
-                key=lambda held: sum(v for k, v in held.items() if k.startswith("api:")),
+            "connections_per_api_process": _most(reads, target, "api"),
+            "pgbouncer_server_connections": max(
+                (r["backends"].get("pgbouncer", 0) for r in reads if r["target"] == target),
+                default=0,
             ),
         }
     for target in sorted({r["target"] for r in tasks}):
@@ -139,5 +141,18 @@ def model(reads: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> dict[str,
             "per_worker_core": 1e6 / us["workers"] if us["workers"] else None,
             "per_postgres_core": 1e6 / us["postgres"] if us["postgres"] else None,
             "two_workers": (find(tasks, target=target, workers=2) or {}).get("rate"),
+            "connections_per_worker": _most(tasks, target, "workers"),
         }
     return out
+
+
+def _most(rows: list[dict[str, Any]], target: str, group: str) -> dict[str, int]:
+    """The connections one process of `group` held, to PostgreSQL and to PgBouncer (the most
+    over the target's rows)."""
+    return {
+        to: max(
+            (r["held_per_process"].get(f"{group}:{to}", 0) for r in rows if r["target"] == target),
+            default=0,
+        )
+        for to in ("postgres", "pgbouncer")
+    }
