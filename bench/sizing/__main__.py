@@ -26,6 +26,10 @@ PgBouncer. The figures of docs/operations/sizing.md.
    of --backlog tasks (PATCH of distinct students, accepted while no worker runs) drained, in
    --rounds alternating rounds: tasks/s from the first batch's completion to the last, CPU and
    connections as above from the first claim until none is open.
+   Around the read runs (after --settle seconds each side, for PostgreSQL's statistics): the
+   primary's commits, WAL flushes and WAL records per read (each read that shows a student
+   commits its disclosure record before its answer); WAL bytes per read and per task, exactly,
+   from the WAL position around each run.
 5. Prints the tables and writes every figure to --output (JSON).
 
 Never run it beside another benchmark or the tests: the machine has 2 cores.
@@ -67,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", default="1,2", help="worker process counts (1,2)")
     p.add_argument("--backlog", type=int, default=2000, help="tasks per drain (2000)")
     p.add_argument("--pooler-pool", type=int, default=20, help="PgBouncer default_pool_size (20)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=measure.SETTLE_SECONDS,
+        help="seconds waited for PostgreSQL's statistics before and after the reads (11)",
+    )
     p.add_argument("--output", default=str(ROOT / "var" / "bench" / "sizing.json"))
     return p.parse_args(argv)
 
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"bench.sizing: --targets takes {DIRECT},{POOLED}; --processes at least one")
     url = prepare_database(args.database, args.pg, max(args.students, args.backlog), args.seed)
     database = Database.parse(args.pg, args.database)
+    dsn = url.replace("+asyncpg", "")
     context = scenarios.Context.create(url, args)
     logs = Path(tempfile.mkdtemp(prefix="bench-sizing-"))
     script = lua_script(
@@ -122,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             for target, n in configs:  # warm: every pool filled to its load
                 for api in by_target[target][:n]:
                     wrk(api.base, script, seconds=1, connections=args.connections)
+            before = measure.counters(dsn, args.settle)
             for target, n in alternating(configs, args.rounds):
                 print(f"reads: {target}, {n} API process(es) ...", flush=True)
                 reads.setdefault((target, n), []).append(
@@ -134,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                         bouncer=bouncer if target == POOLED else None,
                     )
                 )
+            after = measure.counters(dsn, args.settle)
             backlog = measure.Backlog.create(database, apis[0], args.backlog, context.token)
             drains = [(t, n) for t in targets for n in worker_counts]
             for target, n in alternating(drains, args.rounds):
@@ -164,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "reads": read_rows,
         "tasks": task_rows,
         "model": report.model(read_rows, task_rows),
+        "primary": report.per_read(before, after, reads),
     }
     header = (
         f"# Sizing ({figures['machine']})\n\n{figures['command']}\n\n"
@@ -172,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("\n".join(report.reads_table(read_rows)))
+    p = figures["primary"]
+    print(
+        f"\nOn the primary, per read over all the read runs: {p['commits_per_read']:.2f} commits, "
+        f"{p['wal_flushes_per_read']:.3f} WAL flushes, {p['wal_records_per_read']:.1f} WAL "
+        f"records (statistics after {args.settle:g} s for backends to report them)"
+    )
     print(f"\nTasks (a backlog of {args.backlog} drained; medians of {args.rounds} rounds):\n")
     print("\n".join(report.tasks_table(task_rows)))
     output = Path(args.output)

@@ -30,6 +30,7 @@ class Run:
     cpu: dict[str, float]
     backends: dict[str, int]  # PostgreSQL backends of the database, by who held them (most)
     held: dict[str, int]  # "<group>:<postgres|pgbouncer>": connections of one process (most)
+    wal_bytes: float  # written by the server while it ran
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     errors: int = 0
@@ -46,6 +47,26 @@ def _dsn(database: Database) -> str:
     return database.url().replace("+asyncpg", "")
 
 
+def wal_position(dsn: str) -> int:
+    """Bytes of WAL the server has written so far (exact at once, unlike its statistics)."""
+    return int(float(psql(dsn, "SELECT pg_current_wal_lsn() - '0/0'")))
+
+
+COUNTERS = """SELECT xact_commit, wal_sync, wal_records FROM pg_stat_database, pg_stat_wal
+              WHERE datname = current_database()"""
+# A backend reports its statistics when idle, at most once a second, and what it has not yet
+# reported 10 s later at the latest (PostgreSQL 15: PGSTAT_MIN_INTERVAL, PGSTAT_IDLE_INTERVAL).
+SETTLE_SECONDS = 11.0
+
+
+def counters(dsn: str, settle: float) -> dict[str, float]:
+    """Commits in this database, WAL flushes (fsyncs) and records of the server so far, after
+    `settle` seconds for what backends have not reported yet."""
+    time.sleep(settle)
+    values = [float(v) for v in psql(dsn, COUNTERS).split("|")]
+    return dict(zip(("commits", "flushes", "records"), values, strict=True))
+
+
 def reads(
     database: Database,
     loaded: list[Api],
@@ -60,6 +81,7 @@ def reads(
     dsn = _dsn(database)
     meter = CpuMeter({**groups, "postgres": postgres_pids(dsn, database.name)})
     sampler = Sampler(dsn, database.name, database.port, groups, _ports(database))
+    wal = wal_position(dsn)
     started = time.perf_counter()
     with sampler as sample, ThreadPoolExecutor(len(loaded)) as pool:
         results: list[Result] = list(
@@ -78,6 +100,7 @@ def reads(
         cpu=cpu,
         backends=dict(sample.backends),
         held=dict(sample.held),
+        wal_bytes=wal_position(dsn) - wal,
         p50_ms=max(r.p50_ms for r in results),
         p99_ms=max(r.p99_ms for r in results),
         errors=sum(r.errors for r in results),
@@ -135,6 +158,7 @@ def drain(
     url = database.url()
     psql(url, "TRUNCATE tasks")
     queued = asyncio.run(fill(backlog.target(), backlog.netids))
+    wal = wal_position(_dsn(database))
     processes = fleet.workers(database, target, count, logs)
     groups = {"workers": [p.pid for p in processes], "pgbouncer": [bouncer] if bouncer else []}
     dsn = _dsn(database)
@@ -145,6 +169,7 @@ def drain(
         cpu = meter.stop({"postgres": sample.postgres_pids - {watcher}})
     finally:
         stop(processes)
+    wal_used = wal_position(dsn) - wal
     done, span, first = psql(url, SPAN).split("|")
     complete, first_batch = int(done), int(first)
     seconds = float(span or 0)
@@ -157,6 +182,7 @@ def drain(
         cpu=cpu,
         backends=dict(sample.backends),
         held=dict(sample.held),
+        wal_bytes=wal_used,
         errors=queued - complete,  # not accepted, or not applied within `limit`
     )
 

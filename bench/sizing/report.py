@@ -34,6 +34,7 @@ def summary(runs: Sequence[Run], worker_group: str) -> dict[str, Any]:
         per = [r.cpu.get(group, 0.0) * 1e6 / r.done for r in runs if r.done]
         out["us_per_unit"][group] = median(per)
         out["cores"][group] = median([r.cpu.get(group, 0.0) / r.seconds for r in runs])
+    out["wal_bytes_per_unit"] = median([r.wal_bytes / r.done for r in runs if r.done])
     for run in runs:
         for key, value in run.backends.items():
             out["backends"][key] = max(out["backends"].get(key, 0), value)
@@ -155,4 +156,18 @@ def _most(rows: list[dict[str, Any]], target: str, group: str) -> dict[str, int]
             default=0,
         )
         for to in ("postgres", "pgbouncer")
+    }
+
+
+def per_read(
+    before: dict[str, float], after: dict[str, float], runs: dict[Any, list[Run]]
+) -> dict[str, float]:
+    """The primary's commits, WAL flushes and WAL records per read, over every read run (the
+    warm-up excluded)."""
+    reads = sum(run.done for rounds in runs.values() for run in rounds) or 1.0
+    return {
+        "reads": reads,
+        "commits_per_read": (after["commits"] - before["commits"]) / reads,
+        "wal_flushes_per_read": (after["flushes"] - before["flushes"]) / reads,
+        "wal_records_per_read": (after["records"] - before["records"]) / reads,
     }

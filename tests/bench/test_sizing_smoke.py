@@ -26,7 +26,8 @@ def test_every_row_has_positive_figures(cluster: Cluster, tmp_path: Path, capsys
     argv = [
         *("--pg", f"postgres@127.0.0.1:{cluster.port}", "--database", f"sg_sizing_{os.getpid()}"),
         *("--students", "40", "--backlog", "20", "--processes", "1,2", "--workers", "1,2"),
-        *("--seconds", "1", "--rounds", "1", "--connections", "2", "--output", str(output)),
+        *("--seconds", "1", "--rounds", "1", "--connections", "2", "--settle", "0"),
+        *("--output", str(output)),
     ]
 
     assert main(argv) == 0
@@ -38,6 +39,7 @@ def test_every_row_has_positive_figures(cluster: Cluster, tmp_path: Path, capsys
         assert row["rate"] > 0 and row["errors"] == 0, row
         assert row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"], row
         assert row["us_per_unit"]["machine"] > 0, row
+        assert row["wal_bytes_per_unit"] > 0, row  # each read's disclosure record
         held = row["held_per_process"]
         if target == "direct":  # its pool and its LISTEN connection, to PostgreSQL itself
             assert held["api:postgres"] >= 2 and held.get("api:pgbouncer", 0) == 0, row
@@ -50,6 +52,7 @@ def test_every_row_has_positive_figures(cluster: Cluster, tmp_path: Path, capsys
     for row in tasks.values():
         assert row["rate"] > 0 and row["errors"] == 0, row
     assert set(figures["model"]["reads"]) == set(targets)
+    assert figures["primary"]["reads"] > 0
     assert figures["command"].startswith("python -m bench.sizing --pg")
 
     printed = capsys.readouterr().out
