@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         {"target": t, "workers": n, **report.summary(runs, "workers")}
         for (t, n), runs in sorted(tasks.items())
     ]
-    figures = {
+    primary = report.per_read(before, after, reads)
+    figures: dict[str, Any] = {
         "command": command_line(argv),
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(args.pg),
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "reads": read_rows,
         "tasks": task_rows,
         "model": report.model(read_rows, task_rows),
-        "primary": report.per_read(before, after, reads),
+        "primary": primary,
     }
     header = (
         f"# Sizing ({figures['machine']})\n\n{figures['command']}\n\n"
@@ -186,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("\n".join(report.reads_table(read_rows)))
-    p = figures["primary"]
     print(
-        f"\nOn the primary, per read over all the read runs: {p['commits_per_read']:.2f} commits, "
-        f"{p['wal_flushes_per_read']:.3f} WAL flushes, {p['wal_records_per_read']:.1f} WAL "
+        "\nOn the primary, per read over all the read runs: "
+        f"{primary['commits_per_read']:.2f} commits, "
+        f"{primary['wal_flushes_per_read']:.3f} WAL flushes, "
+        f"{primary['wal_records_per_read']:.1f} WAL "
         f"records (statistics after {args.settle:g} s for backends to report them)"
     )
     print(f"\nTasks (a backlog of {args.backlog} drained; medians of {args.rounds} rounds):\n")

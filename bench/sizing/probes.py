@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 ESTABLISHED = "01"
@@ -169,13 +170,13 @@ class Sampler:
         finally:
             await conn.close()
 
-    def _take(self, rows: list[object]) -> None:
+    def _take(self, rows: list[Any]) -> None:
         every = [pid for pids in self.groups.values() for pid in pids]
         owner_pid = client_ports(every, self.server_port)
         group_of = {pid: name for name, pids in self.groups.items() for pid in pids}
         backends: Counter[str] = Counter()
         for row in rows:
-            pid, port, kind, datname = row  # type: ignore[misc]
+            pid, port, kind, datname = row
             if kind == "client backend" and datname == self.database:
                 backends[group_of.get(owner_pid.get(port or -1, -1), "other")] += 1
                 self.sample.postgres_pids.add(pid)

@@ -18,7 +18,9 @@ from tests.infra import ROOT_USER, Cluster, ensure_pgbouncer
 pytestmark = pytest.mark.slow
 
 
-def test_every_row_has_positive_figures(cluster: Cluster, tmp_path: Path, capsys) -> None:
+def test_every_row_has_positive_figures(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if shutil.which("wrk") is None and not ROOT_USER:
         pytest.skip("needs wrk (installed by the bench when run as root)")
     targets = ["direct", "pgbouncer"] if ensure_pgbouncer() else ["direct"]
