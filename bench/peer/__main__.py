@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     systems: tuple[str, ...] = args.systems
+    if args.free_ports:
+        contenders.use_free_ports()
     contenders.prepare_tools(systems)
     url = prepare_database(args.database, args.pg, args.students, args.seed)
     plain = url.replace("+asyncpg", "")

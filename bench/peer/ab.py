@@ -35,6 +35,7 @@ from bench.serving import (
     VENV_BIN,
     database_arguments,
     ensure_wrk,
+    free_port,
     machine,
     prepare_database,
     wait_for,
@@ -122,6 +123,8 @@ def report(key: str, rounds: dict[str, list[Round]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.free_ports:
+        PORTS.update({name: free_port() for name in PORTS})
     ensure_wrk()
     url = prepare_database(args.database, args.pg, args.students, args.seed)
     context = scenarios.Context.create(url, args)

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.serving import ROOT, VENV_BIN, ensure_wrk, psql, run, wait_for
+from bench.serving import ROOT, VENV_BIN, ensure_wrk, free_port, psql, run, wait_for
 
 HERE = Path(__file__).resolve().parent
 V4 = HERE
@@ -54,6 +54,12 @@ LANGUAGE sql STABLE AS $$
   SELECT {_ORDINAL.format(t="t.id")} - {_ORDINAL.format(t="c.id")}
     FROM sis_terms c WHERE c.start_date <= now() AND c.end_date > now()
 $$"""
+
+
+def use_free_ports() -> None:
+    """Serve on ports free now (`--free-ports`) rather than PORTS' fixed ones."""
+    for system in PORTS:
+        PORTS[system] = free_port()
 
 
 def url_of(system: str) -> str:

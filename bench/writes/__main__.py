@@ -49,7 +49,7 @@ from bench.serving import (
 )
 from bench.writes import acceptance, backlogs, statements
 from bench.writes.clients import Timings, fill, followed
-from bench.writes.harness import BASE, PORT, Bench
+from bench.writes.harness import Bench
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -194,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-writes-"))
     bench = Bench(args, url, logs)
     api = start(
-        [STUDENTGRAPH, "serve", "--port", str(PORT)],
+        [STUDENTGRAPH, "serve", "--port", str(bench.port)],
         {**bench.env, "RATE_LIMIT_PER_SECOND": "0", "RATE_LIMIT_COST_PER_MINUTE": "0"},
         logs / "api.log",
     )
     try:
-        wait_for(BASE, api, logs / "api.log")
+        wait_for(bench.base, api, logs / "api.log")
         parts = args.parts
         accepted = acceptance.acceptance(bench, args.rounds) if "acceptance" in parts else {}
         rounds = {}

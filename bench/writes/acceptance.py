@@ -9,7 +9,7 @@ import statistics
 
 from bench.peer.load import Request, Result
 from bench.serving import VENV_BIN, start, stop, wait_for
-from bench.writes.harness import BASE, FLOOR, FLOOR_PORT, Bench
+from bench.writes.harness import Bench
 
 FLOOR_NAME = "floor"
 
@@ -20,19 +20,19 @@ def acceptance(bench: Bench, rounds: int) -> dict[str, list[Result]]:
         [
             str(VENV_BIN / "uvicorn"),
             "bench.writes.floor_app:app",
-            *("--port", str(FLOOR_PORT), "--log-level", "warning", "--no-access-log"),
+            *("--port", str(bench.floor_port), "--log-level", "warning", "--no-access-log"),
         ],
         {"FLOOR_DATABASE_URL": bench.url.replace("+asyncpg", "")},
         bench.logs / "floor.log",
     )
     doors: dict[str, tuple[Request, str]] = {
-        "PATCH": (bench.patch(), BASE),
-        "setDplans": (bench.set_dplans(), BASE),
-        FLOOR_NAME: (bench.patch(), FLOOR),
+        "PATCH": (bench.patch(), bench.base),
+        "setDplans": (bench.set_dplans(), bench.base),
+        FLOOR_NAME: (bench.patch(), bench.floor),
     }
     results: dict[str, list[Result]] = {name: [] for name in doors}
     try:
-        wait_for(FLOOR, floor, bench.logs / "floor.log")
+        wait_for(bench.floor, floor, bench.logs / "floor.log")
         for name, (request, base) in doors.items():
             bench.reset()
             bench.wrk(request, f"warm-{name}", base)

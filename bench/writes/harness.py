@@ -11,13 +11,11 @@ from pathlib import Path
 import orjson
 
 from bench.peer.load import Request, Result, lua_script, wrk
-from bench.serving import STUDENTGRAPH, psql, run, start
+from bench.serving import STUDENTGRAPH, free_port, psql, run, start
 from bench.writes.clients import SET_DPLANS, Target
 
-PORT = 8720
-BASE = f"http://127.0.0.1:{PORT}"
-FLOOR_PORT = 8723
-FLOOR = f"http://127.0.0.1:{FLOOR_PORT}"
+PORT = 8720  # the API's
+FLOOR_PORT = 8723  # bench/writes/floor_app.py's
 
 
 class Bench:
@@ -26,13 +24,17 @@ class Bench:
         self.url = url
         self.logs = logs
         self.env = {"DATABASE_URL": url, "WORKER_IN_PROCESS": "false"}
+        self.port = free_port() if args.free_ports else PORT
+        self.floor_port = free_port() if args.free_ports else FLOOR_PORT
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.floor = f"http://127.0.0.1:{self.floor_port}"
         netids = psql(url, "SELECT netid FROM students WHERE NOT ferpa_protected ORDER BY netid")
         terms = psql(url, "SELECT id FROM sis_terms ORDER BY id DESC LIMIT 2")
         codes = psql(url, "SELECT id FROM dplan_codes ORDER BY id")
         token = run(
             STUDENTGRAPH, "token", "--sub", "bench-writes", "--lifetime", "86400", env=self.env
         ).strip()
-        self.target = Target(BASE, token, netids.split(), terms.split(), codes.split())
+        self.target = Target(self.base, token, netids.split(), terms.split(), codes.split())
         self.keys = logs / "netids.txt"
         self.keys.write_text("\n".join(self.target.netids) + "\n")
 
@@ -56,9 +58,9 @@ class Bench:
             time.sleep(0.1)
         return time.perf_counter() - started
 
-    def wrk(self, request: Request, name: str, base: str = BASE) -> Result:
+    def wrk(self, request: Request, name: str, base: str | None = None) -> Result:
         script = lua_script(request, self.keys, self.logs / f"{name}.lua")
-        return wrk(base, script, seconds=self.args.seconds)
+        return wrk(base or self.base, script, seconds=self.args.seconds)
 
     def patch(self) -> Request:
         body = self.target.patch_body(0).decode()
