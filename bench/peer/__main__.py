@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders.computed_column(url)
     context = scenarios.Context.create(url, args)
     with contenders.servers(url, systems, debug_sql=True) as running:
+        scenarios.find_cursors(context, running)
         counts = scenarios.check(context, running, args.only)
     table: dict[str, dict[str, list[Measured]]] = {}
     n = args.connections
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         contenders.servers(url, systems, debug_sql=False) as running,
         tempfile.TemporaryDirectory() as tmp,
     ):
+        scenarios.find_cursors(context, running)  # (servers restarted: asked again)
 
         def meter(system: str) -> Meter:
             return Meter(running[system].pid, plain, args.database)

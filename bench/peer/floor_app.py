@@ -25,6 +25,8 @@ STUDENTS = """SELECT netid, first_name, last_name, class_year, school_code FROM 
                WHERE netid = ANY($1::text[]) ORDER BY netid"""
 FIRST_STUDENTS = """SELECT netid, first_name, last_name, class_year, school_code FROM students
                      ORDER BY netid LIMIT $1"""
+STUDENTS_AFTER = """SELECT netid, first_name, last_name, class_year, school_code FROM students
+                     WHERE netid > $2 ORDER BY netid LIMIT $1"""
 TERMS = """SELECT t.netid, t.id, t.term_id, t.start_date, t.end_date, t.quarterly_term_id, q.name,
                   t.lms_term_id, l.name, t.term_description_id, d.name
              FROM student_terms t JOIN sis_terms q ON q.id = t.quarterly_term_id
@@ -169,11 +171,16 @@ async def light(request: Request) -> Response:
 
 
 async def first(request: Request) -> Response:
-    """The first N students (`?n=100`), nested; `?terms_only=1` for terms alone."""
+    """The first N students (`?n=100`), or the N after a netid (`&after=`), nested;
+    `?terms_only=1` for terms alone."""
     assert pool is not None
     terms_only = request.query_params.get("terms_only") == "1"
+    n, after = int(request.query_params.get("n", "100")), request.query_params.get("after")
     async with pool.acquire() as connection:
-        rows = await fetch(connection, FIRST_STUDENTS, int(request.query_params.get("n", "100")))
+        if after is None:
+            rows = await fetch(connection, FIRST_STUDENTS, n)
+        else:
+            rows = await fetch(connection, STUDENTS_AFTER, n, after)
         students = await nested(connection, rows, with_all=not terms_only)
     return _json({"data": {"students": students}})
 

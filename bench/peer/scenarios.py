@@ -8,7 +8,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ class Context:
     token: str
     keys_file: Path
     netids: list[str]
+    # Per running system, where its second page of 100 students starts (`find_cursors`).
+    cursors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(cls, url: str, args: argparse.Namespace) -> Context:
@@ -119,9 +121,11 @@ class Scenario:
     by_kind: Callable[[Context], dict[str, Request]]  # "project", "postgraphile", "floor"
 
     def requests(self, context: Context, systems: tuple[str, ...]) -> dict[str, Request]:
-        """Each of `systems` that answers this scenario, with its request."""
-        kinds = self.by_kind(context)
-        return {s: kinds[SENDS_AS[s]] for s in systems if SENDS_AS[s] in kinds}
+        """Each of `systems` that answers this scenario, with its request (by the system's
+        name, else by its kind)."""
+        given = self.by_kind(context)
+        out = {s: given.get(s, given.get(SENDS_AS[s])) for s in systems}
+        return {s: request for s, request in out.items() if request is not None}
 
 
 def _one(query: str, peer: str, floor: str) -> Callable[[Context], dict[str, Request]]:
@@ -130,6 +134,46 @@ def _one(query: str, peer: str, floor: str) -> Callable[[Context], dict[str, Req
         "postgraphile": _graphql(peer, {"netid": "@KEY@"}, None),
         "floor": Request("GET", floor),
     }
+
+
+OURS_AFTER = (
+    " query($after: String) "
+    "{ students(first: 100, after: $after) { edges { node { ...Nested } } } }"
+)
+PEER_AFTER = (
+    " query($after: Cursor) "
+    "{ allStudents(first: 100, after: $after, orderBy: NETID_ASC) { nodes { ...Nested } } }"
+)
+
+
+def _after(system: str, cursor: str, c: Context) -> Request:
+    """The second page of 100 students in `system`'s own way: a cursor (the floor: a netid)."""
+    kind = SENDS_AS[system]
+    if kind == "project":
+        return _graphql(OURS_NESTED + OURS_AFTER, {"after": cursor}, c.token)
+    if kind == "postgraphile":
+        return _graphql(PEER_NESTED + PEER_AFTER, {"after": cursor}, None)
+    return Request("GET", f"/first?n=100&after={cursor}")
+
+
+def find_cursors(context: Context, running: dict[str, Running]) -> None:
+    """Ask each running system where its second page of 100 students starts."""
+    json = {"Content-Type": "application/json"}
+    for system, server in running.items():
+        kind = SENDS_AS[system]
+        with httpx.Client(base_url=server.base, timeout=60) as client:
+            if kind == "project":
+                query = "{ students(first: 100) { pageInfo { endCursor } } }"
+                headers = {**json, "Authorization": f"Bearer {context.token}"}
+                answer = post_json(client, "/graphql", {"query": query}, headers)
+                context.cursors[system] = answer["data"]["students"]["pageInfo"]["endCursor"]
+            elif kind == "postgraphile":
+                query = "{ allStudents(first: 100, orderBy: NETID_ASC) { pageInfo { endCursor } } }"
+                answer = post_json(client, "/graphql", {"query": query}, json)
+                context.cursors[system] = answer["data"]["allStudents"]["pageInfo"]["endCursor"]
+            else:
+                students = orjson.loads(client.get("/first?n=100&terms_only=1").content)
+                context.cursors[system] = students["data"]["students"][-1]["netid"]
 
 
 LOADED = (
@@ -163,6 +207,11 @@ LOADED = (
             ),
             "floor": Request("GET", "/first?n=100"),
         },
+    ),
+    Scenario(
+        "hundred_after",
+        "100 students nested, the page after the first (a cursor)",
+        lambda c: {system: _after(system, cursor, c) for system, cursor in c.cursors.items()},
     ),
     Scenario(
         "rest",
