@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.peer import scenarios
+from bench.peer.contenders import Running
 from bench.peer.cpu import Meter
 from bench.peer.load import lua_script, wrk
 from bench.serving import (
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     wanted = set(args.only.split(",")) if args.only else None
     with servers(url, envs) as pids, tempfile.TemporaryDirectory() as tmp:
+        a = Running(pids["A"], Path(os.devnull), f"http://127.0.0.1:{PORTS['A']}")
+        scenarios.find_cursors(context, {"project": a})  # A's and B's cursors are alike
         for scenario in scenarios.LOADED:
             if wanted is not None and scenario.key not in wanted:
                 continue
