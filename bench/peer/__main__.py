@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     p.add_argument("--fetches", type=int, default=5, help="timed 5,000-student fetches (5)")
     p.add_argument(
+        "--page-size",
+        type=int,
+        default=100,
+        help="the project's page in the 5,000-student walk (100, its cap by default)",
+    )
+    p.add_argument(
         "--only",
         type=lambda t: _choice(t, scenarios.KEYS, "scenario"),
         default=scenarios.KEYS,
@@ -119,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             }
             walks = alternating_fetches(fetches, args.fetches, lambda s: meter(s).read)
     titles = {s.key: s.title for s in scenarios.LOADED}
-    print(report(titles, table, walks, counts, machine(args.pg), args, scenarios.FETCHED))
+    text = report(
+        titles, table, walks, counts, machine(args.pg), args, scenarios.FETCHED, args.page_size
+    )
+    print(text)
     return 0
 
 

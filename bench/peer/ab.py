@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     p.add_argument("--only", default="", help="scenario keys, comma-separated (all)")
+    p.add_argument("--page-size", type=int, default=100, help=argparse.SUPPRESS)  # (Context)
     return p.parse_args(argv)
 
 

@@ -34,8 +34,8 @@ OURS_TERMS = """terms { id termId startDate endDate quarterlyTerm { id name } lm
 PEER_TERMS = """studentTermsByNetidList { id termId startDate endDate
   sisTermByQuarterlyTermId { id name } lmsTermByLmsTermId { id name }
   termDescriptionByTermDescriptionId { id name } }"""
-OURS_PAGE = (
-    "query($after: String) { students(first: 100, after: $after) { edges { node { "
+OURS_PAGE = (  # the page size is a variable: --page-size, 100 (the cap) unless told
+    "query($after: String, $first: Int) { students(first: $first, after: $after) { edges { node { "
     f"netid firstName lastName classYear schoolCode {OURS_TERMS} }} }} "
     "pageInfo { hasNextPage endCursor } } }"
 )
@@ -68,6 +68,7 @@ class Context:
     token: str
     keys_file: Path
     netids: list[str]
+    page_size: int = 100  # the project's pages in the 5,000-student walk
     # Per running system, where its second page of 100 students starts (`find_cursors`).
     cursors: dict[str, str] = field(default_factory=dict)
 
@@ -92,7 +93,7 @@ class Context:
             .stdout.strip()
             .splitlines()[-1]
         )
-        return cls(token, keys, netids)
+        return cls(token, keys, netids, args.page_size)
 
 
 def _graphql(query: str, variables: dict[str, str] | None, token: str | None) -> Request:
@@ -238,7 +239,8 @@ def fetchers(
         students: list[Any] = []
         after = None
         while len(students) < FETCHED:
-            body = {"query": OURS_PAGE, "variables": {"after": after}}
+            variables = {"after": after, "first": context.page_size}
+            body = {"query": OURS_PAGE, "variables": variables}
             page = post_json(client, "/graphql", body, auth)["data"]["students"]
             students += [e["node"] for e in page["edges"]]
             after = page["pageInfo"]["endCursor"]
