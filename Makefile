@@ -68,8 +68,9 @@ bench: install
 fuzz: install
 	$(BIN)/python -m tests.fuzz $(ARGS)
 
-# The project, PostGraphile v4 (npm, pinned) and the floor over HTTP on the local PostgreSQL
-# (installs wrk and PostGraphile when missing; see bench/peer/__main__.py).
+# The project, PostGraphile v4 and v5 (npm, pinned; v5 on Node 22 from npm) and the floor over
+# HTTP on the local PostgreSQL, with CPU per request (installs wrk and PostGraphile when missing;
+# see bench/peer/__main__.py and docs/contributing/measuring.md). ARGS="--only light".
 bench-peer: install
 	$(BIN)/python -m bench.peer $(ARGS)
 

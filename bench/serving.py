@@ -7,6 +7,7 @@ import argparse
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,18 @@ def database_arguments(parser: argparse.ArgumentParser, database: str) -> None:
     parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
     parser.add_argument("--students", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="serve on ports free now rather than the bench's fixed ones (for the smoke tests)",
+    )
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for benches run side by side, as the smoke tests are)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def ensure_wrk() -> None:

@@ -5,8 +5,9 @@ HTTP on the bench-peer database, with what each request costs in CPU. By default
 Both run as `studentgraph serve` (one process each, the rate limit off, A's and B's variables on
 top of this environment). For each scenario of bench-peer (project's requests only), wrk drives
 A and B in rounds, each side first in every other round; each run reports req/s and CPU
-microseconds per request of the API process, of every PostgreSQL process and of the whole
-machine (from /proc; the PostgreSQL figure misses backends that exit mid-round). Medians; A/B
+microseconds per request of the API process tree, of the PostgreSQL processes of the database
+and of the whole machine (bench/peer/cpu.py: from /proc; the PostgreSQL figure misses backends
+that exit mid-round). Medians; A/B
 is A's req/s over B's, with the range of each round's own A/B.
 
     python -m bench.peer.ab                                   # records on vs off
@@ -28,18 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.peer import scenarios
+from bench.peer.contenders import Running
+from bench.peer.cpu import Meter
 from bench.peer.load import lua_script, wrk
 from bench.serving import (
     VENV_BIN,
     database_arguments,
     ensure_wrk,
+    free_port,
     machine,
     prepare_database,
     wait_for,
 )
 
 PORTS = {"A": 8720, "B": 8721}
-TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -59,34 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     p.add_argument("--only", default="", help="scenario keys, comma-separated (all)")
+    p.add_argument("--page-size", type=int, default=100, help=argparse.SUPPRESS)  # (Context)
     return p.parse_args(argv)
 
 
 def variables(text: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in text.split(",") if item)
-
-
-def _ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total
-
-
-def _busy_ticks() -> int:
-    user, nice, system, _idle, _iowait, irq, softirq = map(
-        int, Path("/proc/stat").read_text().split()[1:8]
-    )
-    return user + nice + system + irq + softirq
-
-
-def _postgres_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", "postgres"], capture_output=True, text=True).stdout
-    return [int(pid) for pid in found.split()]
 
 
 @contextmanager
@@ -115,13 +96,11 @@ def servers(url: str, envs: dict[str, dict[str, str]]) -> Iterator[dict[str, int
 
 
 def measured(url: str, script: Path, pid: int, args: argparse.Namespace) -> Round:
-    postgres = _postgres_pids()
-    api0, pg0, busy0 = _ticks([pid]), _ticks(postgres), _busy_ticks()
+    plain = f"postgresql://{args.pg}/{args.database}"
+    meter = Meter(pid, plain, args.database)
     result = wrk(url, script, seconds=args.seconds, connections=args.connections)
-    requests = result.rps * round(args.seconds)
-    api, pg = _ticks([pid]) - api0, _ticks(postgres) - pg0
-    busy = _busy_ticks() - busy0
-    return Round(result.rps, *(t * TICK_US / requests for t in (api, pg, busy)))
+    cost = meter.read().per(result.requests)
+    return Round(result.rps, cost.api_us, cost.postgres_us, cost.machine_us)
 
 
 def report(key: str, rounds: dict[str, list[Round]]) -> list[str]:
@@ -146,6 +125,8 @@ def report(key: str, rounds: dict[str, list[Round]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.free_ports:
+        PORTS.update({name: free_port() for name in PORTS})
     ensure_wrk()
     url = prepare_database(args.database, args.pg, args.students, args.seed)
     context = scenarios.Context.create(url, args)
@@ -160,10 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     wanted = set(args.only.split(",")) if args.only else None
     with servers(url, envs) as pids, tempfile.TemporaryDirectory() as tmp:
+        a = Running(pids["A"], Path(os.devnull), f"http://127.0.0.1:{PORTS['A']}")
+        scenarios.find_cursors(context, {"project": a})  # A's and B's cursors are alike
         for scenario in scenarios.LOADED:
             if wanted is not None and scenario.key not in wanted:
                 continue
-            request = scenario.requests(context)["project"]
+            request = scenario.requests(context, ("project",))["project"]
             script = lua_script(request, context.keys_file, Path(tmp) / f"{scenario.key}.lua")
             rounds: dict[str, list[Round]] = {"A": [], "B": []}
             for name in PORTS:  # warm

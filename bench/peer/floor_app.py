@@ -25,6 +25,8 @@ STUDENTS = """SELECT netid, first_name, last_name, class_year, school_code FROM 
                WHERE netid = ANY($1::text[]) ORDER BY netid"""
 FIRST_STUDENTS = """SELECT netid, first_name, last_name, class_year, school_code FROM students
                      ORDER BY netid LIMIT $1"""
+STUDENTS_AFTER = """SELECT netid, first_name, last_name, class_year, school_code FROM students
+                     WHERE netid > $2 ORDER BY netid LIMIT $1"""
 TERMS = """SELECT t.netid, t.id, t.term_id, t.start_date, t.end_date, t.quarterly_term_id, q.name,
                   t.lms_term_id, l.name, t.term_description_id, d.name
              FROM student_terms t JOIN sis_terms q ON q.id = t.quarterly_term_id
@@ -46,6 +48,11 @@ REST_TERMS = """SELECT t.netid, t.term_id, t.school_id, t.quarterly_term_id, t.s
                   LEFT JOIN lms_terms l ON l.id = t.lms_term_id
                   LEFT JOIN term_descriptions d ON d.id = t.term_description_id
                  WHERE t.netid = $1 ORDER BY t.quarterly_term_id, t.term_id"""
+LIGHT_TERMS = """SELECT t.id, t.term_id, t.quarterly_term_id, q.name
+                   FROM student_terms t JOIN sis_terms q ON q.id = t.quarterly_term_id
+                  WHERE t.netid = $1 ORDER BY t.quarterly_term_id, t.term_id"""
+LIGHT_PLANS = "SELECT id FROM academic_plans WHERE student_netid = $1 ORDER BY id"
+LIGHT_DPLANS = "SELECT term_code, dplan_id FROM student_dplans WHERE netid = $1 ORDER BY term_code"
 SEASONS = {"01": 0, "03": 1, "06": 2, "09": 3}
 
 pool: asyncpg.Pool | None = None
@@ -128,12 +135,52 @@ async def one(request: Request) -> Response:
     return _json({"data": {"student": students[0] if students else None}})
 
 
+async def light(request: Request) -> Response:
+    """One student, their terms with the quarterly term and its offset, plan and D-plan ids:
+    four statements."""
+    assert pool is not None
+    netid = request.path_params["netid"]
+    current = request.app.state.current
+    async with pool.acquire() as connection:
+        rows = await fetch(connection, STUDENTS, [netid])
+        if not rows:
+            return _json({"data": {"student": None}})
+        terms = await fetch(connection, LIGHT_TERMS, netid)
+        plans = await fetch(connection, LIGHT_PLANS, netid)
+        dplans = await fetch(connection, LIGHT_DPLANS, netid)
+    student = {
+        "netid": rows[0][0],
+        "firstName": rows[0][1],
+        "lastName": rows[0][2],
+        "terms": [
+            {
+                "id": r[0],
+                "termId": r[1],
+                "quarterlyTerm": {
+                    "id": r[2],
+                    "name": r[3],
+                    "currentTermOffset": ordinal(r[2]) - ordinal(current) if current else None,
+                },
+            }
+            for r in terms
+        ],
+        "plans": [{"planId": str(r[0])} for r in plans],
+        "dplans": [{"termCode": r[0], "dplanId": r[1]} for r in dplans],
+    }
+    return _json({"data": {"student": student}})
+
+
 async def first(request: Request) -> Response:
-    """The first N students (`?n=100`), nested; `?terms_only=1` for terms alone."""
+    """The first N students (`?n=100`), or the N after a netid (`&after=`), nested;
+    `?terms_only=1` for terms alone."""
     assert pool is not None
     terms_only = request.query_params.get("terms_only") == "1"
+    n, after = int(request.query_params.get("n", "100")), request.query_params.get("after")
     async with pool.acquire() as connection:
-        rows = await fetch(connection, FIRST_STUDENTS, int(request.query_params.get("n", "100")))
+        if after is None:
+            rows = await fetch(connection, FIRST_STUDENTS, n)
+        else:
+            rows = await fetch(connection, STUDENTS_AFTER, n, after)
         students = await nested(connection, rows, with_all=not terms_only)
     return _json({"data": {"students": students}})
 
@@ -193,6 +240,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         Route("/one/{netid}", one),
+        Route("/light/{netid}", light),
         Route("/first", first),
         Route("/api/students/{netid}/terms", rest_terms),
         Route("/stats", stats),

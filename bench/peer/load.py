@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.peer.cpu import Cost
+
 LUA = r"""
 local keys = {}
 for line in io.lines("%(keys)s") do keys[#keys + 1] = line end
@@ -48,6 +50,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0  # completed in the run (wrk's count)
 
 
 def lua_script(request: Request, keys_file: Path, out: Path) -> Path:
@@ -71,11 +74,13 @@ def wrk(url: str, script: Path, *, seconds: float, connections: int = 8) -> Resu
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    done = re.search(r"(\d+) requests in ", output)
     return Result(
         rps,
         _percentile(output, "50%"),
         _percentile(output, "99%"),
         int(errors.group(1)) if errors else 0,
+        int(done.group(1)) if done else round(rps * round(seconds)),
     )
 
 
@@ -89,22 +94,27 @@ Fetch = Callable[[httpx.Client], Any]
 
 
 def alternating_fetches(
-    fetches: dict[str, tuple[Fetch, str]], times: int
-) -> dict[str, list[float]]:
+    fetches: dict[str, tuple[Fetch, str]],
+    times: int,
+    meter: Callable[[str], Callable[[], Cost]] | None = None,
+) -> dict[str, list[tuple[float, Cost | None]]]:
     """Seconds each complete fetch took, per system (one keep-alive client each, sequential
-    requests), the systems taking turns so that load from elsewhere hits all of them."""
+    requests), the systems taking turns so that load from elsewhere hits all of them; with
+    `meter` (started for a system, read after its fetch), the CPU each fetch cost too."""
     clients = {
         name: httpx.Client(base_url=base, timeout=120) for name, (_, base) in fetches.items()
     }
-    seconds: dict[str, list[float]] = {name: [] for name in fetches}
+    seconds: dict[str, list[tuple[float, Cost | None]]] = {name: [] for name in fetches}
     try:
         for name, (fetch, _) in fetches.items():
             fetch(clients[name])  # warm
         for _ in range(times):
             for name, (fetch, _) in fetches.items():
+                read = meter(name) if meter else None
                 started = time.perf_counter()
                 fetch(clients[name])
-                seconds[name].append(time.perf_counter() - started)
+                took = time.perf_counter() - started
+                seconds[name].append((took, read() if read else None))
     finally:
         for client in clients.values():
             client.close()

@@ -3,9 +3,11 @@
 One API process (`studentgraph serve`, no in-process worker, rate limit off) and 1 or 2
 `studentgraph worker` processes (their default 4 slots) on a database of generated students:
 
-1. Acceptance, workers stopped: wrk (8 connections) sending PATCH /api/students/{netid}, then
-   `setDplans`, each for --seconds: accepted/s, p50/p99 of the 202 (or 200).
-2. For 1 and then 2 workers:
+1. acceptance, workers stopped: wrk (8 connections) sending PATCH /api/students/{netid}, then
+   `setDplans`, then the same PATCH to the floor (bench/writes/floor_app.py: the task's INSERT,
+   its NOTIFYs and the COMMIT alone, on the same uvicorn), each for --seconds, in --rounds
+   alternating rounds: accepted/s, p50/p99 of the 202 (or 200), each door over the floor.
+2. workers, for 1 and then 2 workers:
    a. backlog: --backlog tasks (distinct students) queued while the workers are stopped, then
       the workers started: drain rate, tasks per second between the first and last completion;
    b. idle: one client, --idle requests one after another: accept and accept-to-COMPLETE p50/p95
@@ -13,10 +15,14 @@ One API process (`studentgraph serve`, no in-process worker, rate limit off) and
    c. loaded: --clients such clients for --seconds;
    d. throughput: wrk (8 connections) sending PATCHes for --seconds while the workers apply them:
       accepted/s, applied/s (tasks completed in the window), tasks left open at its end.
-3. Statements per task: an in-process worker (the same code) draining a queued backlog, with
-   every statement, BEGIN and COMMIT counted on its engine.
+3. pause: --backlog tasks queued while 2 running workers are frozen (SIGSTOP), then thawed
+   (SIGCONT): seconds from the thaw to the last task, against 2 workers freshly started on the
+   same backlog (seconds from their start), in --rounds alternating rounds; paused / fresh.
+4. statements: statements per task, an in-process worker (the same code) draining a queued
+   backlog, with every statement, BEGIN and COMMIT counted on its engine.
 
-Never run it beside another benchmark or the tests: the machine has 2 cores.
+`--parts acceptance,pause` runs only those (all four by default). Never run it beside another
+benchmark or the tests: the machine has 2 cores.
 """
 
 from __future__ import annotations
@@ -29,9 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
-from bench.peer.load import Request, Result, lua_script, wrk
+from bench.peer.load import Result
 from bench.serving import (
     STUDENTGRAPH,
     database_arguments,
@@ -39,16 +43,13 @@ from bench.serving import (
     machine,
     prepare_database,
     psql,
-    run,
     start,
     stop,
     wait_for,
 )
-from bench.writes import statements
-from bench.writes.clients import SET_DPLANS, Target, Timings, fill, followed
-
-PORT = 8720
-BASE = f"http://127.0.0.1:{PORT}"
+from bench.writes import acceptance, backlogs, statements
+from bench.writes.clients import Timings, fill, followed
+from bench.writes.harness import Bench
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,98 +63,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=8, help="following clients when loaded (8)")
     p.add_argument("--idle", type=int, default=40, help="sequential requests when idle (40)")
     p.add_argument("--backlog", type=int, default=1000, help="tasks queued (1000)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    p.add_argument(
+        "--parts",
+        type=_parts,
+        default=PARTS,
+        help=f"comma-separated, of {','.join(PARTS)} (all)",
+    )
     return p.parse_args(argv)
 
 
-class Bench:
-    def __init__(self, args: argparse.Namespace, url: str, logs: Path) -> None:
-        self.args = args
-        self.url = url
-        self.logs = logs
-        self.env = {"DATABASE_URL": url, "WORKER_IN_PROCESS": "false"}
-        netids = psql(url, "SELECT netid FROM students WHERE NOT ferpa_protected ORDER BY netid")
-        terms = psql(url, "SELECT id FROM sis_terms ORDER BY id DESC LIMIT 2")
-        codes = psql(url, "SELECT id FROM dplan_codes ORDER BY id")
-        token = run(
-            STUDENTGRAPH, "token", "--sub", "bench-writes", "--lifetime", "86400", env=self.env
-        ).strip()
-        self.target = Target(BASE, token, netids.split(), terms.split(), codes.split())
-        self.keys = logs / "netids.txt"
-        self.keys.write_text("\n".join(self.target.netids) + "\n")
-
-    def reset(self) -> None:
-        psql(self.url, "TRUNCATE tasks")
-
-    def open_tasks(self) -> int:
-        return int(
-            psql(self.url, "SELECT count(*) FROM tasks WHERE status IN ('accepted', 'running')")
-        )
-
-    def workers(self, n: int) -> list[subprocess.Popen[bytes]]:
-        return [
-            start([STUDENTGRAPH, "worker"], self.env, self.logs / f"worker{i}.log")
-            for i in range(n)
-        ]
-
-    def wait_drained(self, limit: float = 120.0) -> float:
-        started = time.perf_counter()
-        while self.open_tasks() and time.perf_counter() - started < limit:
-            time.sleep(0.1)
-        return time.perf_counter() - started
-
-    def wrk(self, request: Request, name: str) -> Result:
-        script = lua_script(request, self.keys, self.logs / f"{name}.lua")
-        return wrk(BASE, script, seconds=self.args.seconds)
-
-    def patch(self) -> Request:
-        body = self.target.patch_body(0).decode()
-        return Request("PATCH", "/api/students/@KEY@", body.encode(), self._headers())
-
-    def set_dplans(self) -> Request:
-        variables = {"netid": "@KEY@", "dplans": self.target.dplans(1)}
-        body = orjson.dumps({"query": SET_DPLANS, "variables": variables})
-        return Request("POST", "/graphql", body, self._headers())
-
-    def _headers(self) -> tuple[tuple[str, str], ...]:
-        return (
-            ("Authorization", f"Bearer {self.target.token}"),
-            ("Content-Type", "application/json"),
-        )
+PARTS = ("acceptance", "workers", "pause", "statements")
+PAUSED_WORKERS = 2
 
 
-def acceptance(bench: Bench) -> dict[str, Result]:
-    results = {}
-    for name, request in (("PATCH", bench.patch()), ("setDplans", bench.set_dplans())):
-        bench.reset()
-        bench.wrk(request, f"warm-{name}")
-        bench.reset()
-        results[name] = bench.wrk(request, name)
-    bench.reset()
-    return results
-
-
-def backlog(bench: Bench, workers: int) -> dict[str, float]:
-    bench.reset()
-    netids = bench.target.netids[: bench.args.backlog]
-    queued = asyncio.run(fill(bench.target, netids))
-    processes = bench.workers(workers)
-    try:
-        wall = bench.wait_drained()
-        left = bench.open_tasks()
-    finally:
-        stop(processes)
-    done, span = psql(
-        bench.url,
-        "SELECT count(*), extract(epoch FROM max(completed_date) - "
-        "min(completed_date)) FROM tasks WHERE status = 'complete'",
-    ).split("|")
-    return {
-        "queued": queued,
-        "complete": int(done),
-        "left": left,
-        "wall": wall,
-        "rate": (int(done) - 1) / max(float(span), 1e-6),
-    }
+def _parts(text: str) -> tuple[str, ...]:
+    chosen = [part for part in text.split(",") if part]
+    unknown = [part for part in chosen if part not in PARTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown parts {unknown} (known: {PARTS})")
+    return tuple(part for part in PARTS if part in chosen)
 
 
 def steady(bench: Bench, workers: int) -> dict[str, object]:
@@ -206,23 +135,25 @@ def _timings(t: Timings, seconds: float | None = None) -> str:
 
 def report(
     args: argparse.Namespace,
-    accepted: dict[str, Result],
+    accepted: dict[str, list[Result]],
     rounds: dict[int, tuple[dict[str, float], dict[str, object]]],
-    per_task: dict[str, float],
+    pause: dict[str, list[dict[str, float]]],
+    per_task: dict[str, float] | None,
 ) -> str:
     lines = [
         f"# Write path over HTTP ({machine(args.pg)})",
         "",
         f"python -m bench.writes --students {args.students} --seconds {args.seconds:g} "
-        f"--clients {args.clients} --idle {args.idle} --backlog {args.backlog}",
-        "",
-        "Acceptance, workers stopped (wrk, 8 connections):",
+        f"--clients {args.clients} --idle {args.idle} --backlog {args.backlog} "
+        f"--rounds {args.rounds} --parts {','.join(args.parts)}",
     ]
-    for name, r in accepted.items():
-        lines.append(
-            f"  {name:<10} {r.rps:7.0f} accepted/s  p50 {r.p50_ms:.1f} ms  "
-            f"p99 {r.p99_ms:.1f} ms  non-2xx {r.errors}"
-        )
+    if accepted:
+        lines += [
+            "",
+            f"Acceptance, workers stopped (wrk, 8 connections; medians of {args.rounds} "
+            "alternating rounds, their range):",
+            *acceptance.lines(accepted),
+        ]
     for workers, (drain, run_) in rounds.items():
         flood = run_["flood"]
         assert isinstance(flood, Result)
@@ -238,12 +169,15 @@ def report(
             f"{run_['applied']:.0f} applied/s, {run_['left']} open at its end, "
             f"p50 {flood.p50_ms:.1f} ms",
         ]
-    lines += [
-        "",
-        f"Statements per task, in-process worker draining {per_task['tasks']:.0f} tasks: "
-        f"{per_task['per_task']:.2f} ({per_task['statements']:.0f} statements incl. "
-        f"BEGIN/COMMIT, {per_task['transactions']:.0f} transactions)",
-    ]
+    if pause:
+        lines += ["", *backlogs.lines(pause, PAUSED_WORKERS, args.backlog)]
+    if per_task is not None:
+        lines += [
+            "",
+            f"Statements per task, in-process worker draining {per_task['tasks']:.0f} tasks: "
+            f"{per_task['per_task']:.2f} ({per_task['statements']:.0f} statements incl. "
+            f"BEGIN/COMMIT, {per_task['transactions']:.0f} transactions)",
+        ]
     return "\n".join(lines)
 
 
@@ -260,21 +194,30 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-writes-"))
     bench = Bench(args, url, logs)
     api = start(
-        [STUDENTGRAPH, "serve", "--port", str(PORT)],
+        [STUDENTGRAPH, "serve", "--port", str(bench.port)],
         {**bench.env, "RATE_LIMIT_PER_SECOND": "0", "RATE_LIMIT_COST_PER_MINUTE": "0"},
         logs / "api.log",
     )
     try:
-        wait_for(BASE, api, logs / "api.log")
-        accepted = acceptance(bench)
-        rounds = {n: (backlog(bench, n), steady(bench, n)) for n in (1, 2)}
+        wait_for(bench.base, api, logs / "api.log")
+        parts = args.parts
+        accepted = acceptance.acceptance(bench, args.rounds) if "acceptance" in parts else {}
+        rounds = {}
+        if "workers" in parts:
+            rounds = {n: (backlogs.fresh(bench, n), steady(bench, n)) for n in (1, 2)}
+        pause = {}
+        if "pause" in parts:
+            pause = backlogs.pause_against_fresh(bench, PAUSED_WORKERS, args.rounds)
         bench.reset()
-        queued = asyncio.run(fill(bench.target, bench.target.netids[:500]))
+        if "statements" in parts:
+            queued = asyncio.run(fill(bench.target, bench.target.netids[:500]))
     finally:
         stop([api])
-    per_task = asyncio.run(statements.per_task(url, queued))
+    per_task = None
+    if "statements" in parts:
+        per_task = asyncio.run(statements.per_task(url, queued))
     bench.reset()
-    print(report(args, accepted, rounds, per_task))
+    print(report(args, accepted, rounds, pause, per_task))
     print(f"\n(logs: {logs})")
     return 0
 
