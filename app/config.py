@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     # Planned reads: a query the planner knows is answered by one statement whose JSON the
     # database builds; off, every operation runs through the resolvers and dataloaders.
     graphql_planner: bool = True
-    # A subgraph of an Apollo Federation 2 supergraph (docs/guide/supergraph.md): Student,
+    # A subgraph of an Apollo Federation 2 supergraph (docs/operations/supergraph.md): Student,
     # AcademicPlan and SisTerm become entities, and Query gains `_service` and `_entities`.
     # Off, the schema is exactly schema.graphql; on, schema.subgraph.graphql.
     graphql_federation: bool = False
