@@ -1,8 +1,8 @@
-"""The README's callers' guide, run as written: every example of the section (a fenced ```sh,
-```python or ```js block right after an `<!-- example: NAME -->` comment) against a real server
-(`studentgraph serve`, uvicorn, in a subprocess, with the demo data and an in-process worker),
-each checked for what it prints; and every GraphQL document of its REST-to-GraphQL table, sent
-to that server and compared with what the REST route answers.
+"""The callers' guide (docs/api/callers-guide.md), run as written: every example of the page (a
+fenced ```sh, ```python or ```js block right after an `<!-- example: NAME -->` comment) against
+a real server (`studentgraph serve`, uvicorn, in a subprocess, with the demo data and an
+in-process worker), each checked for what it prints; and every GraphQL document of its
+REST-to-GraphQL table, sent to that server and compared with what the REST route answers.
 
 Shell examples run through `sh -e` (skipped, saying why, without curl), Python ones with this
 interpreter, JavaScript ones with `node` after `npm ci` of tests/callers_guide/ (the pinned
@@ -35,7 +35,8 @@ from tests.served import Served, running
 ROOT = Path(__file__).resolve().parents[1]
 NPM_PROJECT = Path(__file__).resolve().parent / "callers_guide"
 EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```(\w+)\n(.*?)\n```\n", re.DOTALL)
-TABLE_HEADING = "### From the REST compat routes to GraphQL"
+TABLE_HEADING = "## From the REST compat routes to GraphQL"
+GUIDE = ROOT / "docs" / "api" / "callers-guide.md"
 
 # What each example must print (every substring), and what its last line must end with (a
 # subscription or a polling loop ends once the task is COMPLETE). The token examples are checked
@@ -96,8 +97,7 @@ class Example:
 
 
 def _guide() -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split("\n## Callers' guide\n", 1)[1].split("\n## ", 1)[0]
+    return GUIDE.read_text()
 
 
 def _examples() -> dict[str, Example]:
