@@ -27,7 +27,7 @@ from tools.docs.names import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = sorted((ROOT / "docs").rglob("*.md"))
+PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 SETTINGS = {name.upper() for name in Settings.model_fields}
 PREFIXES = {name.split("_", 1)[0] for name in SETTINGS}
 # Variables of the libraries underneath, which the docs name beside ours.
@@ -73,7 +73,7 @@ def _routed(tmp_path: Path):
     return routed
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT / "docs")))
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_setting_named_is_a_setting(page):
     named = settings_named(_text(page), PREFIXES)
     assert unknown_settings(named, SETTINGS, _codes_in_app() | LIBRARY_VARIABLES) == set()
