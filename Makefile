@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+DOCS_PORT ?= 8001
 
-.PHONY: install run token test lint typecheck unit schema bench bench-peer fuzz clean
+.PHONY: install run token test lint typecheck unit schema docs docs-generate bench bench-peer fuzz clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +37,8 @@ token: install
 	@echo
 
 lint: install
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests bench tools
+	$(BIN)/ruff format --check app tests bench tools
 	$(BIN)/lint-imports
 
 typecheck: install
@@ -51,6 +52,16 @@ test: lint typecheck unit
 schema: install
 	$(BIN)/studentgraph export-schema --output schema.graphql
 	$(BIN)/studentgraph export-schema --federation --output schema.subgraph.graphql
+	$(BIN)/python -m tools.docs
+
+# The documentation site (docs/, mkdocs.yml) on http://$(HOST):$(DOCS_PORT), rebuilt on each save.
+# `make test` builds it with --strict (tests/docs/).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
+# docs/reference/*.md from the code: the GraphQL schema, Settings, the CLI's parsers.
+docs-generate: install
+	$(BIN)/python -m tools.docs
 
 # The in-process scenarios (SQLite), then the write path over HTTP on the local PostgreSQL
 # (bench/writes; about a minute; skipped with a message when PostgreSQL is not reachable), then

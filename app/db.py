@@ -60,7 +60,7 @@ UNREACHABLE = (
 # PgBouncer says everything with SQLSTATE 08P01 (protocol_violation), which asyncpg raises as a
 # connection error. These say the server behind it is away or busy: an outage, retried. Any other
 # (an unsupported startup parameter, an unknown database or user, a protocol error) is a refusal
-# that no retry mends: logged with its cause, never a 503 (README: Behind PgBouncer).
+# that no retry mends: logged with its cause, never a 503 (docs/operations/pgbouncer.md).
 POOLER_OUTAGES = (
     "query_wait_timeout",  # no server connection came free in time
     "client_login_timeout",  # the server did not let the pooler log in in time

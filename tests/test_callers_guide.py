@@ -1,8 +1,8 @@
-"""The README's callers' guide, run as written: every example of the section (a fenced ```sh,
-```python or ```js block right after an `<!-- example: NAME -->` comment) against a real server
-(`studentgraph serve`, uvicorn, in a subprocess, with the demo data and an in-process worker),
-each checked for what it prints; and every GraphQL document of its REST-to-GraphQL table, sent
-to that server and compared with what the REST route answers.
+"""The callers' guide (docs/api/callers-guide.md), run as written: every example of the page (a
+fenced ```sh, ```python or ```js block right after an `<!-- example: NAME -->` comment) against
+a real server (`studentgraph serve`, uvicorn, in a subprocess, with the demo data and an
+in-process worker), each checked for what it prints; and every GraphQL document of its
+REST-to-GraphQL table, sent to that server and compared with what the REST route answers.
 
 Shell examples run through `sh -e` (skipped, saying why, without curl), Python ones with this
 interpreter, JavaScript ones with `node` after `npm ci` of tests/callers_guide/ (the pinned
@@ -35,7 +35,10 @@ from tests.served import Served, running
 ROOT = Path(__file__).resolve().parents[1]
 NPM_PROJECT = Path(__file__).resolve().parent / "callers_guide"
 EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```(\w+)\n(.*?)\n```\n", re.DOTALL)
-TABLE_HEADING = "### From the REST compat routes to GraphQL"
+TABLE_HEADING = "## From the REST compat routes to GraphQL"
+GUIDE = ROOT / "docs" / "api" / "callers-guide.md"
+# Other pages whose examples are run the same way: the GraphQL guide's and the README's.
+EXAMPLE_PAGES = (GUIDE, ROOT / "docs" / "api" / "graphql.md", ROOT / "README.md")
 
 # What each example must print (every substring), and what its last line must end with (a
 # subscription or a polling loop ends once the task is COMPLETE). The token examples are checked
@@ -50,6 +53,27 @@ PRINTS: dict[str, tuple[str, ...]] = {
     "js-fetch": ('"netid":"f000abc"', '"termId":"201901-U"'),
     "js-graphql-ws": (),
     "js-apollo": ('"netid":"f0027k4"', '"planId":"20109"'),
+    "graphql-paging": (
+        '"totalCount":8',
+        '"netid":"f0002sj"',
+        '"endCursor":"c3R1ZGVudDpmMDAwYWJj"',
+        '"netid":"f00het7"',
+        '"endCursor":"c3R1ZGVudDpmMDBoZXQ3"',
+    ),
+    "graphql-paging-python": (
+        "['f0002sj', 'f000abc', 'f00fjmp']\n"
+        "['f00het7', 'f00io1q', 'f00qok4']\n"
+        "['f00zfhq', 'f00zotq']",
+    ),
+    "readme-graphql": ('"name":"Avery J Abbott"', '"termId":"201801-U"', '"termId":"201901-U"'),
+    "readme-rest": ('"netid":"f000abc"', '"last_name":"Abbott"', '"class_year":2021'),
+    "graphql-filter": ('"totalCount":2', '"netid":"f000abc"', '"netid":"f00zotq"'),
+    "graphql-errors": (
+        '{"data":{"student":null}',
+        '"code":"BAD_USER_INPUT","problems":[{"loc":"first"',
+        '"code":"UNAUTHENTICATED"',
+        "HTTP 401",
+    ),
 }
 ENDS_WITH = {"python-httpx-task": "}", "python-gql": "COMPLETE", "js-graphql-ws": "COMPLETE"}
 TOKEN_EXAMPLES = ("token-dev", "token-service-account")
@@ -96,12 +120,12 @@ class Example:
 
 
 def _guide() -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split("\n## Callers' guide\n", 1)[1].split("\n## ", 1)[0]
+    return GUIDE.read_text()
 
 
-def _examples() -> dict[str, Example]:
-    found = [Example(*match) for match in EXAMPLE.findall(_guide())]
+def _examples(pages: tuple[Path, ...] = EXAMPLE_PAGES) -> dict[str, Example]:
+    found = [Example(*match) for page in pages for match in EXAMPLE.findall(page.read_text())]
+    assert len({example.name for example in found}) == len(found), "an example name twice"
     return {example.name: example for example in found}
 
 
@@ -189,7 +213,7 @@ def test_every_example_of_the_guide_is_run_and_checked():
     assert {e.language for e in examples.values()} == {"sh", "python", "js"}
     # every fenced block of the guide is an example, bar the one line that sets $API
     fences = re.findall(r"^```(\w+)$", _guide(), flags=re.MULTILINE)
-    assert len(fences) == len(examples) + 1
+    assert len(fences) == len(_examples((GUIDE,))) + 1
 
 
 def test_the_shell_examples(server):

@@ -45,7 +45,7 @@ class TestEngine:
 class TestPool:
     """Past the pool, a request waits for a pooled connection: a connection opened for one
     request and closed at its end would cost a server process per request under load (at 32
-    concurrent clients that halved the read throughput: README, Benchmarks)."""
+    concurrent clients that halved the read throughput: docs/design/benchmarks.md)."""
 
     async def test_concurrent_reads_share_the_pooled_connections(self, settings, database_url):
         if not database_url.startswith("postgresql"):
@@ -104,7 +104,7 @@ class TestReading:
 
 class TestTransactionPooled:
     """DATABASE_POOLER=transaction: every statement is the unnamed one, so nothing named is left
-    on a server connection a pooler hands to another client (README: Behind PgBouncer)."""
+    on a server connection a pooler hands to another client (docs/operations/pgbouncer.md)."""
 
     @staticmethod
     def pooled(settings):

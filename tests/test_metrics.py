@@ -24,7 +24,7 @@ from app.worker import Worker
 from tests.factories import make_student
 from tests.worker.helpers import accept, seed_payload
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+RUNBOOK = (Path(__file__).resolve().parents[1] / "docs" / "operations" / "runbook.md").read_text()
 
 NETID = "f00mtr1"
 
@@ -341,13 +341,13 @@ class TestConnections:
 
 
 async def test_the_runbook_names_only_metrics_the_api_serves(client, auth):
-    """Every metric the README's *What to watch* table and alert rules name is in /metrics, and
+    """Every metric the runbook's *What to watch* table and alert rules name is in /metrics, and
     the rules are valid YAML (an operator pastes them)."""
     import re
 
     import yaml
 
-    section = README.split("### What to watch", 1)[1].split("### Health endpoints", 1)[0]
+    section = RUNBOOK.split("## What to watch", 1)[1].split("## Health endpoints", 1)[0]
     rules = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
     assert {r["alert"] for r in rules["groups"][0]["rules"]} >= {"StudentgraphPoolSaturated"}
     await client.get("/api/students/f000abc/terms", headers=auth())  # a request to count

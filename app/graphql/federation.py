@@ -1,5 +1,5 @@
 """Apollo Federation 2 (GRAPHQL_FEDERATION): the subgraph a gateway composes into a supergraph
-(docs/guide/supergraph.md).
+(docs/operations/supergraph.md).
 
 The entities and their keys are ENTITY_KEYS. Strawberry's federation schema builds the subgraph
 (`strawberry.federation.Schema`: the `@link` to the federation spec, importing what is used, and

@@ -1,4 +1,4 @@
-"""The brakes on what one caller can spend (README: Limits and brakes), each shared between
+"""The brakes on what one caller can spend (docs/api/limits.md), each shared between
 processes through Redis with `REDIS_URL`, in memory otherwise:
 
 * requests: `RATE_LIMIT_PER_SECOND` on average in bursts of `RATE_LIMIT_BURST`, per caller (the

@@ -2,7 +2,7 @@
 pooler the statement timeout can ride neither the connection's startup (PgBouncer refuses the
 parameter) nor a `SET` (the next transaction may run on another server connection), so it is
 the default of DATABASE_URL's role in its database, which every server session opened from then
-on takes (README: Behind PgBouncer)."""
+on takes (docs/operations/pgbouncer.md)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ class CollectionQuery:
 
 MAX_FILTERS = 50  # filter pairs in one query string
 # Characters of the filters' names and values, all together: a found set too large to keep
-# whole keeps its filter, to read the rest again (README: Paging and continuation).
+# whole keeps its filter, to read the rest again (docs/api/rest.md: Paging and continuation).
 MAX_FILTER_CHARS = 2048
 
 

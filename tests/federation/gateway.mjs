@@ -1,6 +1,6 @@
 // Apollo Gateway (@apollo/gateway on @apollo/server) in front of studentgraph and the courses
 // subgraph, planning each query on the supergraph compose.mjs composes, and forwarding the
-// caller's Authorization header to every subgraph: the configuration docs/guide/supergraph.md
+// caller's Authorization header to every subgraph: the configuration docs/operations/supergraph.md
 // shows. Serves on 127.0.0.1:PORT; query plans are shown with `Apollo-Query-Plan-Experimental`.
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';

@@ -3,7 +3,7 @@ own `_service { sdl }`) composed with a courses subgraph written for this test (
 its Enrollment refers to our Student by netid, its Course to our SisTerm by id) by Apollo's own
 composition library, and Apollo Gateway (@apollo/gateway on @apollo/server) in front of both,
 forwarding the caller's Authorization header (tests/federation/gateway.mjs, the configuration
-docs/guide/supergraph.md shows). Queries crossing the two subgraphs go to the gateway; what
+docs/operations/supergraph.md shows). Queries crossing the two subgraphs go to the gateway; what
 studentgraph received is counted at studentgraph (its /metrics) and read in its disclosure
 records.
 

@@ -1,4 +1,4 @@
-"""Everything through PgBouncer in transaction pooling (README: Behind PgBouncer): Debian's
+"""Everything through PgBouncer in transaction pooling (docs/operations/pgbouncer.md): Debian's
 PgBouncer of the test's own, 3 server connections for some twenty clients (the API's pool of 8,
 two workers', the CLI's), in front of a throwaway PostgreSQL. `migrate` and `demo` (the CLI),
 then, all at once: reads over GraphQL and REST, each answer compared with the demo document;
@@ -265,7 +265,7 @@ NO_SESSION_STATE = {
 # Settings a session SET there (None: none). asyncpg's type introspection (once per connection
 # per type it has no codec for, bigint[] here) turns `jit` off and back on by two statements
 # outside a transaction, which a pooler may send to different server connections, so `jit` may
-# be left set (README: Behind PgBouncer).
+# be left set (docs/operations/pgbouncer.md).
 SESSION_SETTINGS_LEFT = {None, "jit"}
 
 
@@ -290,7 +290,7 @@ async def test_the_api_the_workers_and_the_cli_through_pgbouncer(cluster, pgboun
     deployment = Deployment(cluster, pgbouncer)
     deployment.cli("migrate")
     # The server connections PgBouncer opened before `migrate` set the role's statement timeout
-    # keep the one they had: what an operator does after changing it (README: Behind PgBouncer).
+    # keep the one they had: what an operator does after changing it (docs/operations/pgbouncer.md).
     pgbouncer.admin("RECONNECT")
     deployment.cli("demo")
     assert cluster.sql("SHOW statement_timeout") == f"{TIMEOUT_MS // 1000}s"

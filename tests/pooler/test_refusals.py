@@ -1,4 +1,4 @@
-"""What a pooler says, heard right (README: Behind PgBouncer). PgBouncer sends every error with
+"""What a pooler says, heard right (docs/operations/pgbouncer.md). PgBouncer sends every error with
 SQLSTATE 08P01, which asyncpg raises as a connection error: a refusal (here, the statement
 timeout sent as a startup parameter, as DATABASE_POOLER=none does) is a misconfiguration no
 retry mends, so it is a 500 whose log line says what the pooler said, `ready` and the worker

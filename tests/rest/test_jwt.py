@@ -310,7 +310,7 @@ def _public_jwks(private_pem: str) -> str:
 
 
 class TestRotation:
-    """README, Runbook: rotating the signing key with no token refused at any step."""
+    """docs/operations/runbook.md: rotating the signing key with no token refused at any step."""
 
     async def test_old_and_new_tokens_are_accepted_throughout(
         self, signing_settings, sessions, session, clock

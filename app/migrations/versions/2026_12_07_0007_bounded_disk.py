@@ -3,7 +3,7 @@
 - `persisted_queries.safelisted`: the operator's safelist apart from what callers persisted
   (APQ). The table could not tell them apart before: every existing row is taken as persisted
   by a caller (not safelisted), the safe side; re-run `studentgraph persisted add` for the
-  safelist after upgrading (README: *WebSocket operations and persisted queries*).
+  safelist after upgrading (docs/api/websocket-and-persisted.md).
 - `ix_tasks_finished`: finished tasks by when they finished, for TASKS_RETENTION_DAYS.
 - `disclosures`: one record per request and combination of record types, its students in
   `netids` (PostgreSQL: TEXT[] with a GIN index; SQLite: a JSON array, and the side table
