@@ -133,7 +133,7 @@ def _date(text: str) -> date:
 
 def jwks(args: argparse.Namespace) -> int:
     """The public half of a PEM private key as a JWKS, exactly as /.well-known/jwks.json would
-    publish it: for JWT_ACCEPTED_PUBLIC_KEYS before that key signs (README: Runbook)."""
+    publish it: for JWT_ACCEPTED_PUBLIC_KEYS before that key signs (a key rotation)."""
     pem = sys.stdin.read() if args.key == "-" else Path(args.key).read_text()
     key = load_signing_key(pem, args.kid)
     print(orjson.dumps({"keys": [key.jwk]}).decode())
@@ -142,48 +142,100 @@ def jwks(args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     account = commands.add_parser(
-        "account", help="service accounts: create, list, grant, revoke, disable, revoke-tokens"
+        "account",
+        help="service accounts: create, list, grant, revoke, disable, revoke-tokens",
+        description="Service accounts: programs that call the API with an API key exchanged at "
+        "POST /api/jwt for a token carrying the scopes the account was granted.",
     )
     sub = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
-    for name, handler, helptext in (
-        ("create", account_create, "create a service account with scopes"),
-        ("grant", account_grant, "grant an account more scopes"),
-        ("revoke-scope", account_revoke_scope, "take scopes from an account"),
+    for name, handler, helptext, description in (
+        ("create", account_create, "create a service account with scopes", CREATE),
+        ("grant", account_grant, "grant an account more scopes", GRANT),
+        ("revoke-scope", account_revoke_scope, "take scopes from an account", REVOKE_SCOPE),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("name", metavar="NAME")
+        p = sub.add_parser(name, help=helptext, description=description)
+        p.add_argument("name", metavar="NAME", help="the account")
         p.add_argument(
             "--scope",
             required=name != "create",
             default="",
-            help='space-separated scopes, e.g. "urn:dartmouth:students:read.sensitive"',
+            help='space-separated scopes, e.g. "urn:dartmouth:students:read.sensitive"'
+            + (" (default: none)" if name == "create" else ""),
         )
         p.set_defaults(handler=handler)
-    sub.add_parser("list", help="list accounts and their scopes").set_defaults(handler=account_list)
-    for name, handler, helptext in (
-        ("disable", account_disable, "refuse the account's keys and tokens (within seconds)"),
-        ("enable", account_enable, "let a disabled account's keys work again"),
-        ("revoke-tokens", account_revoke_tokens, "refuse every token the account holds now"),
+    sub.add_parser(
+        "list",
+        help="list accounts and their scopes",
+        description="One tab-separated line per account: name, created, disabled (or -), tokens "
+        "refused if issued before (or -), scopes.",
+    ).set_defaults(handler=account_list)
+    for name, handler, helptext, description in (
+        ("disable", account_disable, "refuse the account's keys and tokens (within seconds)", OFF),
+        ("enable", account_enable, "let a disabled account's keys work again", ON),
+        ("revoke-tokens", account_revoke_tokens, "refuse every token the account holds now", CUT),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("name", metavar="NAME")
+        p = sub.add_parser(name, help=helptext, description=description)
+        p.add_argument("name", metavar="NAME", help="the account")
         p.set_defaults(handler=handler)
 
-    apikey = commands.add_parser("apikey", help="API keys: create, list, revoke")
+    apikey = commands.add_parser(
+        "apikey",
+        help="API keys: create, list, revoke",
+        description="A service account's API keys. Only a hash of each is kept: a key is "
+        "printed once, when it is created.",
+    )
     sub = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
-    p = sub.add_parser("create", help="make a key for an account (printed once, last line)")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--expires", type=_date, metavar="YYYY-MM-DD", help="last day it works (UTC)")
+    p = sub.add_parser(
+        "create",
+        help="make a key for an account (printed once, last line)",
+        description="Make an API key for the account NAME and print it on the last line, once "
+        "(only its hash is kept). The caller exchanges it at POST /api/jwt.",
+    )
+    p.add_argument("name", metavar="NAME", help="the account")
+    p.add_argument(
+        "--expires",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="last day it works, UTC (default: never)",
+    )
     p.add_argument("--note", metavar="TEXT", help="what the key is for")
     p.set_defaults(handler=apikey_create)
-    p = sub.add_parser("list", help="list keys (never the keys themselves)")
-    p.add_argument("name", metavar="NAME", nargs="?")
+    p = sub.add_parser(
+        "list",
+        help="list keys (never the keys themselves)",
+        description="A header, then one tab-separated line per key: id, account, created, "
+        "expires, last used, revoked (- for none), note. Never the keys themselves.",
+    )
+    p.add_argument("name", metavar="NAME", nargs="?", help="only this account's keys")
     p.set_defaults(handler=apikey_list)
-    p = sub.add_parser("revoke", help="revoke a key by its id")
-    p.add_argument("key_id", metavar="KEY_ID")
+    p = sub.add_parser(
+        "revoke",
+        help="revoke a key by its id",
+        description="Refuse the key with this id from now on (the id `apikey list` shows); "
+        "tokens already exchanged for it stay valid until they expire, or account "
+        "revoke-tokens.",
+    )
+    p.add_argument("key_id", metavar="KEY_ID", help="the key's id")
     p.set_defaults(handler=apikey_revoke)
 
-    p = commands.add_parser("jwks", help="print the JWKS of a PEM private key (its public half)")
+    p = commands.add_parser(
+        "jwks",
+        help="print the JWKS of a PEM private key (its public half)",
+        description="Print the public half of a PEM private key as a JWKS, exactly as "
+        "/.well-known/jwks.json would publish it: for JWT_ACCEPTED_PUBLIC_KEYS before the key "
+        "starts signing (a key rotation).",
+    )
     p.add_argument("--key", required=True, metavar="FILE", help="the PEM private key (- for stdin)")
     p.add_argument("--kid", default=None, help="its key id (default: its RFC 7638 thumbprint)")
     p.set_defaults(handler=jwks)
+
+
+CREATE = "Create the service account NAME with the scopes --scope names (none if omitted)."
+GRANT = "Add the scopes --scope names to the account NAME's; tokens it gets next carry them."
+REVOKE_SCOPE = (
+    "Take the scopes --scope names from the account NAME. Tokens already issued keep their "
+    "scopes until they expire, or account revoke-tokens."
+)
+OFF = f"Refuse the account NAME's keys and every token it holds, {CUTOFF_BOUND}."
+ON = "Let a disabled account NAME's keys work again; tokens issued before stay refused."
+CUT = f"Refuse every token the account NAME holds now, {CUTOFF_BOUND}; its keys get new ones."

@@ -56,16 +56,26 @@ def _limit(text: str) -> int:
 
 
 def register(commands: Any) -> None:
-    p = commands.add_parser("audit", help="a student's disclosure records (FERPA), newest first")
+    p = commands.add_parser(
+        "audit",
+        help="a student's disclosure records (FERPA), newest first",
+        description="Print the disclosure records of one student (who was shown which of its "
+        "records, when, through which operation), newest first: a header and one "
+        "tab-separated line per record, each field escaped, or one JSON object per line.",
+    )
     p.add_argument("--netid", required=True, help="the student")
     p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="from this day on (UTC)")
     p.add_argument("--sub", metavar="S", help="only those disclosed to this caller")
     p.add_argument(
-        "--limit", type=_limit, default=disclosures.AUDIT_LIMIT, help="at most this many (1000)"
+        "--limit", type=_limit, default=disclosures.AUDIT_LIMIT, help="at most this many records"
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(handler=audit)
     p = commands.add_parser(
-        "prune-disclosures", help="delete disclosure records past DISCLOSURE_RETENTION_DAYS"
+        "prune-disclosures",
+        help="delete disclosure records past DISCLOSURE_RETENTION_DAYS",
+        description="Delete the disclosure records older than DISCLOSURE_RETENTION_DAYS (0, the "
+        "default, keeps them forever and deletes nothing). `studentgraph worker` does this at "
+        "start and hourly; this is for running it now.",
     )
     p.set_defaults(handler=prune)

@@ -144,7 +144,7 @@ def _positive(text: str) -> int:
 def register(commands: Any) -> None:
     p = commands.add_parser(
         "load",
-        help="upsert a JSON file of students, terms, plans, D-plans (README: Loading data)",
+        help="upsert a JSON file of students, terms, plans, D-plans",
         description="Upsert one JSON object of record lists, in one transaction. A bad file "
         "writes nothing and exits 1, naming each problem as list[index].field.",
     )
@@ -167,7 +167,6 @@ def register(commands: Any) -> None:
     )
     p.set_defaults(handler=demo)
 
-    # Each subcommand: its name, help and arguments (argparse's shape).
     p = commands.add_parser(
         "generate",
         help="upsert synthetic students for benchmarks",
@@ -178,5 +177,5 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--students", type=_positive, required=True, metavar="N", help="how many students"
     )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed")
     p.set_defaults(handler=generate)

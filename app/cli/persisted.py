@@ -55,7 +55,12 @@ def add(args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     persisted = commands.add_parser(
-        "persisted", help="persisted queries: add documents to the store (README: Persisted)"
+        "persisted",
+        help="persisted queries: add documents to the store",
+        description="The store of persisted GraphQL documents. A client sends a stored "
+        "document by its id alone (Apollo's extensions.persistedQuery.sha256Hash); with "
+        "GRAPHQL_PERSISTED_ONLY=true only stored documents run at all (a "
+        "safelist). Documents are added here, never by a request.",
     )
     sub = persisted.add_subparsers(dest="persisted_command", required=True, metavar="ACTION")
     p = sub.add_parser(
@@ -65,5 +70,5 @@ def register(commands: Any) -> None:
         "Apollo persisted-query manifest (.json, as generate-persisted-query-manifest writes it). "
         "Every document must parse and validate; a bad file adds nothing.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help=".graphql or .json files")
     p.set_defaults(handler=add)

@@ -100,7 +100,12 @@ def ready(_args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     p = commands.add_parser(
-        "worker", help="claim and apply accepted tasks (run as many as you like on PostgreSQL)"
+        "worker",
+        help="claim and apply accepted tasks (run as many as you like on PostgreSQL)",
+        description="Claim accepted tasks (PATCH /api/students/{netid}, setDplans) and apply "
+        "them until SIGTERM or Ctrl-C, finishing the task in hand first. On PostgreSQL any "
+        "number of workers may run; on SQLite, `serve` runs one in-process and this is for "
+        "WORKER_IN_PROCESS=false. With WORKER_METRICS_PORT it serves /healthz and /metrics.",
     )
     p.add_argument(
         "--concurrency",
@@ -111,6 +116,9 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=worker)
 
     p = commands.add_parser(
-        "ready", help="exit 0 when the database answers and is migrated (a healthcheck)"
+        "ready",
+        help="exit 0 when the database answers and is migrated (a healthcheck)",
+        description="Exit 0 when the database at DATABASE_URL answers and holds the schema; "
+        "otherwise one line saying why and exit status 1 (a container healthcheck).",
     )
     p.set_defaults(handler=ready)
