@@ -51,7 +51,8 @@ class TestHelp:
         shown = parser.format_help()  # what `--help` prints
         assert parser.description and len(parser.description) > 30, f"{prog} has no description"
         flat = " ".join(shown.split())
-        assert " ".join(parser.description.split()) in flat
+        # Wrapped for the terminal (also at hyphens): compared without any white space.
+        assert "".join(parser.description.split()) in "".join(shown.split())
         for action in parser._actions:
             if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
                 continue
