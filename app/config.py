@@ -160,6 +160,13 @@ class Settings(BaseSettings):
     # Exposure: /metrics, and /docs, /redoc, /openapi.json. Default: on outside production.
     metrics_enabled: bool | None = None
     docs_enabled: bool | None = None
+    documentation_url: str | None = Field(
+        default=None,
+        pattern=r"^(https?://|/)\S*$",
+        description="Where this deployment's documentation site is (an http(s) URL, or a path "
+        "on this host): the landing page at / links it. Unset, the page says the documentation "
+        "is the source tree's docs/ folder (`make docs` serves it).",
+    )
     # GraphQL operations are counted by name only when they validated, and only these names
     # when given (space/comma separated); otherwise the first ..._MAX names a process sees.
     metrics_graphql_operations: Annotated[list[str], NoDecode] = Field(default_factory=list)
