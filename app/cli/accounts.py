@@ -141,6 +141,9 @@ def jwks(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
+    # argparse's own shape, command by command (add_parser, add_argument, set_defaults): each
+    # block holds that command's words (its help, description and options), which differ; a
+    # table of them would be the same calls, read less easily.
     account = commands.add_parser(
         "account",
         help="service accounts: create, list, grant, revoke, disable, revoke-tokens",

@@ -56,6 +56,9 @@ def _limit(text: str) -> int:
 
 
 def register(commands: Any) -> None:
+    # argparse's own shape, command by command (add_parser, add_argument, set_defaults): each
+    # block holds that command's words (its help, description and options), which differ; a
+    # table of them would be the same calls, read less easily.
     p = commands.add_parser(
         "audit",
         help="a student's disclosure records (FERPA), newest first",

@@ -142,6 +142,9 @@ def _positive(text: str) -> int:
 
 
 def register(commands: Any) -> None:
+    # argparse's own shape, command by command (add_parser, add_argument, set_defaults): each
+    # block holds that command's words (its help, description and options), which differ; a
+    # table of them would be the same calls, read less easily.
     p = commands.add_parser(
         "load",
         help="upsert a JSON file of students, terms, plans, D-plans",

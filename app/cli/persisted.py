@@ -54,6 +54,9 @@ def add(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
+    # argparse's own shape, command by command (add_parser, add_argument, set_defaults): each
+    # block holds that command's words (its help, description and options), which differ; a
+    # table of them would be the same calls, read less easily.
     persisted = commands.add_parser(
         "persisted",
         help="persisted queries: add documents to the store",

@@ -140,6 +140,9 @@ def export_schema(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
+    # argparse's own shape, command by command (add_parser, add_argument, set_defaults): each
+    # block holds that command's words (its help, description and options), which differ; a
+    # table of them would be the same calls, read less easily.
     p = commands.add_parser(
         "serve",
         help="serve the API (and, on SQLite, an in-process worker)",

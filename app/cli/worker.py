@@ -99,6 +99,9 @@ def ready(_args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
+    # argparse's own shape, command by command (add_parser, add_argument, set_defaults): each
+    # block holds that command's words (its help, description and options), which differ; a
+    # table of them would be the same calls, read less easily.
     p = commands.add_parser(
         "worker",
         help="claim and apply accepted tasks (run as many as you like on PostgreSQL)",

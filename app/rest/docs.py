@@ -48,6 +48,8 @@ def mount(app: FastAPI) -> None:
         )
         return _same_origin_only(page)
 
+    # Alike /docs above: FastAPI's two page builders, each given its own assets by its own
+    # keywords; a shared wrapper would only rename them.
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")

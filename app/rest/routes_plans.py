@@ -68,6 +68,8 @@ async def list_plans(
     netid: NetidFilter = None,
 ) -> Response:
     """Academic plans, filtered (see the description)."""
+    # Alike the student's plans (routes_students): one call to answer_collection each, with
+    # the route's own collection and refresh interval.
     return await answer_collection(
         request,
         Collection("plans"),

@@ -36,6 +36,7 @@ class RequesterOut(BaseModel):
     iat: str | None
 
 
+# Declarations, as the response models in app/rest/schemas.py (alike in shape only).
 class TaskOut(BaseModel):
     """A task as the seed samples show it, key for key and in order."""
 

@@ -91,6 +91,8 @@ class AcademicPlanOut(BaseModel):
     updated_at: Timestamp | None
 
 
+# Response models are declarations, field by field as the seed samples show them; models
+# that look alike (routes_tasks.TaskOut) describe different records.
 class DplanOut(BaseModel):
     """A D-plan, keyed as in the PATCH payload."""
 

@@ -41,6 +41,8 @@ class AcademicPlan(relay.Node):
     db_name: str | None = strawberry.field(description="Source database (`iron`).")
     updated_at: datetime | None = strawberry.field(description="When it last changed.")
 
+    # Relay's node interface, as Student has it: Strawberry reads these per type; what they share
+    # is found_nodes.
     @classmethod
     def from_row(cls, row: Any, shown: Disclosed) -> AcademicPlan:
         """The plan of `row`, noted as shown (its student's `plans` record)."""
