@@ -291,6 +291,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {' '.join(LOG_LEVELS)}")
         return value.upper()
 
+    # Validators look alike (check, then one line naming the variable's problem): one per rule.
     @field_validator(*URL_SCHEMES)
     @classmethod
     def _url_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:

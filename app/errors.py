@@ -84,6 +84,8 @@ class Forbidden(DomainError):
         return {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
 
 
+# Each error is a class of its own (a code, a status, its headers), alike in shape: the doors
+# translate by class, and a code never changes.
 class NotFound(DomainError):
     code = "NOT_FOUND"
     http_status = 404

@@ -41,8 +41,6 @@ class AcademicPlan(relay.Node):
     db_name: str | None = strawberry.field(description="Source database (`iron`).")
     updated_at: datetime | None = strawberry.field(description="When it last changed.")
 
-    # Relay's node interface, as Student has it: Strawberry reads these per type; what they share
-    # is found_nodes.
     @classmethod
     def from_row(cls, row: Any, shown: Disclosed) -> AcademicPlan:
         """The plan of `row`, noted as shown (its student's `plans` record)."""
@@ -86,6 +84,8 @@ class AcademicPlan(relay.Node):
         row = await info.context.loaders.student_by_netid.load(self.student_netid)
         return Student.from_row(row, info.context.disclosed) if row is not None else None
 
+    # Relay's node interface, as Student has it: Strawberry reads these per type; what they share
+    # is found_nodes.
     @classmethod
     def resolve_id(cls, root: AcademicPlan, *, info: Info) -> str:
         return root.plan_id
