@@ -204,3 +204,21 @@ class TestFreshShell:
         )
         assert result.returncode == 127
         assert "make install" in result.stderr and result.stdout == ""
+
+    def test_make_run_says_how(self):
+        """`make run` prints, after the token, how to reach the CLI from another shell (its
+        `token` target, which prints without serving)."""
+        if shutil.which("make") is None or not (ROOT / ".venv" / ".installed-stamp").exists():
+            pytest.skip("needs make and an installed checkout (make install)")
+        result = subprocess.run(
+            ["make", "--no-print-directory", "token"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "ENVIRONMENT": "development"},
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "./studentgraph --help" in result.stdout
+        assert f'export PATH="{ROOT}/.venv/bin:$PATH"' in result.stdout
