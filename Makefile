@@ -34,6 +34,10 @@ token: install
 	@echo "            -d '{\"query\": \"{ student(netid: \\\"f000abc\\\") { name terms { termId } } }\"}' http://$(HOST):$(PORT)/graphql"
 	@echo "REST:     curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/api/students/f000abc/terms"
 	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql  (Headers: {\"Authorization\": \"Bearer <the token>\"})"
+	@echo "Home:     http://$(HOST):$(PORT)/  (links to GraphiQL, /docs, /redoc and the documentation)"
+	@echo
+	@echo "The CLI from another shell, in this folder: ./studentgraph --help  (it runs $(BIN)/studentgraph;"
+	@echo "or put it on PATH: export PATH=\"$(CURDIR)/$(BIN):\$$PATH\")"
 	@echo
 
 lint: install

@@ -393,6 +393,13 @@ class Settings(BaseSettings):
             "outside production, off in it."
         ),
     )
+    documentation_url: str | None = Field(
+        default=None,
+        pattern=r"^(https?://|/)\S*$",
+        description="Where this deployment's documentation site is (an http(s) URL, or a path "
+        "on this host): the landing page at / links it. Unset, the page says the documentation "
+        "is the source tree's docs/ folder (`make docs` serves it).",
+    )
     # GraphQL operations are counted by name only when they validated, and only these names
     # when given (space/comma separated); otherwise the first ..._MAX names a process sees.
     metrics_graphql_operations: Annotated[list[str], NoDecode] = Field(
@@ -688,6 +695,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {' '.join(LOG_LEVELS)}")
         return value.upper()
 
+    # Validators look alike (check, then one line naming the variable's problem): one per rule.
     @field_validator(*URL_SCHEMES)
     @classmethod
     def _url_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:

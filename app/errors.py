@@ -52,6 +52,21 @@ class Unauthenticated(DomainError):
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+class TokenExpired(Unauthenticated):
+    """A token whose signature and claims were good but whose `exp` has passed: RFC 6750's
+    `error_description` says so (which reveals nothing a forger could use: only a token we
+    would have accepted earlier gets here), so a client knows to get a new one. Every other
+    refused token keeps the one answer of `Unauthenticated`."""
+
+    MESSAGE = "the bearer token has expired; get a new one (Authorization: Bearer <jwt>)"
+
+    def __init__(self) -> None:
+        super().__init__("the token has expired")
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'}
+
+
 class BadApiKey(Unauthenticated):
     """POST /api/jwt's one answer for every refused key (unknown, revoked, expired, malformed)."""
 
@@ -69,6 +84,8 @@ class Forbidden(DomainError):
         return {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
 
 
+# Each error is a class of its own (a code, a status, its headers), alike in shape: the doors
+# translate by class, and a code never changes.
 class NotFound(DomainError):
     code = "NOT_FOUND"
     http_status = 404

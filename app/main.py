@@ -29,6 +29,7 @@ from app.ratelimit import build_brakes
 from app.rest import PREFIX as REST_PREFIX
 from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
+from app.rest import home as rest_home
 from app.rest.router import build_router as build_rest_router
 from app.services import accounts
 from app.state import AppState
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(build_rest_router(), prefix=REST_PREFIX)
     if settings.serves_docs:
         rest_docs.mount(app)
+    rest_home.mount(app, settings)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks() -> Response:

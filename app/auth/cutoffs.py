@@ -94,6 +94,8 @@ class Cutoffs:
     @contextlib.asynccontextmanager
     async def refreshing(self) -> AsyncIterator[None]:
         """Refresh the table in the background while inside."""
+        # A task for the life of the block, stopped as app.notifications.listening stops its
+        # listener: five lines of asyncio each, not worth a helper both layers would import.
         task = asyncio.create_task(self._keep_fresh())
         try:
             yield

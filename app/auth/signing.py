@@ -17,6 +17,8 @@ from app.config import Settings
 from app.domain.signing_keys import PublicKey, SigningKey, load_public_keys, load_signing_key
 from app.errors import NotConfigured
 
+NOT_MINTING = "this instance mints no tokens: set JWT_PRIVATE_KEY (RS256 or ES256)"
+
 
 def signing_key(settings: Settings) -> SigningKey | None:
     """The configured private key, parsed once; None when there is none."""
@@ -91,5 +93,5 @@ def mint_for_account(settings: Settings, account: str, scopes: list[str]) -> str
     algorithm = hs_algorithm(settings)
     if not mints_with_secret(settings) or algorithm is None:
         # An HS token this instance's JWT_ALGORITHMS refuses would be refused on every route.
-        raise NotConfigured("this instance mints no tokens: set JWT_PRIVATE_KEY (RS256 or ES256)")
+        raise NotConfigured(NOT_MINTING)
     return jwt.encode(claims, settings.jwt_secret, algorithm=algorithm)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from app.auth.principal import SERVICE_ACCOUNT_PREFIX, Principal, parse_scopes
 from app.auth.signing import hs_algorithm, mints_with_secret, own_public_key, token_claims
 from app.config import Settings
-from app.errors import Unauthenticated
+from app.errors import TokenExpired, Unauthenticated
 
 
 @lru_cache(maxsize=4)
@@ -99,7 +99,7 @@ async def verify(token: str, settings: Settings) -> Principal:
             _VERIFIED.popitem(last=False)
     elif time.time() > float(principal.claims["exp"]) + settings.jwt_leeway_seconds:
         del _VERIFIED[key]
-        raise Unauthenticated("the token has expired")
+        raise TokenExpired()
     return principal
 
 
@@ -174,7 +174,7 @@ async def _verify_signature(token: str, settings: Settings) -> Principal:
         scope_claim = claims.get("scope")
         scopes = parse_scopes(scope_claim)
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("the token has expired") from exc
+        raise TokenExpired() from exc
     except (jwt.PyJWTError, ValueError, RecursionError) as exc:
         raise Unauthenticated(f"the token is not valid: {exc!r}"[:200]) from exc
     order = scope_claim.replace(",", " ").split() if isinstance(scope_claim, str) else scope_claim

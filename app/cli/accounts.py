@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from app.auth.scopes import known_scopes
+from app.cli.commands import command, group
 from app.cli.data import _run, _settings
 from app.domain.signing_keys import load_signing_key
 from app.services import accounts
@@ -51,6 +52,7 @@ def tsv(values: list[str]) -> str:
 
 
 def account_create(args: argparse.Namespace) -> int:
+    """Create the service account NAME with the scopes --scope names (none if omitted)."""
     scopes = _scopes(args)
     _run(_settings(), lambda s: accounts.create_account(s, args.name, scopes))
     print(f"created service account {args.name} with scopes: {' '.join(scopes) or '(none)'}")
@@ -58,7 +60,8 @@ def account_create(args: argparse.Namespace) -> int:
 
 
 def account_list(_args: argparse.Namespace) -> int:
-    """name, created, disabled (or -), tokens refused if issued by (or -), scopes."""
+    """One tab-separated line per account: name, created, disabled (or -), tokens refused if
+    issued before (or -), scopes."""
     for row in _run(_settings(), accounts.accounts):
         times = map(_iso, (row.created_at, row.disabled_at, row.tokens_not_before))
         print(tsv([row.name, *times, " ".join(row.scopes) or "(no scopes)"]))
@@ -66,6 +69,7 @@ def account_list(_args: argparse.Namespace) -> int:
 
 
 def account_grant(args: argparse.Namespace) -> int:
+    """Add the scopes --scope names to the account NAME's; tokens it gets next carry them."""
     scopes = _scopes(args)
     granted = _run(_settings(), lambda s: accounts.grant(s, args.name, scopes))
     print(f"{args.name} now has: {' '.join(granted) or '(none)'}")
@@ -73,6 +77,8 @@ def account_grant(args: argparse.Namespace) -> int:
 
 
 def account_revoke_scope(args: argparse.Namespace) -> int:
+    """Take the scopes --scope names from the account NAME. Tokens already issued keep their
+    scopes until they expire, or account revoke-tokens."""
     scopes = _scopes(args)
     kept = _run(_settings(), lambda s: accounts.revoke_scopes(s, args.name, scopes))
     print(f"{args.name} now has: {' '.join(kept) or '(none)'}")
@@ -84,24 +90,31 @@ CUTOFF_BOUND = "in force at every API process within two ACCOUNT_CUTOFF_REFRESH_
 
 
 def account_disable(args: argparse.Namespace) -> int:
+    """Refuse the account NAME's keys and every token it holds, in force at every API process
+    within two ACCOUNT_CUTOFF_REFRESH_SECONDS."""
     _run(_settings(), lambda s: accounts.disable(s, args.name))
     print(f"disabled {args.name}: its keys and every token it holds are refused, {CUTOFF_BOUND}")
     return 0
 
 
 def account_enable(args: argparse.Namespace) -> int:
+    """Let a disabled account NAME's keys work again; tokens issued before stay refused."""
     _run(_settings(), lambda s: accounts.enable(s, args.name))
     print(f"enabled {args.name}: its keys work again (tokens from before stay refused)")
     return 0
 
 
 def account_revoke_tokens(args: argparse.Namespace) -> int:
+    """Refuse every token the account NAME holds now, in force at every API process within two
+    ACCOUNT_CUTOFF_REFRESH_SECONDS; its keys get new ones."""
     _run(_settings(), lambda s: accounts.revoke_tokens(s, args.name))
     print(f"every token {args.name} holds now is refused, {CUTOFF_BOUND}; its keys get new ones")
     return 0
 
 
 def apikey_create(args: argparse.Namespace) -> int:
+    """Make an API key for the account NAME and print it on the last line, once (only its hash
+    is kept). The caller exchanges it at POST /api/jwt."""
     work = lambda s: accounts.create_key(s, args.name, expires=args.expires, note=args.note)  # noqa: E731
     key = _run(_settings(), work)
     until = f", usable through {args.expires} (UTC)" if args.expires else ""
@@ -111,6 +124,8 @@ def apikey_create(args: argparse.Namespace) -> int:
 
 
 def apikey_list(args: argparse.Namespace) -> int:
+    """A header, then one tab-separated line per key: id, account, created, expires, last used,
+    revoked (- for none), note. Never the keys themselves."""
     print("id\taccount\tcreated\texpires\tlast_used\trevoked\tnote")
     for row in _run(_settings(), lambda s: accounts.keys(s, args.name)):
         times = [row.created_at, row.expires_at, row.last_used_at, row.revoked_at]
@@ -119,6 +134,8 @@ def apikey_list(args: argparse.Namespace) -> int:
 
 
 def apikey_revoke(args: argparse.Namespace) -> int:
+    """Refuse the key with this id from now on (the id `apikey list` shows); tokens already
+    exchanged for it stay valid until they expire, or account revoke-tokens."""
     _run(_settings(), lambda s: accounts.revoke_key(s, args.key_id))
     print(f"revoked API key {args.key_id}")
     return 0
@@ -132,8 +149,9 @@ def _date(text: str) -> date:
 
 
 def jwks(args: argparse.Namespace) -> int:
-    """The public half of a PEM private key as a JWKS, exactly as /.well-known/jwks.json would
-    publish it: for JWT_ACCEPTED_PUBLIC_KEYS before that key signs (README: Runbook)."""
+    """Print the public half of a PEM private key as a JWKS, exactly as /.well-known/jwks.json
+    would publish it: for JWT_ACCEPTED_PUBLIC_KEYS before the key starts signing (a key
+    rotation)."""
     pem = sys.stdin.read() if args.key == "-" else Path(args.key).read_text()
     key = load_signing_key(pem, args.kid)
     print(orjson.dumps({"keys": [key.jwk]}).decode())
@@ -141,49 +159,53 @@ def jwks(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    account = commands.add_parser(
-        "account", help="service accounts: create, list, grant, revoke, disable, revoke-tokens"
+    actions = group(
+        commands,
+        "account",
+        "service accounts: create, list, grant, revoke, disable, revoke-tokens",
+        "Service accounts: programs that call the API with an API key exchanged at "
+        "POST /api/jwt for a token carrying the scopes the account was granted.",
     )
-    sub = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
-    for name, handler, helptext in (
-        ("create", account_create, "create a service account with scopes"),
+    example = 'space-separated scopes, e.g. "urn:dartmouth:students:read.sensitive"'
+    p = command(actions, "create", account_create, "create a service account with scopes")
+    p.add_argument("name", metavar="NAME", help="the account")
+    p.add_argument("--scope", default="", help=f"{example} (default: none)")
+    for name, handler, summary in (
         ("grant", account_grant, "grant an account more scopes"),
         ("revoke-scope", account_revoke_scope, "take scopes from an account"),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("name", metavar="NAME")
-        p.add_argument(
-            "--scope",
-            required=name != "create",
-            default="",
-            help='space-separated scopes, e.g. "urn:dartmouth:students:read.sensitive"',
-        )
-        p.set_defaults(handler=handler)
-    sub.add_parser("list", help="list accounts and their scopes").set_defaults(handler=account_list)
-    for name, handler, helptext in (
+        p = command(actions, name, handler, summary)
+        p.add_argument("name", metavar="NAME", help="the account")
+        p.add_argument("--scope", required=True, help=example)
+    command(actions, "list", account_list, "list accounts and their scopes")
+    for name, handler, summary in (
         ("disable", account_disable, "refuse the account's keys and tokens (within seconds)"),
         ("enable", account_enable, "let a disabled account's keys work again"),
         ("revoke-tokens", account_revoke_tokens, "refuse every token the account holds now"),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("name", metavar="NAME")
-        p.set_defaults(handler=handler)
+        command(actions, name, handler, summary).add_argument(
+            "name", metavar="NAME", help="the account"
+        )
 
-    apikey = commands.add_parser("apikey", help="API keys: create, list, revoke")
-    sub = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
-    p = sub.add_parser("create", help="make a key for an account (printed once, last line)")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--expires", type=_date, metavar="YYYY-MM-DD", help="last day it works (UTC)")
+    actions = group(
+        commands,
+        "apikey",
+        "API keys: create, list, revoke",
+        "A service account's API keys. Only a hash of each is kept: a key is printed once, "
+        "when it is created.",
+    )
+    summary = "make a key for an account (printed once, last line)"
+    p = command(actions, "create", apikey_create, summary)
+    p.add_argument("name", metavar="NAME", help="the account")
+    until = "last day it works, UTC (default: never)"
+    p.add_argument("--expires", type=_date, metavar="YYYY-MM-DD", help=until)
     p.add_argument("--note", metavar="TEXT", help="what the key is for")
-    p.set_defaults(handler=apikey_create)
-    p = sub.add_parser("list", help="list keys (never the keys themselves)")
-    p.add_argument("name", metavar="NAME", nargs="?")
-    p.set_defaults(handler=apikey_list)
-    p = sub.add_parser("revoke", help="revoke a key by its id")
-    p.add_argument("key_id", metavar="KEY_ID")
-    p.set_defaults(handler=apikey_revoke)
+    p = command(actions, "list", apikey_list, "list keys (never the keys themselves)")
+    p.add_argument("name", metavar="NAME", nargs="?", help="only this account's keys")
+    p = command(actions, "revoke", apikey_revoke, "revoke a key by its id")
+    p.add_argument("key_id", metavar="KEY_ID", help="the key's id")
 
-    p = commands.add_parser("jwks", help="print the JWKS of a PEM private key (its public half)")
+    summary = "print the JWKS of a PEM private key (its public half)"
+    p = command(commands, "jwks", jwks, summary)
     p.add_argument("--key", required=True, metavar="FILE", help="the PEM private key (- for stdin)")
-    p.add_argument("--kid", default=None, help="its key id (default: its RFC 7638 thumbprint)")
-    p.set_defaults(handler=jwks)
+    p.add_argument("--kid", help="its key id (default: its RFC 7638 thumbprint)")

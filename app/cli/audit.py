@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from app.cli.accounts import _date, _iso, tsv
+from app.cli.commands import command
 from app.cli.data import _run, _run_sessions, _settings
 from app.services import disclosures
 
@@ -20,6 +21,9 @@ COLUMNS = ("at", "sub", "operation", "record_types", "scopes", "request_id")
 
 
 def audit(args: argparse.Namespace) -> int:
+    """Print the disclosure records of one student (who was shown which of its records, when,
+    through which operation), newest first: a header and one tab-separated line per record,
+    each field escaped, or one JSON object per line."""
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
     rows = _run(
         _settings(),
@@ -37,6 +41,9 @@ def audit(args: argparse.Namespace) -> int:
 
 
 def prune(_args: argparse.Namespace) -> int:
+    """Delete the disclosure records older than DISCLOSURE_RETENTION_DAYS (0, the default, keeps
+    them forever and deletes nothing). `studentgraph worker` does this at start and hourly;
+    this is for running it now."""
     settings = _settings()
     days = settings.disclosure_retention_days
     if days <= 0:
@@ -56,16 +63,13 @@ def _limit(text: str) -> int:
 
 
 def register(commands: Any) -> None:
-    p = commands.add_parser("audit", help="a student's disclosure records (FERPA), newest first")
+    summary = "a student's disclosure records (FERPA), newest first"
+    p = command(commands, "audit", audit, summary)
     p.add_argument("--netid", required=True, help="the student")
     p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="from this day on (UTC)")
     p.add_argument("--sub", metavar="S", help="only those disclosed to this caller")
-    p.add_argument(
-        "--limit", type=_limit, default=disclosures.AUDIT_LIMIT, help="at most this many (1000)"
-    )
+    limit = "at most this many records"
+    p.add_argument("--limit", type=_limit, default=disclosures.AUDIT_LIMIT, help=limit)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.set_defaults(handler=audit)
-    p = commands.add_parser(
-        "prune-disclosures", help="delete disclosure records past DISCLOSURE_RETENTION_DAYS"
-    )
-    p.set_defaults(handler=prune)
+    summary = "delete disclosure records past DISCLOSURE_RETENTION_DAYS"
+    command(commands, "prune-disclosures", prune, summary)

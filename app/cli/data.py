@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.cli.commands import command
 from app.clock import Clock
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, transaction
@@ -91,6 +92,8 @@ def _load(source: str, document: LoadDocument) -> int:
 
 
 def load(args: argparse.Namespace) -> int:
+    """Upsert one JSON object of record lists, in one transaction. A bad file writes nothing and
+    exits 1, naming each problem as list[index].field."""
     source = "<stdin>" if args.file == "-" else args.file
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -105,6 +108,9 @@ def load(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    """Load, like `load`, every seed sample with its own ids and values (f000abc's terms,
+    f0027k4's plans and D-plans, f00000x) plus 40 made-up students, four of them FERPA-protected.
+    The same set every time; running it again changes nothing."""
     raw = demo_document()
     if args.output:
         Path(args.output).write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2) + b"\n")
@@ -117,6 +123,9 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def generate(args: argparse.Namespace) -> int:
+    """Upsert N synthetic students (sg000001, ...) with 4-12 terms, 1-3 plans and D-plans on
+    about a third of their terms, in one transaction. The same seed gives the same rows; 100,000
+    students take a few minutes."""
     settings = _settings()
     started = time.monotonic()
 
@@ -142,41 +151,14 @@ def _positive(text: str) -> int:
 
 
 def register(commands: Any) -> None:
-    p = commands.add_parser(
-        "load",
-        help="upsert a JSON file of students, terms, plans, D-plans (README: Loading data)",
-        description="Upsert one JSON object of record lists, in one transaction. A bad file "
-        "writes nothing and exits 1, naming each problem as list[index].field.",
-    )
+    summary = "upsert a JSON file of students, terms, plans, D-plans"
+    p = command(commands, "load", load, summary)
     p.add_argument("file", metavar="FILE.json", help="the file to load ('-' reads stdin)")
-    p.set_defaults(handler=load)
 
-    p = commands.add_parser(
-        "demo",
-        help="load the demo set built from the seed samples",
-        description="Load, like `load`, every seed sample with its own ids and values (f000abc's "
-        "terms, f0027k4's plans and D-plans, f00000x) plus 40 made-up students, four of them "
-        "FERPA-protected. The same set every time; running it again changes nothing.",
-    )
-    p.add_argument(
-        "--output",
-        "-o",
-        default=None,
-        metavar="FILE",
-        help="write the demo document to FILE (a load file) instead of loading it",
-    )
-    p.set_defaults(handler=demo)
+    p = command(commands, "demo", demo, "load the demo set built from the seed samples")
+    instead = "write the demo document to FILE (a load file) instead of loading it"
+    p.add_argument("--output", "-o", metavar="FILE", help=instead)
 
-    # Each subcommand: its name, help and arguments (argparse's shape).
-    p = commands.add_parser(
-        "generate",
-        help="upsert synthetic students for benchmarks",
-        description="Upsert N synthetic students (sg000001, ...) with 4-12 terms, 1-3 plans and "
-        "D-plans on about a third of their terms, in one transaction. The same seed gives the "
-        "same rows; 100,000 students take a few minutes.",
-    )
-    p.add_argument(
-        "--students", type=_positive, required=True, metavar="N", help="how many students"
-    )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    p.set_defaults(handler=generate)
+    p = command(commands, "generate", generate, "upsert synthetic students for benchmarks")
+    p.add_argument("--students", type=_positive, required=True, metavar="N", help="how many")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed")

@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from app.cli.commands import command, group
 from app.cli.data import _report, _run, _settings
 from app.domain.persisted import documents_of
 from app.errors import DocumentTooLarge, Invalid, Problem
@@ -37,6 +38,9 @@ def _checked(name: str, documents: list[tuple[str, str]], settings: Any) -> None
 
 
 def add(args: argparse.Namespace) -> int:
+    """Each FILE is one GraphQL document (its id is the SHA-256 of its text) or an Apollo
+    persisted-query manifest (.json, as generate-persisted-query-manifest writes it). Every
+    document must parse and validate; a bad file adds nothing."""
     settings = _settings()
     documents: list[tuple[str, str]] = []
     for file in args.files:
@@ -54,16 +58,15 @@ def add(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    persisted = commands.add_parser(
-        "persisted", help="persisted queries: add documents to the store (README: Persisted)"
+    actions = group(
+        commands,
+        "persisted",
+        "persisted queries: add documents to the store",
+        "The store of persisted GraphQL documents. A client sends a stored document by its id "
+        "alone (Apollo's extensions.persistedQuery.sha256Hash); with GRAPHQL_PERSISTED_ONLY=true "
+        "only stored documents run at all (a safelist). Documents are added here, never by a "
+        "request.",
     )
-    sub = persisted.add_subparsers(dest="persisted_command", required=True, metavar="ACTION")
-    p = sub.add_parser(
-        "add",
-        help="register .graphql files (id: SHA-256 of the text) or Apollo manifests (.json)",
-        description="Each FILE is one GraphQL document (its id is the SHA-256 of its text) or an "
-        "Apollo persisted-query manifest (.json, as generate-persisted-query-manifest writes it). "
-        "Every document must parse and validate; a bad file adds nothing.",
-    )
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.set_defaults(handler=add)
+    summary = "register .graphql files (id: SHA-256 of the text) or Apollo manifests (.json)"
+    p = command(actions, "add", add, summary)
+    p.add_argument("files", nargs="+", metavar="FILE", help=".graphql or .json files")

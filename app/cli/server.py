@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +16,11 @@ from typing import Any
 
 from app.auth.scopes import ALL_SCOPES, known_scopes
 from app.auth.tokens import mint
+from app.cli.commands import command
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, transaction
 from app.metrics import MULTIPROC_VARIABLE
-from app.migrate import upgrade
+from app.migrate import shown_url, upgrade
 from app.repositories import server_settings
 from app.repositories.reference import seed_missing_reference_data
 
@@ -27,9 +30,14 @@ def _settings() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Serve /graphql, /api, /healthz, /readyz (and /docs, /redoc, /metrics where DOCS_ENABLED
+    and METRICS_ENABLED allow) until SIGTERM or Ctrl-C. Settings come from the environment
+    (DATABASE_URL, JWT_*, ...); bad ones are listed before the port is bound, and a port already
+    in use is one line and exit status 1."""
     import uvicorn
 
     settings = _settings()  # refuse bad settings before binding the port
+    _refuse_a_port_in_use(args.host, args.port)
     with _metrics_shared_by(args.workers):
         uvicorn.run(
             "app.main:create_app",
@@ -43,6 +51,23 @@ def serve(args: argparse.Namespace) -> int:
             ws_max_size=settings.max_body_bytes,
         )
     return 0
+
+
+def _refuse_a_port_in_use(host: str, port: int) -> None:
+    """One line (exit status 1) for an address that cannot be listened on, before uvicorn
+    starts the app only to log its own failure across several JSON lines (and exit 3). Bound
+    as uvicorn binds it (SO_REUSEADDR: a port in TIME_WAIT is free), then released."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(
+                f"port {port} on {host} is already in use (another server is listening there): "
+                "stop it, or choose another with --port"
+            ) from None
+        raise OSError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -83,14 +108,24 @@ async def _seed(settings: Settings) -> None:
 
 
 def migrate(_args: argparse.Namespace) -> int:
+    """Bring the database at DATABASE_URL to the newest schema revision and add the reference
+    data (terms, D-plan codes) it lacks; running it again changes nothing. Behind a transaction
+    pooler (DATABASE_POOLER=transaction) it also sets the role's statement timeout. Prints the
+    database (without its password) and the revision."""
     settings = _settings()
-    upgrade(settings.database_url)
+    revision = upgrade(settings.database_url)
     asyncio.run(_seed(settings))
-    print("database is at the newest schema, with reference data")
+    print(
+        f"migrated {shown_url(settings.database_url)} to revision {revision} (the newest "
+        "schema), with reference data"
+    )
     return 0
 
 
 def token(args: argparse.Namespace) -> int:
+    """Print a JWT signed with JWT_SECRET, for development and tests: every scope unless --scope
+    names some. Refused in production (ENVIRONMENT=production), where tokens come from
+    POST /api/jwt or an identity provider."""
     scopes = known_scopes(args.scope, loc="--scope") if args.scope else list(ALL_SCOPES)
     print(
         mint(
@@ -106,6 +141,8 @@ def token(args: argparse.Namespace) -> int:
 
 
 def export_schema(args: argparse.Namespace) -> int:
+    """Print the GraphQL schema in SDL, as the server serves it (schema.graphql in the repository
+    is this output; `make schema` writes it)."""
     from app.graphql.schema import build_schema
 
     text = build_schema(federation=args.federation).as_str() + "\n"
@@ -117,32 +154,22 @@ def export_schema(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    p = commands.add_parser("serve", help="serve the API (and, on SQLite, an in-process worker)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p = command(commands, "serve", serve, "serve the API (and, on SQLite, an in-process worker)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    p.set_defaults(handler=serve)
 
-    p = commands.add_parser(
-        "migrate",
-        help="create or upgrade the schema; add reference data (behind a transaction pooler, "
-        "set the role's statement timeout)",
-    )
-    p.set_defaults(handler=migrate)
+    command(commands, "migrate", migrate, "create or upgrade the schema; add reference data")
 
-    p = commands.add_parser("token", help="mint a development JWT (HS256, not in production)")
+    p = command(commands, "token", token, "mint a development JWT (HS256, not in production)")
     p.add_argument("--sub", required=True, help="the subject (a netid)")
-    p.add_argument("--scope", default=None, help="scopes, space-separated (default all)")
+    p.add_argument("--scope", default=None, help="scopes, space-separated (default: all)")
     p.add_argument("--name", default=None, help="the `name` claim")
     p.add_argument("--email", default=None, help="the `email` claim")
-    p.add_argument("--lifetime", type=int, default=None, help="seconds until it expires")
-    p.set_defaults(handler=token)
+    lifetime = "seconds until it expires (default: TOKEN_LIFETIME_SECONDS, 8 hours)"
+    p.add_argument("--lifetime", type=int, default=None, help=lifetime)
 
-    p = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    p.add_argument(
-        "--federation",
-        action="store_true",
-        help="the subgraph's schema (GRAPHQL_FEDERATION=true), as a gateway composes it",
-    )
-    p.add_argument("--output", "-o", default=None, help="write to this file instead")
-    p.set_defaults(handler=export_schema)
+    p = command(commands, "export-schema", export_schema, "print the GraphQL schema (SDL)")
+    subgraph = "the subgraph's schema (GRAPHQL_FEDERATION=true), as a gateway composes it"
+    p.add_argument("--federation", action="store_true", help=subgraph)
+    p.add_argument("--output", "-o", help="write to this file (default: standard output)")

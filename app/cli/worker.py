@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import notifications, tracing
+from app.cli.commands import command
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
@@ -71,6 +72,10 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
 
 
 def worker(args: argparse.Namespace) -> int:
+    """Claim accepted tasks (PATCH /api/students/{netid}, setDplans) and apply them until
+    SIGTERM or Ctrl-C, finishing the task in hand first. On PostgreSQL any number of workers may
+    run; on SQLite, `serve` runs one in-process and this is for WORKER_IN_PROCESS=false. With
+    WORKER_METRICS_PORT it serves /healthz and /metrics."""
     settings = Settings()
     configure_logging(settings.log_level)
     if settings.is_sqlite and (args.concurrency or 1) > 1:
@@ -89,9 +94,8 @@ async def _database_serves(settings: Settings) -> None:
 
 
 def ready(_args: argparse.Namespace) -> int:
-    """Exit 0 when the database a worker would use answers and is migrated; one line and exit 1
-    otherwise (unreachable included). The worker container's healthcheck until workers serve a
-    health endpoint of their own."""
+    """Exit 0 when the database at DATABASE_URL answers and holds the schema; otherwise one line
+    saying why and exit status 1 (unreachable included): a container healthcheck."""
     settings = Settings()
     asyncio.run(_database_serves(settings))
     print("ready: the database answers and is migrated")
@@ -99,18 +103,9 @@ def ready(_args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    p = commands.add_parser(
-        "worker", help="claim and apply accepted tasks (run as many as you like on PostgreSQL)"
-    )
-    p.add_argument(
-        "--concurrency",
-        type=int,
-        default=None,
-        help="tasks applied at once in this process (default WORKER_CONCURRENCY; 1 on SQLite)",
-    )
-    p.set_defaults(handler=worker)
-
-    p = commands.add_parser(
-        "ready", help="exit 0 when the database answers and is migrated (a healthcheck)"
-    )
-    p.set_defaults(handler=ready)
+    summary = "claim and apply accepted tasks (run as many as you like on PostgreSQL)"
+    p = command(commands, "worker", worker, summary)
+    slots = "tasks applied at once in this process (default: WORKER_CONCURRENCY; 1 on SQLite)"
+    p.add_argument("--concurrency", type=int, default=None, help=slots)
+    summary = "exit 0 when the database answers and is migrated (a healthcheck)"
+    command(commands, "ready", ready, summary)

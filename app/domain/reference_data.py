@@ -9,6 +9,7 @@ from app.domain import terms as calendar
 FIRST_YEAR, LAST_YEAR = 1990, 2040
 LMS_PREFIX = {"01": "WI", "03": "SP", "06": "SU", "09": "FA"}
 
+# Reference data, as the registrar lists it: ids and names, one list per table.
 TERM_DESCRIPTIONS = [
     {"id": "U", "name": "Undergraduate full term"},
     {"id": "G", "name": "Graduate full term"},

@@ -140,6 +140,8 @@ def _plan(rng: random.Random, life: StudentLife, plan_id: int, **values: Any) ->
         "department": None,
         "student_netid": life.netid,
         "faculty_netid": f"d{rng.randrange(10**5):05d}{rng.choice('abcdefghjkmnpqrstuvwxyz')}",
+        # The fields a synthetic plan leaves as a seed sample's plan has them (domain/samples.py):
+        # the same values on purpose, so generated data looks like the real samples.
         "internal_comment": None,
         "student_rationale": None,
         "denial_reason": None,

@@ -75,6 +75,8 @@ class PlanByIdLoader(DataLoader[int, PlanRow | None]):
         return [by_id.get(i) for i in ids]
 
 
+# Alike PlanByIdLoader: a DataLoader is typed by its key and row, and each calls its own
+# repository; a generic loader over both would hide which read each level makes.
 class StudentByNetidLoader(DataLoader[str, StudentRow | None]):
     """Students by netid; a FERPA-hidden student loads as None, like an unknown one."""
 

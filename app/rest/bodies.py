@@ -38,6 +38,9 @@ def patch_body_schema() -> dict[str, Any]:
     return schema
 
 
+MEDIA_TYPE_MESSAGE = "send the body as Content-Type: application/json"
+
+
 def json_body(
     request: Request, raw: bytes, shape: Callable[[Any], None] = lambda _body: None
 ) -> Any:
@@ -47,7 +50,7 @@ def json_body(
     small objects)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise StarletteHTTPException(415, "send the body as Content-Type: application/json")
+        raise StarletteHTTPException(415, MEDIA_TYPE_MESSAGE)
     body = strict_json(raw)
     refuse_unstorable(list(body) if isinstance(body, dict) else [], "body")
     shape(body)

@@ -37,6 +37,7 @@ HTTP_CODES = {
     422: "BAD_USER_INPUT",
 }
 NOT_FOUND_MESSAGE = "Not found."
+VALIDATION_MESSAGE = "the request is not valid"
 
 
 def error_body(
@@ -89,9 +90,7 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
         {"loc": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
         for e in exc.errors()
     ]
-    return OrjsonResponse(
-        error_body(422, "BAD_USER_INPUT", "the request is not valid", problems), 422
-    )
+    return OrjsonResponse(error_body(422, "BAD_USER_INPUT", VALIDATION_MESSAGE, problems), 422)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

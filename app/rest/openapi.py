@@ -49,6 +49,26 @@ def restore_examples(schema: dict[str, Any], samples: Sequence[Any]) -> None:
     _restore(schema, {_fingerprint(strip_nulls(s)): s for s in samples})
 
 
+FASTAPI_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
+
+
+def drop_fastapi_validation_errors(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 of its own shape (`HTTPValidationError`) on every route with a
+    parameter, unless the route declares one. Every route that can answer 422 declares it, in
+    the shape it answers (`ErrorOut`, with its example); on the others (a string in the path is
+    all they take) no request gets a 422, so FastAPI's is removed, and its schemas with it."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            content = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if content.get("schema", {}).get("$ref") == FASTAPI_VALIDATION_ERROR:
+                del responses["422"]
+    if FASTAPI_VALIDATION_ERROR not in orjson.dumps(schema).decode():
+        schemas = schema.get("components", {}).get("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+
+
 def install(app: FastAPI, samples: Sequence[Any]) -> None:
     """Wrap `app.openapi` so the cached schema carries the samples verbatim."""
     original: Callable[[], dict[str, Any]] = app.openapi
@@ -57,6 +77,7 @@ def install(app: FastAPI, samples: Sequence[Any]) -> None:
         if app.openapi_schema is None:
             schema = original()
             restore_examples(schema, samples)
+            drop_fastapi_validation_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -52,6 +52,7 @@ async def answer_collection(
     await spend(request, principal, query.pagesize)  # the rows it asks for, before any are read
     now, ttl = state.clock.now(), state.settings.found_set_ttl_seconds
     if query.continuation_key:
+        # Keyword arguments, named as compat_reads names them (the same names recur in its reads).
         found = await compat_reads.later_page(
             state.engine,
             state.sessions,

@@ -74,6 +74,13 @@ def conditions_of(request: Request, aliases: Mapping[str, str]) -> list[Conditio
     return out
 
 
+def page_without_key() -> BadRequest:
+    return BadRequest(
+        "page needs a continuation_key",
+        [Problem("page", "pass the X-Request-ID of the first response as continuation_key")],
+    )
+
+
 def collection_query(
     request: Request,
     settings: Settings,
@@ -85,10 +92,7 @@ def collection_query(
 ) -> CollectionQuery:
     """The filters and page a collection request asks for."""
     if page is not None and page > 1 and not continuation_key:
-        raise BadRequest(
-            "page needs a continuation_key",
-            [Problem("page", "pass the X-Request-ID of the first response as continuation_key")],
-        )
+        raise page_without_key()
     size = pagesize or settings.rest_page_size_default
     return CollectionQuery(
         conditions=conditions_of(request, aliases or {}),

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 from app.auth.scopes import known_scopes
 from app.db import transaction
 from app.errors import BadApiKey, Unauthenticated
+from app.rest import error_docs
 from app.rest.errors import TranslatedRoute
 from app.rest.responses import OrjsonResponse
-from app.rest.schemas import ErrorOut
+from app.rest.schemas import error
 from app.services import accounts
 from app.state import log_refusal, request_id_of, state_of
 
@@ -41,15 +42,15 @@ def _raw_key(request: Request) -> str | None:
     summary="Exchange an API key for a token",
     openapi_extra={"security": []},  # the key is the credential, not a bearer token
     responses={
-        400: {"model": ErrorOut, "description": "A NUL or similar in the query string."},
-        401: {"model": ErrorOut, "description": "No key, or an unknown, revoked or expired one."},
-        422: {"model": ErrorOut, "description": "A scope that is not one of the API's."},
-        429: {
-            "model": ErrorOut,
-            "description": "Too many attempts from this address or with this key id "
+        400: error("A NUL or similar in the query string.", error_docs.NUL_IN_QUERY),
+        401: error("No key, or an unknown, revoked or expired one.", error_docs.BAD_API_KEY),
+        422: error("A scope that is not one of the API's.", error_docs.NOT_A_SCOPE),
+        429: error(
+            "Too many attempts from this address or with this key id "
             "(RATE_LIMIT_JWT_PER_*_PER_MINUTE); `Retry-After` says when to try again.",
-        },
-        503: {"model": ErrorOut, "description": "Minting is not configured (production)."},
+            error_docs.RATE_LIMITED,
+        ),
+        503: error("Minting is not configured (production).", error_docs.NOT_MINTING),
     },
 )
 async def exchange_key(

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app.rest import error_docs
 from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE
 from app.rest.pages import answer_collection, recipient_of
 from app.rest.query import PLAN_ALIASES, ContinuationKey, PageNumber, PageSize
 from app.rest.responses import PLANS_MAX_AGE, cached_body
-from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, ErrorOut, ok
+from app.rest.schemas import COLLECTION_ERRORS, COMMON_ERRORS, AcademicPlanOut, error, ok
 from app.services import compat_reads
 from app.services.compat_reads import Collection
 from app.state import authenticate, spend, state_of
@@ -67,6 +68,8 @@ async def list_plans(
     netid: NetidFilter = None,
 ) -> Response:
     """Academic plans, filtered (see the description)."""
+    # Alike the student's plans (routes_students): one call to answer_collection each, with
+    # the route's own collection and refresh interval.
     return await answer_collection(
         request,
         Collection("plans"),
@@ -85,7 +88,7 @@ async def list_plans(
     responses={
         **ok("The plan.", PLANS_SAMPLE[0]),
         **COMMON_ERRORS,
-        404: {"model": ErrorOut, "description": "No such plan, or its student is FERPA-hidden."},
+        404: error("No such plan, or its student is FERPA-hidden.", error_docs.NOT_FOUND),
     },
 )
 async def get_plan(request: Request, plan_id: str) -> Response:

@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
+from app.auth.scopes import STUDENTS_READ, STUDENTS_WRITE
 from app.db import transaction
 from app.domain.dplans import check_shape as dplans_shape
 from app.domain.dplans import task_cost
+from app.rest import error_docs
 from app.rest.bodies import json_body, patch_body_schema
 from app.rest.errors import TranslatedRoute
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
@@ -25,10 +27,12 @@ from app.rest.responses import (
 from app.rest.schemas import (
     COLLECTION_ERRORS,
     COMMON_ERRORS,
+    RATE_LIMITED_DOC,
+    UNAUTHENTICATED_DOC,
     AcademicPlanOut,
-    ErrorOut,
     StudentOut,
     StudentTermOut,
+    error,
     ok,
 )
 from app.services import compat_reads
@@ -39,11 +43,11 @@ from app.state import authenticate, spend, state_of
 router = APIRouter(tags=["students"], route_class=TranslatedRoute)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {
-        "model": ErrorOut,
-        "description": "The netid is not valid, or is FERPA-protected and the token lacks "
+    404: error(
+        "The netid is not valid, or is FERPA-protected and the token lacks "
         "`urn:dartmouth:people:private` (the same answer).",
-    }
+        error_docs.NOT_FOUND,
+    )
 }
 _PAGING_DOC = """Filters: `attr=value` pairs ANDed, dotted names for nested fields, `=<` / `=>`
 value prefixes for inclusive ranges, a trailing `*` for a prefix match; unknown attributes are
@@ -134,26 +138,26 @@ async def get_student(request: Request, netid: str) -> Response:
     return cached_body(request, body, max_age=STUDENT_MAX_AGE)
 
 
-def _error_doc(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
-
-
 PATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {
         "description": "Accepted and stored; follow `Location` to the task.",
         "content": {"application/json": {"example": {"status": "accepted"}}},
         "headers": {"Location": {"description": "`/api/tasks/{id}`", "schema": {"type": "string"}}},
     },
-    400: _error_doc("The body is not valid JSON."),
-    401: _error_doc("No valid bearer token."),
-    403: _error_doc("The token lacks write.sensitive or read.sensitive."),
-    404: _error_doc("The netid is not valid (or is FERPA-protected and hidden from this token)."),
-    415: _error_doc("The body is not `application/json`."),
-    422: _error_doc(
-        "A dplan is not valid (each problem named: `dplans[1].dplan_source_id`), or the "
-        "Idempotency-Key was already used for a different request."
+    400: error("The body is not valid JSON.", error_docs.NOT_JSON),
+    401: error(UNAUTHENTICATED_DOC, error_docs.UNAUTHENTICATED),
+    403: error(
+        "The token lacks write.sensitive or read.sensitive.",
+        error_docs.missing_scopes(STUDENTS_WRITE, STUDENTS_READ),
     ),
-    429: _error_doc("Past the caller's request rate or cost budget (`Retry-After`)."),
+    404: NOT_FOUND[404],
+    415: error("The body is not `application/json`.", error_docs.UNSUPPORTED_MEDIA_TYPE),
+    422: error(
+        "A dplan is not valid (each problem named: `dplans[1].dplan_source_id`), or the "
+        "Idempotency-Key was already used for a different request.",
+        error_docs.BAD_DPLAN,
+    ),
+    429: error(RATE_LIMITED_DOC, error_docs.RATE_LIMITED),
 }
 
 

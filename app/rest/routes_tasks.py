@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 from app.db import reading
 from app.domain.disclosures import TASKS, Disclosed
 from app.domain.timestamps import utc_text
+from app.rest import error_docs
 from app.rest.errors import TranslatedRoute
 from app.rest.pages import recipient_of
 from app.rest.responses import OrjsonResponse
-from app.rest.schemas import ErrorOut
+from app.rest.schemas import RATE_LIMITED_DOC, UNAUTHENTICATED_DOC, error
 from app.services import disclosures as disclosures_service
 from app.services import tasks as tasks_service
 from app.services.tasks import RUNNING, TaskRow
@@ -35,6 +36,7 @@ class RequesterOut(BaseModel):
     iat: str | None
 
 
+# Declarations, as the response models in app/rest/schemas.py (alike in shape only).
 class TaskOut(BaseModel):
     """A task as the seed samples show it, key for key and in order."""
 
@@ -74,18 +76,17 @@ def task_record(row: TaskRow) -> dict[str, Any]:
     }
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
-
-
 @router.get(
     "/tasks/{task_id}",
     response_model=TaskOut,
     summary="A task's record",
     responses={
-        401: _error("No valid bearer token."),
-        404: _error("No such task, or not yours (without urn:dartmouth:tasks:students:write)."),
-        429: _error("Past the caller's request rate or cost budget (`Retry-After`)."),
+        401: error(UNAUTHENTICATED_DOC, error_docs.UNAUTHENTICATED),
+        404: error(
+            "No such task, or not yours (without urn:dartmouth:tasks:students:write).",
+            error_docs.NOT_FOUND,
+        ),
+        429: error(RATE_LIMITED_DOC, error_docs.RATE_LIMITED),
     },
 )
 async def get_task(request: Request, task_id: str) -> Response:

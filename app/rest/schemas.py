@@ -9,6 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.scopes import STUDENTS_READ
+from app.errors import DomainError
+from app.rest import error_docs
 from app.rest.examples import PLANS_SAMPLE, STUDENT_EXAMPLE, TERMS_SAMPLE
 
 Timestamp = Annotated[
@@ -88,6 +91,8 @@ class AcademicPlanOut(BaseModel):
     updated_at: Timestamp | None
 
 
+# Response models are declarations, field by field as the seed samples show them; models
+# that look alike (routes_tasks.TaskOut) describe different records.
 class DplanOut(BaseModel):
     """A D-plan, keyed as in the PATCH payload."""
 
@@ -136,23 +141,36 @@ class ErrorOut(BaseModel):
     problems: list[ProblemOut] = Field(description="Each thing wrong with the request.")
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
+def error(description: str, example: DomainError | dict[str, object]) -> dict[str, Any]:
+    """A documented error status of a route: `ErrorOut`, what it means, and `example`, an
+    answer of that status the route gives (app/rest/error_docs.py)."""
+    return error_docs.documented(ErrorOut, description, example)
 
 
+UNAUTHENTICATED_DOC = (
+    'No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`, with '
+    '`error_description="expired"` for an expired one).'
+)
+RATE_LIMITED_DOC = (
+    "Past the caller's request rate or cost budget (`RATE_LIMIT_*`): `Retry-After` says "
+    "when to retry; `RateLimit-Remaining` on every answer tells the budget left."
+)
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: `If-None-Match` named the current `ETag`; no body."},
-    401: _error('No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`).'),
-    403: _error('The token lacks a scope (`WWW-Authenticate: Bearer error="insufficient_scope"`).'),
-    422: _error("A parameter or filter value cannot be used."),
-    429: _error(
-        "Past the caller's request rate or cost budget (`RATE_LIMIT_*`): `Retry-After` says "
-        "when to retry; `RateLimit-Remaining` on every answer tells the budget left."
+    401: error(UNAUTHENTICATED_DOC, error_docs.UNAUTHENTICATED),
+    403: error(
+        'The token lacks a scope (`WWW-Authenticate: Bearer error="insufficient_scope"`).',
+        error_docs.missing_scopes(STUDENTS_READ),
     ),
+    429: error(RATE_LIMITED_DOC, error_docs.RATE_LIMITED),
 }
 COLLECTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
-    400: _error("`continuation_key` unknown or expired, or `page` without it."),
+    400: error(
+        "`continuation_key` unknown or expired, or `page` without it.",
+        error_docs.PAGE_WITHOUT_KEY,
+    ),
+    422: error("A parameter or filter value cannot be used.", error_docs.PAGESIZE_TOO_SMALL),
 }
 
 

@@ -76,6 +76,7 @@ async def student(
     return body
 
 
+# Alike `student` above: one read by key each, with its own key parsing and NotFound text.
 async def plan(
     engine: AsyncEngine,
     principal: Principal,

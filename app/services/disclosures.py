@@ -63,6 +63,8 @@ async def audit(
     return await DisclosureRepository(session).of_student(netid, since=since, sub=sub, limit=limit)
 
 
+# Alike app.services.tasks.prune: the worker calls each retention's prune the same way;
+# what they share is app.services.retention.prune, and each names only its own delete.
 async def prune(
     sessions: async_sessionmaker[AsyncSession],
     now: datetime,

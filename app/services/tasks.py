@@ -138,6 +138,7 @@ async def visible_task(session: AsyncSession, principal: Principal, task_id: str
     return row
 
 
+# Alike app.services.disclosures.prune (see there): one shared loop, each its own delete.
 async def prune(
     sessions: async_sessionmaker[AsyncSession],
     now: datetime,

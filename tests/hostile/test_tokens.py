@@ -76,7 +76,9 @@ def bad_tokens(settings) -> dict[str, dict[str, str] | list[tuple[str, str]]]:
             "Authorization": f"Bearer {head}.{_b64(orjson.dumps(_claims(sub='admin')))}."
             + good.split(".")[2]
         },
-        "expired": {"Authorization": "Bearer " + _signed(settings, exp=int(time.time()) - 3600)},
+        "expired, under another secret": {
+            "Authorization": "Bearer " + jwt.encode(_claims(exp=int(time.time()) - 3600), "x" * 40)
+        },
         "not yet valid": {
             "Authorization": "Bearer " + _signed(settings, nbf=int(time.time()) + 3600)
         },
@@ -127,6 +129,45 @@ async def test_every_refused_token_gets_one_answer(client, settings, sql_counter
         bodies.add(response.content)
     assert len(bodies) == 1, bodies
     assert sql_counter.count == 0
+
+
+GENERIC = 'Bearer error="invalid_token"'
+EXPIRED = 'Bearer error="invalid_token", error_description="expired"'
+
+
+@pytest.mark.parametrize(("method", "path"), DOORS)
+async def test_an_expired_token_is_told_so_and_only_it(client, settings, method, path):
+    """RFC 6750's error_description for a token that was good until its `exp`: a client (or
+    GraphiQL's user) knows to get a new one. It says nothing a forger can use: forged, malformed
+    and unknown-key tokens, expired or not, keep the one answer above."""
+    expired = _signed(settings, exp=int(time.time()) - 3600)
+    forged = jwt.encode(_claims(exp=int(time.time()) - 3600), "x" * 40, "HS256")
+    answers = {}
+    for name, token in (("expired", expired), ("forged", forged), ("malformed", "not.a.jwt")):
+        response = await client.request(
+            method,
+            path,
+            headers={"Authorization": f"Bearer {token}"},
+            json={"query": "{ dplanCodes { id } }"},
+        )
+        assert response.status_code == 401, (name, response.text)
+        answers[name] = (response.headers["www-authenticate"], response.content)
+    assert answers["expired"][0] == EXPIRED
+    assert "expired" in answers["expired"][1].decode()
+    assert answers["forged"] == answers["malformed"]
+    assert answers["forged"][0] == GENERIC and b"expired" not in answers["forged"][1]
+
+
+async def test_an_expired_token_seen_before_is_told_so_too(client, settings):
+    """A token verified once is remembered until its `exp`: the remembered path says it too."""
+    # Within JWT_LEEWAY_SECONDS of its exp for two more seconds.
+    token = _signed(settings, exp=int(time.time()) - settings.jwt_leeway_seconds + 2)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/academic/plans", headers=headers)).status_code == 200
+    await asyncio.sleep(3)
+    response = await client.get("/api/academic/plans", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == EXPIRED
 
 
 def test_the_corpus_is_large_enough(settings):

@@ -22,9 +22,11 @@ ROUTE = re.compile(
 METRIC = re.compile(r"\bstudentgraph_[a-z0-9_]*[a-z0-9]")
 CODE_SPAN = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 # A command where a shell would run it: at the start of a line, or after `$ `, a pipe, `&&`,
-# `;`, `exec SERVICE` or a path (`.venv/bin/`); not a database name after `-U`.
+# `;`, `exec SERVICE`, environment assignments or a path (`.venv/bin/`, `./`); not a database
+# name after `-U` or at the end of a URL.
 COMMAND = re.compile(
-    r"(?:^|^\$ |[|;&(] *|\bexec (?:-T )?[\w-]+ |/)(?:studentgraph|python -m app) "
+    r"(?:^|^\$ |[|;&(] *|\bexec (?:-T )?[\w-]+ |bin/|\./)(?:[A-Z_]+=\S+ )*"
+    r"(?:studentgraph|python -m app) "
     r"([a-z][a-z-]*)( [a-z][a-z-]*)?",
     re.MULTILINE,
 )

@@ -31,6 +31,7 @@ class StudentOrder(Enum):
     )
 
 
+# Enums are declarations, one value per order a client may ask for; StudentOrder's look alike.
 @strawberry.enum(description="The order of `plans`. Ties are broken by plan id.")
 class PlanOrder(Enum):
     ID_ASC = strawberry.enum_value("ID_ASC", description="By plan id, lowest first (the default).")

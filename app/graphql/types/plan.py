@@ -84,6 +84,8 @@ class AcademicPlan(relay.Node):
         row = await info.context.loaders.student_by_netid.load(self.student_netid)
         return Student.from_row(row, info.context.disclosed) if row is not None else None
 
+    # Relay's node interface, as Student has it: Strawberry reads these per type; what they share
+    # is found_nodes.
     @classmethod
     def resolve_id(cls, root: AcademicPlan, *, info: Info) -> str:
         return root.plan_id

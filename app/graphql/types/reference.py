@@ -38,6 +38,7 @@ class SisTerm:
         return cls.build(row.id, row.name, row.start_date, row.end_date, current)
 
 
+# Reference types look alike (an id, a name): each is a type of its own, as its table is.
 @strawberry.type(description="A part-of-term code.")
 class TermDescription:
     id: str = strawberry.field(description="The code (`U`).")

@@ -75,6 +75,8 @@ class StudentTerm:
         )
 
 
+# A GraphQL type's fields are declarations (a name, a type, a description each); types that
+# look alike (SisTerm) are different things to a client and stay apart.
 @strawberry.type(description="A student's D-plan (residency plan) for one term.")
 class Dplan:
     term_code: str = strawberry.field(description="The SIS term it is for (`202301`).")
@@ -147,6 +149,7 @@ class Student(relay.Node):
         info.context.disclosed.add(self.netid, PLANS)
         return [AcademicPlan.from_row(r, info.context.disclosed) for r in rows]
 
+    # Alike `terms` above: each field is its own loader and disclosed record type.
     @strawberry.field(description="D-plans, one per term, by term.")
     async def dplans(self, info: Info) -> list[Dplan]:
         rows = await info.context.loaders.dplans_by_netid.load(self.netid)

@@ -5,6 +5,10 @@ Revises:
 Create Date: 2026-11-22 14:23:56.022518
 """
 
+# Alembic's revision template (script.py.mako): every revision repeats this header, and spells
+# out its own tables, columns and SQL instead of sharing code with other revisions or the models.
+# A revision is frozen history: shared code changed later would change what it did.
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -5,6 +5,10 @@ Revises: 0003
 Create Date: 2026-11-30 12:00:00
 """
 
+# Alembic's revision template (script.py.mako): every revision repeats this header, and spells
+# out its own tables, columns and SQL instead of sharing code with other revisions or the models.
+# A revision is frozen history: shared code changed later would change what it did.
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -5,6 +5,10 @@ Revises: 0004
 Create Date: 2026-12-01 10:00:00
 """
 
+# Alembic's revision template (script.py.mako): every revision repeats this header, and spells
+# out its own tables, columns and SQL instead of sharing code with other revisions or the models.
+# A revision is frozen history: shared code changed later would change what it did.
+
 from __future__ import annotations
 
 from collections.abc import Sequence
