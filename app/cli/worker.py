@@ -15,6 +15,7 @@ from app import notifications, tracing
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
+from app.repositories import server_settings
 from app.worker import Worker
 from app.worker.monitoring import check_statement_timeout, health_server
 
@@ -28,6 +29,7 @@ async def _refuse_a_database_that_cannot_serve(engine: AsyncEngine) -> None:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1 FROM tasks WHERE 1 = 0"))
+            await server_settings.check_accepts_writes(connection)
     except Exception as exc:
         if not is_database_unavailable(exc):
             await engine.dispose()
@@ -84,6 +86,7 @@ async def _database_serves(settings: Settings) -> None:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1 FROM tasks WHERE 1 = 0"))
+            await server_settings.check_accepts_writes(connection)
     finally:
         await engine.dispose()
 
@@ -94,7 +97,7 @@ def ready(_args: argparse.Namespace) -> int:
     health endpoint of their own."""
     settings = Settings()
     asyncio.run(_database_serves(settings))
-    print("ready: the database answers and is migrated")
+    print("ready: the database answers, is migrated and accepts writes")
     return 0
 
 
@@ -111,6 +114,7 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=worker)
 
     p = commands.add_parser(
-        "ready", help="exit 0 when the database answers and is migrated (a healthcheck)"
+        "ready",
+        help="exit 0 when the database answers, is migrated and accepts writes (a healthcheck)",
     )
     p.set_defaults(handler=ready)

@@ -326,18 +326,15 @@ def _recording(st: Statement, shown: list[str]) -> str:
 
 def finish(st: Statement, select: str, shown: Sequence[str] = ()) -> Compiled:
     """The statement with its CTEs. Students `shown` (see `_disclosed`) are recorded in it on
-    PostgreSQL; SQLite, which has no data-modifying CTE, returns them as a second column
-    (`[[netid, types], ...]`) for the caller to record before it answers."""
+    PostgreSQL; SQLite, which has no data-modifying CTE, and a read-only replica return them as
+    a last column (`[[netid, types], ...]`) for the caller to record before it answers."""
     ctes = [st.current_term_cte()] if st.uses_current_term else []
     disclosed = ""
-    if shown and st.d.name == "postgresql":
+    if shown and st.d.records_in_statement:
         ctes.append(_recording(st, list(shown)))
         disclosed = "recorded"
     elif shown:
-        pairs = (
-            f"SELECT json_group_array(json_array(x.n, x.t)) FROM ({' UNION ALL '.join(shown)}) x"
-        )
-        select += f", ({pairs})"
+        select += f", ({st.d.shown_pairs(' UNION ALL '.join(shown))})"
         disclosed = "returned"
     if ctes:
         select = f"WITH {', '.join(ctes)} {select}"
