@@ -169,6 +169,7 @@ class JsonReads:
                 recipient.scopes,
                 recipient.request_id,
                 recipient.count_threshold,
+                recipient.synchronous_commit,
             )
             values.update(zip(RECIPIENT_SLOTS, who, strict=True))
         row, compiled = await self._fetch(compile_for, values)

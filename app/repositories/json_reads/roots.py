@@ -299,6 +299,16 @@ RECIPIENT_SLOTS = (
     "recipient.scopes",
     "recipient.request_id",
     "recipient.count_threshold",
+    "recipient.synchronous_commit",
+)
+# What the transaction that writes disclosure records commits with (Recipient's
+# `synchronous_commit`; NULL: the server's own). `set_config(..., true)` lasts until the end of
+# the transaction: a lone statement's own, which PostgreSQL commits at its Sync, so it needs no
+# BEGIN and leaves nothing on the server connection (safe behind a transaction pooler).
+# Evaluated for a statement that inserts at least one row: the only commit it can change.
+SYNCHRONOUS_COMMIT = (
+    "(SELECT set_config('synchronous_commit', "
+    "coalesce(CAST({value} AS TEXT), current_setting('synchronous_commit')), true) AS s)"
 )
 
 
@@ -308,6 +318,7 @@ def _recording(st: Statement, shown: list[str]) -> str:
     query reads it). One record per combination of record types, holding the netids of the
     students shown with exactly those (each student's types merged across root fields)."""
     sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS[:4])
+    durability = SYNCHRONOUS_COMMIT.format(value=st.param(RECIPIENT_SLOTS[5]))
     if len(shown) == 1:  # a source names each student once (see `disclosed`): nothing to merge
         merged = shown[0]
     else:
@@ -320,7 +331,8 @@ def _recording(st: Statement, shown: list[str]) -> str:
         "recorded AS (INSERT INTO disclosures "
         "(at, sub, operation, record_types, scopes, request_id, netids) "
         f"SELECT {st.param('now')}, {sub}, {operation}, y.t, {scopes}, {request_id}, "
-        f"array_agg(y.n ORDER BY y.n) FROM ({merged}) y GROUP BY y.t)"
+        f"array_agg(y.n ORDER BY y.n) FROM ({merged}) y CROSS JOIN {durability} d "
+        "GROUP BY y.t)"
     )
 
 
