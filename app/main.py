@@ -21,6 +21,7 @@ from app.clock import Clock
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
+from app.graphql import going_away as graphql_going_away
 from app.graphql import http as graphql_http
 from app.graphql import websocket as graphql_websocket
 from app.graphql.schema import schema_for
@@ -105,7 +106,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 state.cutoffs.refreshing(),
                 state.replicas.probing(),
             ):
-                yield
+                with graphql_going_away.before_uvicorn_stops():
+                    yield
         finally:
             await state.brakes.close()
             await engine.dispose()
