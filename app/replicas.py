@@ -28,15 +28,21 @@ log = logging.getLogger("app.replicas")
 PROBE_SECONDS = 1.0
 PROBE_TIMEOUT_SECONDS = 2.0
 PRIMARY = "primary"  # the `target` label of reads the primary served
-# The primary's WAL position, then, on the replica, whether it has replayed that far and how old
-# its last replayed transaction is. Caught up, its lag is 0 however old that transaction (an
-# idle primary writes nothing to replay); behind, the lag is the age of what it last replayed.
+# The primary's WAL position, then, on the replica, how far it has replayed and how old its last
+# replayed transaction is. See `Replica.lag`.
 PRIMARY_POSITION = "SELECT pg_current_wal_lsn()::text"
 REPLICA_POSITION = (
-    "SELECT pg_is_in_recovery(), "
-    "coalesce(pg_last_wal_replay_lsn() >= CAST(CAST(:lsn AS TEXT) AS pg_lsn), false), "
+    "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
     "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
 )
+
+
+def lsn(text: str | None) -> int:
+    """A WAL position (`16/B374D848`) as a number; 0 for none."""
+    if not text:
+        return 0
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
 
 
 @dataclass
@@ -45,9 +51,28 @@ class Replica:
     (which may hold a password)."""
 
     name: str
-    engine: AsyncEngine
+    engine: AsyncEngine  # the reads'
+    probe_engine: AsyncEngine  # the probe's own connection: a probe cut off by its timeout
+    # leaves no connection in the middle of a statement for a read to meet
     usable: bool = False
     said: str | None = None  # why it is skipped, as last logged (None: usable, or not yet probed)
+    # The primary's position at the previous probe, and when it was read (monotonic seconds).
+    previous: tuple[int, float] = (0, 0.0)
+
+    def lag(self, primary: int, replayed: int, age: float | None, now: float) -> float:
+        """How far behind it is: 0 when it has replayed all the primary had written at this
+        probe (however old its last replayed transaction: an idle primary writes nothing to
+        replay); else the age of its last replayed transaction, but no more than the time since
+        the previous probe when it had replayed what the primary had written then (after an
+        idle hour, the first write would otherwise make it look an hour behind until replayed)."""
+        before, then = self.previous
+        self.previous = (primary, now)
+        if replayed >= primary:
+            return 0.0
+        behind = float("inf") if age is None else max(age, 0.0)
+        if before and replayed >= before:
+            behind = min(behind, now - then)
+        return behind
 
     def skip(self, why: str) -> None:
         """Not used for reads until a probe finds it usable again; logged once per cause."""
@@ -73,8 +98,9 @@ class Replicas:
 
     @classmethod
     def of(cls, settings: Settings, primary: AsyncEngine) -> Replicas:
+        one = settings.model_copy(update={"database_pool_size": 1, "database_max_overflow": 0})
         replicas = [
-            Replica(f"replica{i}", create_engine(settings, url))
+            Replica(f"replica{i}", create_engine(settings, url), create_engine(one, url))
             for i, url in enumerate(settings.database_replica_urls, start=1)
         ]
         return cls(primary, replicas, settings.database_replica_max_lag_seconds)
@@ -99,23 +125,24 @@ class Replicas:
             return
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), self.primary.connect() as c:
-                lsn = str((await c.execute(text(PRIMARY_POSITION))).scalar_one())
+                position = lsn((await c.execute(text(PRIMARY_POSITION))).scalar_one())
         except Exception:  # the primary's health is /readyz's to report
             return  # without the primary's position no lag is known: each stays as it was
-        await asyncio.gather(*(self._probe(replica, lsn) for replica in self.replicas))
+        await asyncio.gather(*(self._probe(replica, position) for replica in self.replicas))
 
-    async def _probe(self, replica: Replica, lsn: str) -> None:
+    async def _probe(self, replica: Replica, position: int) -> None:
         try:
-            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), replica.engine.connect() as c:
-                row = (await c.execute(text(REPLICA_POSITION), {"lsn": lsn})).one()
+            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), replica.probe_engine.connect() as c:
+                row = (await c.execute(text(REPLICA_POSITION))).one()
         except Exception as exc:  # any failure: unusable, with its cause
             replica.skip(f"down: {database_cause(exc) or 'no answer in time'}")
             return
-        in_recovery, caught_up, age = row
+        in_recovery, replayed, age = row
         if not in_recovery:
             replica.skip("not a replica (not in recovery): promoted, or another primary")
             return
-        lag = 0.0 if caught_up else float(age if age is not None else float("inf"))
+        now = asyncio.get_running_loop().time()
+        lag = replica.lag(position, lsn(replayed), None if age is None else float(age), now)
         REPLICA_LAG.labels(replica.name).set(lag)
         if lag > self.max_lag:
             replica.skip(f"behind the primary by more than {self.max_lag:g} s")
@@ -144,3 +171,4 @@ class Replicas:
                 await task
             for replica in self.replicas:
                 await replica.engine.dispose()
+                await replica.probe_engine.dispose()

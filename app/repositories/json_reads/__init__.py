@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from asyncpg.exceptions import TransactionRollbackError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.caches import BoundedCache, memoized, text_bytes
 from app.db import database_cause, fetch_row
 from app.domain.disclosures import Disclosed, Recipient
 from app.domain.filters import Condition
-from app.errors import DatabaseUnavailable
+from app.errors import StatementTimeout
 from app.replicas import PRIMARY, Replicas
 from app.repositories import disclosures
 from app.repositories.json_reads import rest
@@ -117,8 +116,9 @@ class FirstPage:
 class JsonReads:
     """Planned reads on `engine` (the primary), or on one of `replicas` when one is usable: a
     replica's statement returns what it shows, recorded on the primary before it is returned
-    (app/replicas.py). A replica that cannot be reached, or cancels the read (a conflict with
-    its recovery), is skipped and the read runs on the primary."""
+    (app/replicas.py). A replica whose read fails (it cannot be reached, cancels the read in a
+    conflict with its recovery, or its connection broke as it went down) is skipped and the
+    read runs on the primary; past the statement timeout it is not run again."""
 
     def __init__(self, engine: AsyncEngine, replicas: Replicas | None = None) -> None:
         self.engine = engine
@@ -191,7 +191,9 @@ class JsonReads:
             compiled = compile_for(ReplicaDialect.key)
             try:
                 row = await fetch_row(replica.engine, compiled.sql, compiled.params(values))
-            except (DatabaseUnavailable, TransactionRollbackError) as exc:
+            except StatementTimeout:
+                raise  # the primary would take as long: not run twice
+            except Exception as exc:  # down, a recovery conflict, a broken connection
                 replica.skip(f"a read failed: {database_cause(exc)}")
             else:
                 Replicas.served(replica.name)
