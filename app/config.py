@@ -150,6 +150,31 @@ class Settings(BaseSettings):
             "(`postgresql+asyncpg://`)."
         ),
     )
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Streaming replicas of DATABASE_URL's PostgreSQL (postgresql+asyncpg:// URLs, comma "
+            "or space separated) that serve planned reads (GraphQL queries, REST GETs); "
+            "everything that writes, tasks and LISTEN stay on the primary."
+        ),
+    )
+    database_replica_max_lag_seconds: FiniteFloat = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A replica further behind the primary than this (probed every second) serves no "
+            "reads until it catches up; reads go to another replica or the primary."
+        ),
+    )
+    disclosure_durability: Literal["flush", "commit"] = Field(
+        default="flush",
+        description=(
+            "flush: a disclosure record is flushed to PostgreSQL's WAL before the answer leaves. "
+            "commit: it is committed before the answer but flushed by the WAL writer, so a "
+            "PostgreSQL crash can lose at most 3 x wal_writer_delay of records."
+        ),
+    )
 
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["HS256"],
@@ -723,6 +748,24 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_schemes(cls, value: list[str]) -> list[str]:
+        # Never echoes a URL (it may hold a password), only where it is in the list.
+        bad = [
+            str(i + 1) for i, url in enumerate(value) if not url.startswith("postgresql+asyncpg://")
+        ]
+        if bad:
+            raise ValueError(f"must start with postgresql+asyncpg:// (not URL {', '.join(bad)})")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -825,6 +868,9 @@ class Settings(BaseSettings):
                 yield (("rate_limit_cost_per_minute", field), f"RATE_LIMIT_COST_PER_MINUTE: {line}")
 
     def _pooler_problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        if self.database_replica_urls and self.is_sqlite:
+            fields = ("database_replica_urls", "database_url")
+            yield fields, "DATABASE_REPLICA_URLS: replicas need PostgreSQL (DATABASE_URL is SQLite)"
         if self.database_pooler != "transaction":
             return
         if self.is_sqlite:

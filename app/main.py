@@ -21,11 +21,13 @@ from app.clock import Clock
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DomainError
+from app.graphql import going_away as graphql_going_away
 from app.graphql import http as graphql_http
 from app.graphql import websocket as graphql_websocket
 from app.graphql.schema import schema_for
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.ratelimit import build_brakes
+from app.replicas import Replicas
 from app.rest import PREFIX as REST_PREFIX
 from app.rest import docs as rest_docs
 from app.rest import errors as rest_errors
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             clock=clock or Clock(settings.clock_now),
             brakes=build_brakes(settings),
             cutoffs=Cutoffs(settings.account_cutoff_refresh_seconds, load),
+            replicas=Replicas.of(settings, engine),
         )
         app.state.studentgraph = state
         # Everything built so far (schema, SQLAlchemy's and Strawberry's tables) lives as long as
@@ -99,8 +102,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         gc.freeze()
         await monitoring.check_statement_timeout(engine, settings)  # behind a pooler only
         try:
-            async with worker_background(settings, engine), state.cutoffs.refreshing():
-                yield
+            async with (
+                worker_background(settings, engine),
+                state.cutoffs.refreshing(),
+                state.replicas.probing(),
+            ):
+                with graphql_going_away.before_uvicorn_stops():
+                    yield
         finally:
             await state.brakes.close()
             await engine.dispose()
@@ -154,7 +162,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
         """503 when the database does not answer within monitoring.CHECK_SECONDS (a hung
-        database or an exhausted pool must not hang the probe past its own timeout)."""
+        database or an exhausted pool must not hang the probe past its own timeout), or
+        answers read-only (a replica, or a primary demoted by a failover). Replicas are not
+        asked: reads go on on the primary without them."""
         state: AppState = request.app.state.studentgraph
         if not await monitoring.database_answers(state.engine):
             return JSONResponse({"status": "unavailable"}, 503)

@@ -50,6 +50,17 @@ POOL_IN_USE = Gauge(
     "Database connections checked out of the pools (every engine of the process)",
     multiprocess_mode="livesum",
 )
+READS = Counter(
+    "studentgraph_reads_total",
+    "Planned reads (GraphQL queries, REST GETs) by where they ran: primary, replica1, ...",
+    ["target"],
+)
+REPLICA_LAG = Gauge(
+    "studentgraph_replica_lag_seconds",
+    "How far each replica was behind the primary at its last probe (0: replayed all it had)",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
 
 # In-process caches (app/caches.py), each bounded by entries and approximate bytes. A bound is
 # per process: under several processes a scrape shows the largest process's value ("livemax").

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.errors import BadRequest, Unauthenticated
 from app.observability import RESPONSE_HEADERS
 from app.ratelimit import Brakes, budget_headers
+from app.replicas import Replicas
 
 log = logging.getLogger("app")
 
@@ -33,6 +34,7 @@ class AppState:
     clock: Clock
     cutoffs: Cutoffs
     brakes: Brakes
+    replicas: Replicas  # where planned reads run (none without DATABASE_REPLICA_URLS)
 
 
 def state_of(connection: HTTPConnection) -> AppState:

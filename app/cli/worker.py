@@ -16,6 +16,7 @@ from app.cli.commands import command
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, is_database_unavailable
 from app.observability import configure_logging
+from app.repositories import server_settings
 from app.worker import Worker
 from app.worker.monitoring import check_statement_timeout, health_server
 
@@ -29,6 +30,7 @@ async def _refuse_a_database_that_cannot_serve(engine: AsyncEngine) -> None:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1 FROM tasks WHERE 1 = 0"))
+            await server_settings.check_accepts_writes(connection)
     except Exception as exc:
         if not is_database_unavailable(exc):
             await engine.dispose()
@@ -89,16 +91,18 @@ async def _database_serves(settings: Settings) -> None:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1 FROM tasks WHERE 1 = 0"))
+            await server_settings.check_accepts_writes(connection)
     finally:
         await engine.dispose()
 
 
 def ready(_args: argparse.Namespace) -> int:
-    """Exit 0 when the database at DATABASE_URL answers and holds the schema; otherwise one line
-    saying why and exit status 1 (unreachable included): a container healthcheck."""
+    """Exit 0 when the database at DATABASE_URL answers, holds the schema and accepts writes (not a
+    replica); otherwise one line saying why and exit status 1 (unreachable included): a container
+    healthcheck."""
     settings = Settings()
     asyncio.run(_database_serves(settings))
-    print("ready: the database answers and is migrated")
+    print("ready: the database answers, is migrated and accepts writes")
     return 0
 
 
@@ -107,5 +111,5 @@ def register(commands: Any) -> None:
     p = command(commands, "worker", worker, summary)
     slots = "tasks applied at once in this process (default: WORKER_CONCURRENCY; 1 on SQLite)"
     p.add_argument("--concurrency", type=int, default=None, help=slots)
-    summary = "exit 0 when the database answers and is migrated (a healthcheck)"
+    summary = "exit 0 when the database answers, is migrated and accepts writes (a healthcheck)"
     command(commands, "ready", ready, summary)

@@ -28,13 +28,17 @@ def joined(record_types: Iterable[str]) -> str:
 class Recipient:
     """Who receives a disclosure, and through what: `operation` is a route template
     (`GET /api/students/{netid}`) or a GraphQL operation (`query StudentPage`).
-    `count_threshold` is k of the count rule (DISCLOSURE_COUNT_THRESHOLD, `NetidConditions`)."""
+    `count_threshold` is k of the count rule (DISCLOSURE_COUNT_THRESHOLD, `NetidConditions`).
+    `synchronous_commit` is what a statement writing only its records commits with: None, the
+    server's own setting (DISCLOSURE_DURABILITY=flush); "off", flushed by PostgreSQL's WAL
+    writer after the commit (`commit`: docs/operations/durability.md)."""
 
     sub: str
     scopes: str  # space-separated, as granted to the token
     request_id: str
     operation: str
     count_threshold: int = 5
+    synchronous_commit: str | None = None
 
 
 @dataclass(frozen=True)

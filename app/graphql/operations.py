@@ -219,6 +219,7 @@ async def run(
                 params.operation_name,
                 state.clock.now(),
                 recipient,
+                state.replicas,
             )
             tracing.annotate({"studentgraph.graphql.planned": data is not None})
             if data is not None:

@@ -38,7 +38,7 @@ from strawberry.utils.aio import aclosing
 
 from app.auth.principal import Principal
 from app.errors import DomainError, Unauthenticated
-from app.graphql import operations
+from app.graphql import going_away, operations
 from app.graphql.errors import domain_error, format_errors, graphql_error, unexpected_outcome
 from app.graphql.operations import Checked, GraphQLDoor, Outcome, Params
 from app.graphql.subscriptions import SubscriptionContext
@@ -307,9 +307,11 @@ class GraphQLWebSocket:
         if self._view is None or self._view.state is not state:
             self._view = _View(state, self.door)
         WEBSOCKETS.inc()  # open WebSocket connections (app/metrics.py)
+        going_away.OPEN.add(send)  # closed 1001 when the server stops
         try:
             await self._view(scope, receive, send)
         finally:
+            going_away.OPEN.discard(send)
             WEBSOCKETS.dec()
 
 

@@ -25,7 +25,10 @@ _INSERT = {
     "postgresql": (
         "INSERT INTO disclosures (at, sub, operation, record_types, scopes, request_id, netids) "
         "SELECT $1, $2, $3, x.t, $4, $5, array_agg(x.n ORDER BY x.n) "
-        "FROM unnest(CAST($6 AS TEXT[]), CAST($7 AS TEXT[])) AS x(n, t) GROUP BY x.t"
+        "FROM unnest(CAST($6 AS TEXT[]), CAST($7 AS TEXT[])) AS x(n, t) "
+        "CROSS JOIN (SELECT set_config('synchronous_commit', "  # as roots.SYNCHRONOUS_COMMIT
+        "coalesce(CAST($8 AS TEXT), current_setting('synchronous_commit')), true) AS s) d "
+        "GROUP BY x.t"
     ),
     # SQLite's triggers fill `disclosure_netids` from each inserted record (migration 0007).
     "sqlite": (
@@ -41,7 +44,7 @@ async def record_now(
     engine: AsyncEngine, recipient: Recipient, shown: Disclosed, at: datetime
 ) -> None:
     """The records of what was `shown`, written by one statement committed on its own (before
-    the answer leaves: the caller awaits it)."""
+    the answer leaves: the caller awaits it), with the recipient's `synchronous_commit`."""
     if not shown:
         return
     dialect = DIALECTS[engine.dialect.name]
@@ -49,7 +52,8 @@ async def record_now(
     head = [dialect.instant(at), recipient.sub, recipient.operation]
     tail = [recipient.scopes, recipient.request_id]
     if dialect.name == "postgresql":
-        params = [*head, *tail, [n for n, _ in pairs], [t for _, t in pairs]]
+        netids, types = [n for n, _ in pairs], [t for _, t in pairs]
+        params = [*head, *tail, netids, types, recipient.synchronous_commit]
     else:
         params = [*head, *tail, dialect.list_param([list(p) for p in pairs])]
     await execute_lone(engine, _INSERT[dialect.name], params)

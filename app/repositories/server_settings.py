@@ -7,7 +7,7 @@ on takes (docs/operations/pgbouncer.md)."""
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 async def set_role_statement_timeout(engine: AsyncEngine, milliseconds: int) -> None:
@@ -26,3 +26,21 @@ async def statement_timeout(engine: AsyncEngine) -> int:
     query = text("SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout'")
     async with engine.connect() as connection:
         return int((await connection.execute(query)).scalar_one())
+
+
+class ReadOnly(Exception):
+    """The database answers but refuses writes: a hot standby (a replica, or a primary demoted
+    by a failover), or `default_transaction_read_only` on."""
+
+
+async def check_accepts_writes(connection: AsyncConnection) -> None:
+    """`ReadOnly` unless a transaction of `connection` may write: PostgreSQL's
+    `transaction_read_only`, on for a hot standby and under `default_transaction_read_only`
+    alike (so a DATABASE_URL pointing at a replica, or through a pooler at one, is no primary).
+    SQLite always writes."""
+    if connection.dialect.name != "postgresql":
+        await connection.execute(text("SELECT 1"))
+        return
+    read_only = (await connection.execute(text("SHOW transaction_read_only"))).scalar_one()
+    if read_only != "off":
+        raise ReadOnly("the database is read-only (a replica, or default_transaction_read_only)")

@@ -65,6 +65,7 @@ async def answer_collection(
             now=now,
             ttl_seconds=ttl,
             to=recipient_of(request, principal),
+            replicas=state.replicas,
         )
     else:
         found = await compat_reads.first_page(
@@ -79,6 +80,7 @@ async def answer_collection(
             ttl_seconds=ttl,
             max_bytes=state.settings.found_set_max_bytes,
             to=recipient_of(request, principal),
+            replicas=state.replicas,
         )
     headers = _paging_headers(request, query, found)
     return cached_body(request, found.body, max_age=max_age, headers=headers)

@@ -99,5 +99,7 @@ async def get_plan(request: Request, plan_id: str) -> Response:
     await spend(request, principal, 1)
     state = state_of(request)
     to = recipient_of(request, principal)
-    body = await compat_reads.plan(state.engine, principal, plan_id, state.clock.now(), to)
+    body = await compat_reads.plan(
+        state.engine, principal, plan_id, state.clock.now(), to, state.replicas
+    )
     return cached_body(request, body, max_age=PLANS_MAX_AGE)

@@ -134,7 +134,9 @@ async def get_student(request: Request, netid: str) -> Response:
     await spend(request, principal, 1)
     state = state_of(request)
     to = recipient_of(request, principal)
-    body = await compat_reads.student(state.engine, principal, netid, state.clock.now(), to)
+    body = await compat_reads.student(
+        state.engine, principal, netid, state.clock.now(), to, state.replicas
+    )
     return cached_body(request, body, max_age=STUDENT_MAX_AGE)
 
 

@@ -15,6 +15,7 @@ from app.db import transaction
 from app.domain.disclosures import Recipient
 from app.domain.filters import Condition
 from app.errors import Invalid, NotFound
+from app.replicas import Replicas
 from app.repositories.json_reads import JsonReads, Listing
 from app.services import found_sets
 from app.services.plans import parse_plan_id
@@ -64,11 +65,12 @@ async def student(
     netid: str,
     now: datetime,
     to: Recipient | None = None,
+    replicas: Replicas | None = None,
 ) -> bytes:
     """`GET /api/students/{netid}`: NotFound for an unknown or hidden netid. What it shows is
     recorded as disclosed `to` the caller by the read (app.repositories.json_reads)."""
     require_scopes(principal, STUDENTS_READ)
-    body = await JsonReads(engine).one(
+    body = await JsonReads(engine, replicas).one(
         "student", netid, include_protected=sees_protected(principal), now=now, recipient=to
     )
     if body is None:
@@ -83,13 +85,14 @@ async def plan(
     plan_id: str,
     now: datetime,
     to: Recipient | None = None,
+    replicas: Replicas | None = None,
 ) -> bytes:
     """`GET /api/academic/plans/{id}`: NotFound for an unknown id or a hidden student's plan."""
     require_scopes(principal, STUDENTS_READ)
     key = parse_plan_id(plan_id)
     body = None
     if key is not None:
-        body = await JsonReads(engine).one(
+        body = await JsonReads(engine, replicas).one(
             "plan", key, include_protected=sees_protected(principal), now=now, recipient=to
         )
     if body is None:
@@ -110,13 +113,14 @@ async def first_page(
     ttl_seconds: int,
     max_bytes: int,
     to: Recipient | None = None,
+    replicas: Replicas | None = None,
 ) -> Page:
     """Page 1 of a collection; past one page, its keys are kept as found set `set_id` (within
     `max_bytes`: app/services/found_sets.py). The read
     scope first, then the student (unknown or hidden: 404 whatever the filters say), then the
     filters' values. What it shows is recorded as disclosed `to` the caller."""
     require_scopes(principal, STUDENTS_READ)
-    reads, private = JsonReads(engine), sees_protected(principal)
+    reads, private = JsonReads(engine, replicas), sees_protected(principal)
     listing = Listing(collection.kind)
     try:
         found = await reads.first_page(
@@ -172,6 +176,7 @@ async def later_page(
     now: datetime,
     ttl_seconds: int,
     to: Recipient | None = None,
+    replicas: Replicas | None = None,
 ) -> Page:
     """Page `page` of a kept found set (filters sent with it are ignored: the set decides)."""
     async with sessions() as session:
@@ -189,7 +194,7 @@ async def later_page(
     if stored.keys or stored.beyond:
         require_scopes(principal, STUDENTS_READ)
         reads, listing, private = (
-            JsonReads(engine),
+            JsonReads(engine, replicas),
             Listing(collection.kind),
             sees_protected(principal),
         )

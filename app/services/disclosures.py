@@ -32,6 +32,7 @@ def recipient(
         request_id[:64],
         operation[:200],
         settings.disclosure_count_threshold,
+        "off" if settings.disclosure_durability == "commit" else None,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import STUDENTS_READ, Principal, require_scopes
 from app.auth.scopes import sees_protected
 from app.domain.disclosures import Recipient
+from app.replicas import Replicas
 from app.repositories.json_reads import JsonReads, RootQuery
 from app.services.paging import check_page_size
 
@@ -26,15 +27,17 @@ async def data_json(
     now: datetime,
     max_page_size: int,
     recipient: Recipient | None = None,
+    replicas: Replicas | None = None,
 ) -> str:
     """`{"<key>": <value>, ...}` for root fields, as JSON text. Raises what the resolvers would
     (`Forbidden`, `Invalid`) before any SQL runs. The students it shows are recorded as
-    disclosed to `recipient` with the read itself (app.repositories.json_reads)."""
+    disclosed to `recipient` with the read itself (app.repositories.json_reads). A usable
+    replica among `replicas` reads, when there is one (app/replicas.py)."""
     if any(q.kind in STUDENT_DATA for q in queries):
         require_scopes(principal, STUDENTS_READ)
     for query in queries:
         if query.kind in CONNECTIONS:
             check_page_size(query.args["first"], max_page_size)
-    return await JsonReads(engine).data(
+    return await JsonReads(engine, replicas).data(
         queries, include_protected=sees_protected(principal), now=now, recipient=recipient
     )

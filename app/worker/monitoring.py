@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -69,9 +68,11 @@ class _Said:
 
 
 async def database_answers(engine: AsyncEngine) -> bool:
+    """Whether the database answers and accepts writes (a replica, or a primary demoted by a
+    failover, is not ready: everything that writes would fail there)."""
     try:
         async with asyncio.timeout(CHECK_SECONDS), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            await server_settings.check_accepts_writes(connection)
     except Exception as exc:
         cause = database_cause(exc) or f"no answer within {CHECK_SECONDS:g} s"
         if cause != _Said.cause:

@@ -46,6 +46,7 @@ from app.graphql.types.connections import decode_cursor
 from app.graphql.types.filters import (
     conditions_of_value,
 )
+from app.replicas import Replicas
 from app.repositories.json_reads import Pick, RootQuery, Unplannable, picks_bytes
 from app.services import json_reads as json_reads_service
 from app.services.plans import parse_plan_id
@@ -118,6 +119,7 @@ class Planner:
         operation_name: str | None,
         now: datetime,
         recipient: Recipient | None = None,
+        replicas: Replicas | None = None,
     ) -> str | None:
         """The JSON text of `data`, or None when the resolvers must answer. What it shows is
         recorded as disclosed to `recipient` by the same statement."""
@@ -130,6 +132,7 @@ class Planner:
                 now=now,
                 max_page_size=self.max_page_size,
                 recipient=recipient,
+                replicas=replicas,
             )
         except (StatementTimeout, DatabaseUnavailable):
             raise  # the resolvers would meet the same

@@ -3,7 +3,7 @@ spliced into the response unparsed. See `objects` (types), `roots` (Query fields
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,12 +12,14 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.caches import BoundedCache, memoized, text_bytes
-from app.db import fetch_row
+from app.db import database_cause, fetch_row
 from app.domain.disclosures import Disclosed, Recipient
 from app.domain.filters import Condition
+from app.errors import StatementTimeout
+from app.replicas import PRIMARY, Replicas
 from app.repositories import disclosures
 from app.repositories.json_reads import rest
-from app.repositories.json_reads.dialects import DIALECTS
+from app.repositories.json_reads.dialects import DIALECTS, ReplicaDialect
 from app.repositories.json_reads.filters import Shape, bind, shape_of
 from app.repositories.json_reads.objects import Pick, Unplannable, picks_bytes
 from app.repositories.json_reads.rest import Listing
@@ -112,9 +114,16 @@ class FirstPage:
 
 
 class JsonReads:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Planned reads on `engine` (the primary), or on one of `replicas` when one is usable: a
+    replica's statement returns what it shows, recorded on the primary before it is returned
+    (app/replicas.py). A replica whose read fails (it cannot be reached, cancels the read in a
+    conflict with its recovery, or its connection broke as it went down) is skipped and the
+    read runs on the primary; past the statement timeout it is not run again."""
+
+    def __init__(self, engine: AsyncEngine, replicas: Replicas | None = None) -> None:
         self.engine = engine
         self.dialect = DIALECTS[engine.dialect.name]
+        self.replicas = replicas
 
     async def data(
         self,
@@ -135,22 +144,24 @@ class JsonReads:
             reads.append(read)
             values.update(bound)
         record = recipient is not None
-        compiled = _compiled(self.dialect.name, tuple(reads), include_protected, record)
-        row = await self._run(compiled, values, recipient, now)
+        row = await self._run(
+            lambda d: _compiled(d, tuple(reads), include_protected, record), values, recipient, now
+        )
         return str(row[0])
 
     # --- the REST compat reads ------------------------------------------------------------------
 
     async def _run(
         self,
-        compiled: Compiled,
+        compile_for: Callable[[str], Compiled],
         values: dict[str, Any],
         recipient: Recipient | None,
         now: datetime,
     ) -> tuple[Any, ...]:
-        """The statement's row. The students it shows are recorded as disclosed to `recipient`
-        by the statement itself on PostgreSQL; on SQLite it returns them as its last column and
-        they are recorded here, before the row is returned."""
+        """The row of the statement `compile_for` builds for a dialect's key. The students it
+        shows are recorded as disclosed to `recipient` by the statement itself on PostgreSQL's
+        primary; on SQLite or a replica it returns them as its last column and they are
+        recorded here, on the primary, before the row is returned."""
         if recipient is not None:
             who = (
                 recipient.sub,
@@ -158,9 +169,10 @@ class JsonReads:
                 recipient.scopes,
                 recipient.request_id,
                 recipient.count_threshold,
+                recipient.synchronous_commit,
             )
             values.update(zip(RECIPIENT_SLOTS, who, strict=True))
-        row = await fetch_row(self.engine, compiled.sql, compiled.params(values))
+        row, compiled = await self._fetch(compile_for, values)
         if compiled.disclosed != "returned":
             return row
         assert recipient is not None
@@ -169,6 +181,28 @@ class JsonReads:
             shown.add(netid, *record_types.split(","))
         await disclosures.record_now(self.engine, recipient, shown, now)
         return row[:-1]
+
+    async def _fetch(
+        self, compile_for: Callable[[str], Compiled], values: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], Compiled]:
+        """The statement's row, from a usable replica or else the primary; the statement run."""
+        replica = self.replicas.choose() if self.replicas is not None else None
+        if replica is not None:
+            compiled = compile_for(ReplicaDialect.key)
+            try:
+                row = await fetch_row(replica.engine, compiled.sql, compiled.params(values))
+            except StatementTimeout:
+                raise  # the primary would take as long: not run twice
+            except Exception as exc:  # down, a recovery conflict, a broken connection
+                replica.skip(f"a read failed: {database_cause(exc)}")
+            else:
+                Replicas.served(replica.name)
+                return row, compiled
+        compiled = compile_for(self.dialect.key)
+        row = await fetch_row(self.engine, compiled.sql, compiled.params(values))
+        if self.replicas is not None:
+            Replicas.served(PRIMARY)
+        return row, compiled
 
     async def one(
         self,
@@ -180,10 +214,12 @@ class JsonReads:
         recipient: Recipient | None = None,
     ) -> bytes | None:
         """`student` (by netid) or `plan` (by id), in its REST shape; None when hidden/unknown."""
-        compiled = _single(self.dialect.name, what, include_protected, recipient is not None)
+        record = recipient is not None
         slot = "netid" if what == "student" else "id"
         values = {slot: key, "now": self.dialect.instant(now)}
-        (text,) = await self._run(compiled, values, recipient, now)
+        (text,) = await self._run(
+            lambda d: _single(d, what, include_protected, record), values, recipient, now
+        )
         return None if text == "null" else str(text).encode()
 
     async def first_page(
@@ -202,8 +238,12 @@ class JsonReads:
         values.update(netid=netid, pagesize=pagesize, now=self.dialect.instant(now))
         shape = shape_of(listing.table, conditions)
         record = recipient is not None
-        compiled = _first_page(self.dialect.name, listing.kind, shape, include_protected, record)
-        found, total, body, keys, bound = await self._run(compiled, values, recipient, now)
+        found, total, body, keys, bound = await self._run(
+            lambda d: _first_page(d, listing.kind, shape, include_protected, record),
+            values,
+            recipient,
+            now,
+        )
         kept = orjson.loads(keys) if keys else None
         return FirstPage(bool(found), int(total), str(body).encode(), kept, bound)
 
@@ -222,11 +262,12 @@ class JsonReads:
         """The keys from place `offset` of a collection under `conditions` (plans no newer than
         `bound`), `limit` of them: a found set's keys past those it kept."""
         shape = shape_of(listing.table, conditions)
-        compiled = _rest_keys(self.dialect.name, listing.kind, shape, include_protected)
         values = bind(listing.table, conditions, "filter", self.dialect)
         values.update(netid=netid, bound=bound, offset=offset, limit=limit)
         values["now"] = self.dialect.instant(now)
-        (keys,) = await fetch_row(self.engine, compiled.sql, compiled.params(values))
+        (keys,), _ = await self._fetch(
+            lambda d: _rest_keys(d, listing.kind, shape, include_protected), values
+        )
         found: list[Any] = orjson.loads(keys)
         return found
 
@@ -242,11 +283,12 @@ class JsonReads:
     ) -> tuple[bool, bytes]:
         """(the collection's student exists for the caller, the JSON of those keys' rows)."""
         what, record = f"later:{listing.kind}", recipient is not None
-        compiled = _single(self.dialect.name, what, include_protected, record)
         values = {
             "netid": netid,
             "keys": self.dialect.list_param(keys),
             "now": self.dialect.instant(now),
         }
-        found, body = await self._run(compiled, values, recipient, now)
+        found, body = await self._run(
+            lambda d: _single(d, what, include_protected, record), values, recipient, now
+        )
         return bool(found), str(body).encode()

@@ -18,6 +18,14 @@ TIMESTAMP_SQLITE = "%Y-%m-%dT%H:%M:%SZ"
 
 class Dialect:
     name = ""
+    key = ""  # its key in DIALECTS (a compiled statement's cache key holds it)
+    # Whether a statement records what it shows itself (PostgreSQL's data-modifying CTE), or
+    # returns it for the caller to record (SQLite; a read-only replica).
+    records_in_statement = False
+
+    def shown_pairs(self, rows: str) -> str:
+        """A subquery of `rows`' (n, t) pairs as JSON text: `[[netid, types], ...]`."""
+        raise NotImplementedError
 
     def param(self, number: int) -> str:
         raise NotImplementedError
@@ -70,7 +78,11 @@ class Dialect:
 
 
 class PostgresDialect(Dialect):
-    name = "postgresql"
+    name = key = "postgresql"
+    records_in_statement = True
+
+    def shown_pairs(self, rows: str) -> str:
+        return f"SELECT coalesce(json_agg(json_build_array(x.n, x.t))::text, '[]') FROM ({rows}) x"
 
     def param(self, number: int) -> str:
         return f"${number}"
@@ -113,7 +125,10 @@ class PostgresDialect(Dialect):
 
 
 class SqliteDialect(Dialect):
-    name = "sqlite"
+    name = key = "sqlite"
+
+    def shown_pairs(self, rows: str) -> str:
+        return f"SELECT json_group_array(json_array(x.n, x.t)) FROM ({rows}) x"
 
     def param(self, number: int) -> str:
         return f"?{number}"
@@ -150,4 +165,14 @@ class SqliteDialect(Dialect):
         return orjson.dumps(values).decode()
 
 
-DIALECTS: dict[str, Dialect] = {"postgresql": PostgresDialect(), "sqlite": SqliteDialect()}
+class ReplicaDialect(PostgresDialect):
+    """PostgreSQL on a read-only replica: what a statement shows is returned, and recorded on
+    the primary by the caller (app/replicas.py)."""
+
+    key = "postgresql-replica"
+    records_in_statement = False
+
+
+DIALECTS: dict[str, Dialect] = {
+    d.key: d for d in (PostgresDialect(), SqliteDialect(), ReplicaDialect())
+}

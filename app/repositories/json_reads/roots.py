@@ -299,6 +299,16 @@ RECIPIENT_SLOTS = (
     "recipient.scopes",
     "recipient.request_id",
     "recipient.count_threshold",
+    "recipient.synchronous_commit",
+)
+# What the transaction that writes disclosure records commits with (Recipient's
+# `synchronous_commit`; NULL: the server's own). `set_config(..., true)` lasts until the end of
+# the transaction: a lone statement's own, which PostgreSQL commits at its Sync, so it needs no
+# BEGIN and leaves nothing on the server connection (safe behind a transaction pooler).
+# Evaluated for a statement that inserts at least one row: the only commit it can change.
+SYNCHRONOUS_COMMIT = (
+    "(SELECT set_config('synchronous_commit', "
+    "coalesce(CAST({value} AS TEXT), current_setting('synchronous_commit')), true) AS s)"
 )
 
 
@@ -308,6 +318,7 @@ def _recording(st: Statement, shown: list[str]) -> str:
     query reads it). One record per combination of record types, holding the netids of the
     students shown with exactly those (each student's types merged across root fields)."""
     sub, operation, scopes, request_id = (st.param(s) for s in RECIPIENT_SLOTS[:4])
+    durability = SYNCHRONOUS_COMMIT.format(value=st.param(RECIPIENT_SLOTS[5]))
     if len(shown) == 1:  # a source names each student once (see `disclosed`): nothing to merge
         merged = shown[0]
     else:
@@ -320,24 +331,22 @@ def _recording(st: Statement, shown: list[str]) -> str:
         "recorded AS (INSERT INTO disclosures "
         "(at, sub, operation, record_types, scopes, request_id, netids) "
         f"SELECT {st.param('now')}, {sub}, {operation}, y.t, {scopes}, {request_id}, "
-        f"array_agg(y.n ORDER BY y.n) FROM ({merged}) y GROUP BY y.t)"
+        f"array_agg(y.n ORDER BY y.n) FROM ({merged}) y CROSS JOIN {durability} d "
+        "GROUP BY y.t)"
     )
 
 
 def finish(st: Statement, select: str, shown: Sequence[str] = ()) -> Compiled:
     """The statement with its CTEs. Students `shown` (see `_disclosed`) are recorded in it on
-    PostgreSQL; SQLite, which has no data-modifying CTE, returns them as a second column
-    (`[[netid, types], ...]`) for the caller to record before it answers."""
+    PostgreSQL; SQLite, which has no data-modifying CTE, and a read-only replica return them as
+    a last column (`[[netid, types], ...]`) for the caller to record before it answers."""
     ctes = [st.current_term_cte()] if st.uses_current_term else []
     disclosed = ""
-    if shown and st.d.name == "postgresql":
+    if shown and st.d.records_in_statement:
         ctes.append(_recording(st, list(shown)))
         disclosed = "recorded"
     elif shown:
-        pairs = (
-            f"SELECT json_group_array(json_array(x.n, x.t)) FROM ({' UNION ALL '.join(shown)}) x"
-        )
-        select += f", ({pairs})"
+        select += f", ({st.d.shown_pairs(' UNION ALL '.join(shown))})"
         disclosed = "returned"
     if ctes:
         select = f"WITH {', '.join(ctes)} {select}"
