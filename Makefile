@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Processes `make test` runs the suite in (pytest-xdist): `auto` is one per CPU, `0` runs it in
+# make's own pytest. Each worker has its own databases, ports and temporary files
+# (docs/contributing/testing.md).
+TEST_WORKERS ?= auto
 
 .PHONY: install run token test lint typecheck unit schema bench bench-peer fuzz clean
 
@@ -44,7 +48,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15
 
 test: lint typecheck unit
 
