@@ -1,23 +1,57 @@
-"""account and apikey, through the real command line: a key is printed once, on the last line,
-and works at POST /api/jwt; lists never show a key; every failure is one line."""
+"""account and apikey, through the command line: a key is printed once, on the last line, and
+works at POST /api/jwt; lists never show a key; every failure is one line.
+
+The commands run through `app.cli.main` in this process (the parser, the handler, the one
+translation of failures, the exit status and what is printed, as `python -m app` runs them), each
+with DATABASE_URL set as an operator sets it; a new process per command cost a second or more of
+imports each, most of the module's time. The keys a test exchanges at /api/jwt are printed by a
+real `python -m app apikey create` (`_tool_key`), so the process's own output is tested too."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
+from app.cli import main
 from tests.cli.test_data import run_cli
 
 T = TypeVar("T")
 
 
+def command(*args: str, url: str) -> tuple[int, str, str]:
+    """`studentgraph ARGS` with DATABASE_URL=`url`: its exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with _database_url(url), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(args))
+        except SystemExit as exit:  # a wrong argument: argparse exits (2), as the process does
+            status = exit.code if isinstance(exit.code, int) else 1
+    return status, out.getvalue(), err.getvalue()
+
+
+@contextlib.contextmanager
+def _database_url(url: str) -> Iterator[None]:
+    before = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = before
+
+
 def ok(*args: str, url: str) -> str:
-    done = run_cli(*args, url=url)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    status, out, err = command(*args, url=url)
+    assert status == 0, err
+    return out
 
 
 async def in_thread(command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -29,10 +63,17 @@ async def in_thread(command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def fails(*args: str, url: str) -> str:
+    status, out, err = command(*args, url=url)
+    assert status != 0 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err.strip()
+
+
+def in_a_process(*args: str, url: str) -> str:
+    """`python -m app ARGS`, a process of its own: what it printed (it must succeed)."""
     done = run_cli(*args, url=url)
-    assert done.returncode != 0 and done.stdout == ""
-    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
-    return done.stderr.strip()
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 class TestAccounts:
@@ -106,8 +147,8 @@ class TestKeys:
 
 
 def _tool_key(database_url: str) -> str:
-    """A service account `tool` (students:read.sensitive, people:private) and its new key, as the
-    command line prints it (on its last line)."""
+    """A service account `tool` (students:read.sensitive, people:private) and its new key, as a
+    real `python -m app apikey create` prints it (on its last line)."""
     ok(
         "account",
         "create",
@@ -116,7 +157,7 @@ def _tool_key(database_url: str) -> str:
         f"{STUDENTS_READ} {PEOPLE_PRIVATE}",
         url=database_url,
     )
-    return ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+    return in_a_process("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
 
 
 async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):
