@@ -1,57 +1,29 @@
 """account and apikey, through the command line: a key is printed once, on the last line, and
 works at POST /api/jwt; lists never show a key; every failure is one line.
 
-The commands run through `app.cli.main` in this process (the parser, the handler, the one
-translation of failures, the exit status and what is printed, as `python -m app` runs them), each
-with DATABASE_URL set as an operator sets it; a new process per command cost a second or more of
-imports each, most of the module's time. The keys a test exchanges at /api/jwt are printed by a
-real `python -m app apikey create` (`_tool_key`), so the process's own output is tested too."""
+The commands run through `app.cli.main` in this process (tests/cli/commands.py): a new process
+per command cost a second or more of imports each, most of the module's time. The keys a test
+exchanges at /api/jwt are printed by a real `python -m app apikey create` (`_tool_key`), so the
+process's own output is tested too."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
-from app.cli import main
+from tests.cli.commands import in_process
 from tests.cli.test_data import run_cli
 
 T = TypeVar("T")
 
 
-def command(*args: str, url: str) -> tuple[int, str, str]:
-    """`studentgraph ARGS` with DATABASE_URL=`url`: its exit status, stdout and stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with _database_url(url), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(args))
-        except SystemExit as exit:  # a wrong argument: argparse exits (2), as the process does
-            status = exit.code if isinstance(exit.code, int) else 1
-    return status, out.getvalue(), err.getvalue()
-
-
-@contextlib.contextmanager
-def _database_url(url: str) -> Iterator[None]:
-    before = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["DATABASE_URL"]
-        else:
-            os.environ["DATABASE_URL"] = before
-
-
 def ok(*args: str, url: str) -> str:
-    status, out, err = command(*args, url=url)
-    assert status == 0, err
-    return out
+    done = in_process(*args, url=url)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 async def in_thread(command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -63,10 +35,10 @@ async def in_thread(command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def fails(*args: str, url: str) -> str:
-    status, out, err = command(*args, url=url)
-    assert status != 0 and out == ""
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    return err.strip()
+    done = in_process(*args, url=url)
+    assert done.returncode != 0 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    return done.stderr.strip()
 
 
 def in_a_process(*args: str, url: str) -> str:
