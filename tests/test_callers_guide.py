@@ -33,9 +33,6 @@ from tests.npm import installed
 from tests.served import Served, running
 
 ROOT = Path(__file__).resolve().parents[1]
-# One worker runs the module's tests (xdist --dist loadgroup), so its module-scoped server starts
-# once per database, not once in each worker that drew one of them.
-pytestmark = pytest.mark.xdist_group("callers_guide")
 NPM_PROJECT = Path(__file__).resolve().parent / "callers_guide"
 EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```(\w+)\n(.*?)\n```\n", re.DOTALL)
 TABLE_HEADING = "### From the REST compat routes to GraphQL"

@@ -28,9 +28,6 @@ from tests.served import Served, running
 
 ROOT = Path(__file__).resolve().parents[1]
 NETID = "f0027k4"
-# One worker runs the module's tests (xdist --dist loadgroup), so its module-scoped server starts
-# once per database, not once in each worker that drew one of them.
-pytestmark = pytest.mark.xdist_group("gql_client")
 STUDENT = "query($n: String!) { student(netid: $n) { netid classYear } }"
 SET_DPLANS = """mutation($netid: String!, $dplans: [DplanInput!]!) {
   setDplans(netid: $netid, dplans: $dplans) { taskId status } }"""

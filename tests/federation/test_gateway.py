@@ -40,9 +40,6 @@ from tests.served import Served, free_port
 NPM_PROJECT = Path(__file__).resolve().parent
 MIN_NODE = 20  # @apollo/server 5's engines
 ROOT = NPM_PROJECT.parents[1]
-# One worker runs the module's tests (xdist --dist loadgroup), so its module-scoped server starts
-# once per database, not once in each worker that drew one of them.
-pytestmark = pytest.mark.xdist_group("supergraph")
 ROSTER = """query Roster($id: ID!) { course(id: $id) {
   title
   enrollments { grading student { netid name
