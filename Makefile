@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DOCS_PORT ?= 8001
+# Processes `make test` runs the suite in (pytest-xdist): `auto` is one per CPU, `0` runs it in
+# make's own pytest. Each worker has its own databases, ports and temporary files
+# (docs/contributing/testing.md).
+TEST_WORKERS ?= auto
 
 .PHONY: install run token test lint typecheck unit schema docs docs-generate bench bench-peer fuzz clean
 
@@ -49,7 +53,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15
 
 test: lint typecheck unit
 

@@ -92,15 +92,43 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def _own_postgres_database() -> Iterator[str]:
+    """A migrated database of this process's own on the TEST_DATABASE_URL server (its name has
+    the pid: each xdist worker has its own), dropped after."""
     admin = _admin_url()
     name = f"sg_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with _own_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database with reference data that a module's tests share: for a server the
+    module starts once rather than per test. Its own database (not `database_url`'s, which
+    other modules' tests empty), so what one test writes the next sees: such tests use data
+    of their own (netids, idempotency keys) and count relative to what they found."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("module-db") / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    with _own_postgres_database() as url:
+        asyncio.run(_seed(url))
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

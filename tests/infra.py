@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.locks import exclusive
 from tests.served import free_port
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -105,6 +106,16 @@ def ensure_debian_package(program: str, package: str) -> bool:
         return True
     if not ROOT_USER or shutil.which("apt-get") is None:
         return False
+    with exclusive("apt-get"):  # dpkg's lock fails a second install at once (xdist workers)
+        if Path(program).exists():
+            return True  # another worker installed it while this one waited
+        _apt_install(package)
+    return Path(program).exists()
+
+
+def _apt_install(package: str) -> None:
+    """`apt-get install` (after `apt-get update` if it failed), the package's service kept from
+    starting."""
     guard = not POLICY_RC_D.exists()
     if guard:  # invoke-rc.d asks it whether a package may start its service: 101 says no
         POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
@@ -118,7 +129,6 @@ def ensure_debian_package(program: str, package: str) -> bool:
     finally:
         if guard:
             POLICY_RC_D.unlink()
-    return Path(program).exists()
 
 
 class PgBouncer:

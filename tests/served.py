@@ -4,7 +4,9 @@ serve` on a free port of 127.0.0.1, and workers on demand, each a process of its
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -22,10 +24,37 @@ from app.config import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Ports handed out for a process started later (a server, PostgreSQL, PgBouncer) come from a
+# range of this pytest process's own: the kernel's "port 0" hands the same free port to two xdist
+# workers that each close their probe socket before their process binds it. Each worker (gw0,
+# gw1, ...) has a block of PORTS_PER_WORKER below the kernel's ephemeral range (32768 and up, where
+# clients' outgoing ports come from), starts at a random point of it (another run of the suite on
+# the same machine has the same blocks) and walks it, skipping a port something holds now.
+PORT_BASE = 20_000
+PORTS_PER_WORKER = 500
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # unset outside xdist: one block
+    return int(worker.removeprefix("gw") or 0) % ((32_768 - PORT_BASE) // PORTS_PER_WORKER)
+
+
+_BLOCK = PORT_BASE + _worker_index() * PORTS_PER_WORKER
+_next_port = itertools.count(random.randrange(PORTS_PER_WORKER))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port of 127.0.0.1 nothing listens on now, and that no other xdist worker of this run
+    hands out: for a process the test starts (which binds it a moment later)."""
+    for _ in range(PORTS_PER_WORKER):
+        port = _BLOCK + next(_next_port) % PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # held (another run's server, a TIME_WAIT listener): the next one
+            return port
+    raise AssertionError(f"no free port in {_BLOCK}..{_BLOCK + PORTS_PER_WORKER - 1}")
 
 
 class Served:

@@ -159,9 +159,12 @@ class Server(Served):
         return response.json()
 
 
-@pytest.fixture
-def server(database_url: str) -> Iterator[Server]:
-    with running(Server(database_url)) as served:
+@pytest.fixture(scope="module")
+def server(module_database_url: str) -> Iterator[Server]:
+    """One server for the module's tests on each database (a start is `demo` and `serve`, the
+    most of each test's time when each had its own): the examples write only through
+    idempotent task submissions and count what they store relative to what they found."""
+    with running(Server(module_database_url)) as served:
         yield served
 
 

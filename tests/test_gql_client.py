@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,8 +20,11 @@ from websockets.typing import Subprotocol
 
 from app.auth import STUDENTS_READ, STUDENTS_WRITE
 from app.auth.tokens import mint
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from tests.conftest import _settings
 from tests.factories import make_student
-from tests.served import Served
+from tests.served import Served, running
 
 ROOT = Path(__file__).resolve().parents[1]
 NETID = "f0027k4"
@@ -31,17 +34,32 @@ SET_DPLANS = """mutation($netid: String!, $dplans: [DplanInput!]!) {
 FOLLOW = "subscription($id: String!) { taskUpdated(taskId: $id) { status } }"
 
 
+async def _make_the_student(database_url: str) -> None:
+    engine = create_engine(_settings(database_url))
+    async with create_sessionmaker(engine)() as session:
+        await make_student(session, netid=NETID)
+        await session.commit()
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(module_database_url: str) -> Iterator[Served]:
+    """`studentgraph serve` on a free port, with its in-process worker, once for the module's
+    tests on each database (its start was most of each test's time)."""
+    asyncio.run(_make_the_student(module_database_url))
+    with running(Served(module_database_url)) as served:
+        yield served
+
+
 @pytest.fixture
-async def server(settings, session) -> AsyncIterator[str]:
-    """`studentgraph serve` on a free port, with its in-process worker, on the test database."""
-    await make_student(session, netid=NETID)
-    await session.commit()
-    served = Served(settings.database_url)
-    try:
-        await asyncio.to_thread(served.start)
-        yield served.url
-    finally:
-        await asyncio.to_thread(served.stop)
+def server(served: Served) -> str:
+    return served.url
+
+
+@pytest.fixture
+def settings(served: Served) -> Settings:
+    """The served instance's settings (its signing key mints the tokens)."""
+    return served.settings
 
 
 async def test_gql_over_http_and_websocket(server, settings):

@@ -1,5 +1,10 @@
-"""account and apikey, through the real command line: a key is printed once, on the last line,
-and works at POST /api/jwt; lists never show a key; every failure is one line."""
+"""account and apikey, through the command line: a key is printed once, on the last line, and
+works at POST /api/jwt; lists never show a key; every failure is one line.
+
+The commands run through `app.cli.main` in this process (tests/cli/commands.py): a new process
+per command cost a second or more of imports each, most of the module's time. The keys a test
+exchanges at /api/jwt are printed by a real `python -m app apikey create` (`_tool_key`), so the
+process's own output is tested too."""
 
 from __future__ import annotations
 
@@ -9,13 +14,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from app.auth import PEOPLE_PRIVATE, STUDENTS_READ, STUDENTS_WRITE
+from tests.cli.commands import in_process
 from tests.cli.test_data import run_cli
 
 T = TypeVar("T")
 
 
 def ok(*args: str, url: str) -> str:
-    done = run_cli(*args, url=url)
+    done = in_process(*args, url=url)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -29,10 +35,17 @@ async def in_thread(command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def fails(*args: str, url: str) -> str:
-    done = run_cli(*args, url=url)
+    done = in_process(*args, url=url)
     assert done.returncode != 0 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     return done.stderr.strip()
+
+
+def in_a_process(*args: str, url: str) -> str:
+    """`python -m app ARGS`, a process of its own: what it printed (it must succeed)."""
+    done = run_cli(*args, url=url)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 class TestAccounts:
@@ -106,8 +119,8 @@ class TestKeys:
 
 
 def _tool_key(database_url: str) -> str:
-    """A service account `tool` (students:read.sensitive, people:private) and its new key, as the
-    command line prints it (on its last line)."""
+    """A service account `tool` (students:read.sensitive, people:private) and its new key, as a
+    real `python -m app apikey create` prints it (on its last line)."""
     ok(
         "account",
         "create",
@@ -116,7 +129,7 @@ def _tool_key(database_url: str) -> str:
         f"{STUDENTS_READ} {PEOPLE_PRIVATE}",
         url=database_url,
     )
-    return ok("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
+    return in_a_process("apikey", "create", "tool", url=database_url).strip().splitlines()[-1]
 
 
 async def test_a_printed_key_is_exchanged_at_api_jwt(database_url, client):

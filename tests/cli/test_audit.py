@@ -1,5 +1,6 @@
-"""`studentgraph audit` and `prune-disclosures`, through the real command line, on records
-written by real requests and by hand (to place them in time)."""
+"""`studentgraph audit` and `prune-disclosures`, through the command line (`app.cli.main`, in this
+process: tests/cli/commands.py), on records written by real requests and by hand (to place them
+in time)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from app.repositories.disclosures import DisclosureRepository
-from tests.cli.test_data import run_cli
+from tests.cli.commands import in_process
 from tests.factories import disclosure_row, make_student
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -38,7 +39,7 @@ async def seed(session) -> None:
 
 
 def audit(url: str, *args: str) -> list[str]:
-    done = run_cli("audit", *args, url=url)
+    done = in_process("audit", *args, url=url)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
@@ -86,17 +87,17 @@ async def test_a_read_through_the_api_shows_up(database_url, session, client, au
 
 def test_bad_arguments_are_one_line(database_url):
     for args in (["--since", "yesterday"], ["--limit", "0"], []):
-        done = run_cli("audit", *(["--netid", "x"] if args else []), *args, url=database_url)
+        done = in_process("audit", *(["--netid", "x"] if args else []), *args, url=database_url)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
 
 
 async def test_prune_keeps_what_the_retention_keeps(database_url, session, monkeypatch):
     await seed(session)
-    forever = run_cli("prune-disclosures", url=database_url)
+    forever = in_process("prune-disclosures", url=database_url)
     assert forever.returncode == 0 and "kept forever" in forever.stdout
     monkeypatch.setenv("DISCLOSURE_RETENTION_DAYS", "365")
-    pruned = run_cli("prune-disclosures", url=database_url)
+    pruned = in_process("prune-disclosures", url=database_url)
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout.strip() == "deleted 1 disclosure records older than 365 days"
     left = audit(database_url, "--netid", "a000001")

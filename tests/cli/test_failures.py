@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.cli import main
-from tests.cli.test_server import _free_port, run_cli
+from tests.cli.test_server import run_cli
 from tests.domain.test_load_format import document
+from tests.served import free_port
 
 ERROR = "studentgraph: error: "
 
@@ -106,7 +107,7 @@ class TestMissingPostgresDatabase:
 class TestUnreachableDatabase:
     @pytest.mark.parametrize("command", DATABASE_COMMANDS)
     def test_one_line(self, command, tmp_path):
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/studentgraph"
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/studentgraph"
         line = one_line(run_cli(*with_file(command, tmp_path), env={"DATABASE_URL": url}))
         assert line.startswith(f"{ERROR}cannot reach the database (DATABASE_URL): ")
         assert "Connect call failed" in line

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sqlalchemy import func, select, text
 from app.auth.scopes import PEOPLE_PRIVATE, STUDENTS_READ
 from app.cli import main
 from app.models import SisTerm
+from tests.served import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,12 +31,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
         env={**os.environ, "LOG_LEVEL": "WARNING", **(env or {})},
         check=False,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TestArguments:
@@ -95,7 +89,7 @@ class TestToken:
         token = run_cli(
             "token", "--sub", "f003ghc", "--scope", STUDENTS_READ, env=env
         ).stdout.strip()
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)],
             cwd=ROOT,
@@ -142,7 +136,7 @@ class TestServeWorkers:
     def test_every_scrape_counts_every_process(self, database_url, tmp_path):
         """`serve --workers 2`: whichever process answers a scrape, it counts the requests both
         served (prometheus-client's multiprocess mode, in a fresh directory removed at exit)."""
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "DATABASE_URL": database_url,

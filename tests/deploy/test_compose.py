@@ -20,6 +20,7 @@ with DATABASE_POOLER=transaction, LISTEN straight to PostgreSQL) and the streami
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -251,6 +252,15 @@ async def _stop_workers_while_busy(
         return await task_states(database) == {"complete": len(accepted) + 1}
 
     await until(all_complete, 20)
+
+    async def serving() -> bool:
+        # Its signal handlers are set before it serves /metrics: a SIGTERM before then (the tasks
+        # may all be complete already, and a loaded machine takes seconds to import it) kills it.
+        with contextlib.suppress(httpx.HTTPError):
+            return (await client.get(f"http://{again.url}/metrics")).status_code == 200
+        return False
+
+    await until(serving, 60)
     assert again.terminate() == 0
 
 

@@ -13,6 +13,7 @@ so a missing Node can never pass as a skip there."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -26,11 +27,12 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.scopes import PEOPLE_PRIVATE, STUDENTS_READ, TASKS_WRITE
 from app.auth.tokens import mint
+from app.db import create_engine, create_sessionmaker
 from app.models import Disclosure
+from tests.conftest import _settings
 from tests.factories import make_dplan, make_plan, make_student, make_term, student_records
 from tests.npm import installed
 from tests.served import Served, free_port
@@ -48,6 +50,7 @@ WITH_TERM = """query RosterAndTerm($id: ID!) { course(id: $id) {
   enrollments { student { netid plans { planId } } } } }"""
 OPEN = [f"g{i:05d}" for i in range(30)]  # 30 students anyone with the read scope sees
 HIDDEN = "g99999"  # FERPA-protected
+CALLERS = ["advisor1", "registrar1"]  # whose disclosure records one test reads: no other test's
 NOW = "2018-10-01T12:00:00Z"  # in Fall term 2018, 201809
 COURSES = {
     "COSC-10": {"title": "Problem Solving", "term": "201809", "enrollments": []},
@@ -78,16 +81,33 @@ def _node() -> str:
     return node
 
 
-async def _world(session: AsyncSession) -> None:
-    for netid in [*OPEN, HIDDEN]:
-        protected = netid == HIDDEN
-        await make_student(
-            session, netid=netid, first_name="Student", last_name=netid, ferpa_protected=protected
-        )
-        await make_term(session, netid, "201809")
-        await make_dplan(session, netid, "201809", dplan_id="R")
-    await make_plan(session, OPEN[0], id=4242)
-    await session.commit()
+async def _world(database_url: str) -> None:
+    engine = create_engine(_settings(database_url))
+    async with create_sessionmaker(engine)() as session:
+        for netid in [*OPEN, HIDDEN]:
+            protected = netid == HIDDEN
+            await make_student(
+                session,
+                netid=netid,
+                first_name="Student",
+                last_name=netid,
+                ferpa_protected=protected,
+            )
+            await make_term(session, netid, "201809")
+            await make_dplan(session, netid, "201809", dplan_id="R")
+        await make_plan(session, OPEN[0], id=4242)
+        await session.commit()
+    await engine.dispose()
+
+
+async def _disclosed(database_url: str, *where: Any) -> list[Any]:
+    """The students of the disclosure records `where` selects."""
+    engine = create_engine(_settings(database_url))
+    try:
+        async with engine.connect() as connection:
+            return await student_records(connection, *where)
+    finally:
+        await engine.dispose()
 
 
 class Supergraph:
@@ -178,9 +198,16 @@ class Supergraph:
         )
 
 
-@pytest.fixture
-def supergraph(database_url: str, tmp_path: Path) -> Iterator[Supergraph]:
-    graph = Supergraph(database_url, _node(), tmp_path)
+@pytest.fixture(scope="module")
+def supergraph(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Supergraph]:
+    """The three processes, once for the module's tests on each database (their starts were
+    most of each test's time), on the one world the tests read: they write nothing but the
+    disclosure records, which each reads by a caller of its own."""
+    node = _node()
+    asyncio.run(_world(module_database_url))
+    graph = Supergraph(module_database_url, node, tmp_path_factory.mktemp("supergraph"))
     try:
         graph.start()
         yield graph
@@ -213,8 +240,7 @@ def test_apollo_composes_the_committed_subgraph_with_no_hint():
     assert "_entities" not in supergraph and "_service" not in supergraph
 
 
-async def test_a_course_roster_crosses_the_two_subgraphs(supergraph, session):
-    await _world(session)
+def test_a_course_roster_crosses_the_two_subgraphs(supergraph):
     reader = supergraph.token(STUDENTS_READ, sub="advisor1")
     before = supergraph.requests_received()
     body, plan = supergraph.ask(ROSTER, reader, id="COSC-10")
@@ -247,7 +273,9 @@ async def test_a_course_roster_crosses_the_two_subgraphs(supergraph, session):
         HIDDEN,
         OPEN[1],
     ]
-    records = await student_records(session, Disclosure.sub.in_(["advisor1", "registrar1"]))
+    records = asyncio.run(
+        _disclosed(supergraph.students.settings.database_url, Disclosure.sub.in_(CALLERS))
+    )
     assert {(r.sub, r.netid) for r in records} == {
         *(("advisor1", n) for n in OPEN),
         ("registrar1", OPEN[0]),
@@ -260,10 +288,9 @@ async def test_a_course_roster_crosses_the_two_subgraphs(supergraph, session):
     }
 
 
-async def test_one_fetch_to_studentgraph_per_level_whatever_the_students(supergraph, session):
+def test_one_fetch_to_studentgraph_per_level_whatever_the_students(supergraph):
     """The course's term and its students are both studentgraph's: fetched in parallel, one
     fetch each, for 3 students as for 31, and studentgraph received as many requests."""
-    await _world(session)
     reader = supergraph.token(STUDENTS_READ)
     counted = {}
     for course in ("COSC-1", "COSC-10"):
@@ -280,8 +307,7 @@ async def test_one_fetch_to_studentgraph_per_level_whatever_the_students(supergr
     assert counted == {"COSC-1": (2, 2), "COSC-10": (2, 2)}, plan
 
 
-async def test_studentgraph_s_errors_surface_with_their_codes(supergraph, session):
-    await _world(session)
+def test_studentgraph_s_errors_surface_with_their_codes(supergraph):
     # A token without students:read.sensitive: our FORBIDDEN, at the path of the students.
     body, _ = supergraph.ask(ROSTER, supergraph.token(TASKS_WRITE), id="COSC-10")
     (error,) = body["errors"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,16 +19,12 @@ from pathlib import Path
 
 import httpx
 
+from tests.served import free_port  # the xdist worker's block when run by tests/test_fuzz.py
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REST_CHECKS = "all"
 REST_EXCLUDED = "positive_data_acceptance,no_internal_error"  # the latter is GraphQL's
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -59,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(done.stdout, done.stderr)
                 return 1
         token = _run([str(BIN / "studentgraph"), "token", "--sub", "fuzz"], env).stdout.split()[-1]
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [str(BIN / "studentgraph"), "serve", "--port", str(port)],
             env=env,

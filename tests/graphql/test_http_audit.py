@@ -11,7 +11,6 @@ import asyncio
 import json
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +19,19 @@ import uvicorn
 
 from app.auth.scopes import ALL_SCOPES
 from tests.conftest import bearer
+from tests.npm import installed
 
 AUDIT = Path(__file__).resolve().parent / "http_audit"
 
 
 def _installed() -> str | None:
-    """The path of `node` once graphql-http is installed, or None (the test is then skipped)."""
+    """The path of `node` once graphql-http is installed, or None (the test is then skipped).
+    Installed under tests/npm.py's lock: the test's two backends may run in two xdist workers
+    at once, and two `npm ci` into one node_modules break each other."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return None
-    if not (AUDIT / "node_modules" / "graphql-http" / "package.json").exists():
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=AUDIT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {AUDIT} failed:\n{done.stderr[-3000:]}")
+    installed(AUDIT, npm, "graphql-http")
     return node
 
 

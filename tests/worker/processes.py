@@ -139,7 +139,9 @@ async def uncommitted_dplan_writes(sessions: async_sessionmaker[AsyncSession]) -
     stmt = text(
         "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
         "WHERE c.relname = 'student_dplans' AND l.mode = 'RowExclusiveLock' "
-        "AND l.pid <> pg_backend_pid()"
+        "AND l.pid <> pg_backend_pid() "
+        # This database's: other xdist workers' databases on the server have their student_dplans
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     async with sessions() as session:
         return int((await session.execute(stmt)).scalar_one())
@@ -148,7 +150,8 @@ async def uncommitted_dplan_writes(sessions: async_sessionmaker[AsyncSession]) -
 async def listeners(sessions: async_sessionmaker[AsyncSession]) -> int:
     """How many connections are LISTENing for new tasks."""
     stmt = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %studentgraph_tasks%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %studentgraph_tasks%' "
+        "AND datname = current_database()"  # not other xdist workers' listeners
     )
     async with sessions() as session:
         return int((await session.execute(stmt)).scalar_one())

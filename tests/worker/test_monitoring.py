@@ -18,16 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.db import create_engine, create_sessionmaker
 from app.worker.monitoring import health_server
 from tests.factories import make_student
+from tests.served import free_port
 from tests.worker.helpers import accept, seed_payload
 from tests.worker.processes import BASE_ENV, ROOT
 
 NETID = "f00hlt1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _value(text: str, name: str, **labels: str) -> float:
@@ -70,7 +65,7 @@ class TestWorkerProcess:
     async def test_health_and_metrics_of_a_running_worker(self, database_url, session, sessions):
         await make_student(session, netid=NETID)
         await session.commit()
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             **BASE_ENV,
@@ -115,8 +110,8 @@ class TestHealthServer:
             )
 
     async def test_a_database_that_does_not_answer_is_503(self, settings):
-        settings = settings.model_copy(update={"worker_metrics_port": _free_port()})
-        gone = create_engine(settings, f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/x")
+        settings = settings.model_copy(update={"worker_metrics_port": free_port()})
+        gone = create_engine(settings, f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x")
         working = asyncio.create_task(asyncio.Event().wait())
         try:
             response = await self._get(settings, gone, working)
@@ -131,7 +126,7 @@ class TestHealthServer:
         }
 
     async def test_a_worker_that_stopped_is_503(self, settings, engine):
-        settings = settings.model_copy(update={"worker_metrics_port": _free_port()})
+        settings = settings.model_copy(update={"worker_metrics_port": free_port()})
         working = asyncio.create_task(asyncio.sleep(0))
         await working
         response = await self._get(settings, engine, working)
@@ -143,7 +138,7 @@ class TestHealthServer:
         working = asyncio.create_task(asyncio.Event().wait())
         try:
             for enabled, status in ((False, 404), (True, 200)):
-                exposure = {"worker_metrics_port": _free_port(), "metrics_enabled": enabled}
+                exposure = {"worker_metrics_port": free_port(), "metrics_enabled": enabled}
                 response = await self._get(
                     settings.model_copy(update=exposure), engine, working, "/metrics"
                 )
