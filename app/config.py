@@ -185,6 +185,18 @@ class Settings(BaseSettings):
     # answers its first task for as long as that task is kept; the applied write itself stays
     # in the disclosure records (`apply PATCH students`, the task id as its request id).
     tasks_retention_days: int = Field(default=30, ge=0, le=36500)
+    changes_capture: bool = Field(
+        default=True,
+        description="Write a change entry with every change to a student, term, plan or "
+        "D-plan (GET /api/changes, recordsChanged, webhooks). Off only to measure its cost.",
+    )
+    changes_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="Change entries older than this are deleted by the workers (0: kept "
+        "forever); a consumer further behind gets 410 CHANGES_EXPIRED and reads again.",
+    )
     # Only persisted operations run (a safelist; README: Persisted queries). Off by default,
     # on by choice in production.
     graphql_persisted_only: bool = False

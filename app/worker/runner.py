@@ -214,7 +214,7 @@ class Worker:
             held = await task_runs.take(session, tasks, owner)
             if len(held) < len(tasks):
                 log.warning("lease lost before apply", extra={"tasks": len(tasks) - len(held)})
-            rejected = await task_runs.apply(session, held)
+            rejected = await task_runs.apply(session, held, capture=self.settings.changes_capture)
             await self.faults.during_apply(held)
             applied = [t for t in held if t.id not in rejected]
             if not await task_runs.complete(session, applied, owner):
