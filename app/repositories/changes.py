@@ -19,12 +19,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db import fetch_row
 from app.models import Change, ChangeFeedState
 from app.repositories.json_reads.dialects import DIALECTS
+from app.repositories.upsert import dialect_insert
 
 # pg_advisory_xact_lock's key: "sgchange" in ASCII, so no other lock of ours shares it.
 CAPTURE_LOCK = 0x7367636861_6E6765 & 0x7FFFFFFFFFFFFFFF
@@ -66,10 +67,13 @@ class ChangeRepository:
         if highest is None:
             return 0
         result = await self.session.execute(delete(Change).where(Change.position <= highest))
+        mark = dialect_insert(self.session, ChangeFeedState).values(id=1, pruned_through=highest)
         await self.session.execute(
-            update(ChangeFeedState)
-            .where(ChangeFeedState.id == 1, ChangeFeedState.pruned_through < highest)
-            .values(pruned_through=highest)
+            mark.on_conflict_do_update(
+                index_elements=[ChangeFeedState.id],
+                set_={"pruned_through": highest},
+                where=ChangeFeedState.pruned_through < highest,
+            )
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -81,6 +85,8 @@ def _filters(d: str, first: int) -> tuple[str, list[str]]:
     """`kind` and `netid` conditions (NULL: any) on alias c, from parameter number `first`."""
     p = DIALECTS[d].param
     kind, netid = p(first), p(first + 1)
+    if d == "postgresql":  # typed: `$n IS NULL` alone tells PostgreSQL nothing of its type
+        kind, netid = f"CAST({kind} AS TEXT)", f"CAST({netid} AS TEXT)"
     clause = f" AND ({kind} IS NULL OR c.kind = {kind}) AND ({netid} IS NULL OR c.netid = {netid})"
     return clause, ["kind", "netid"]
 
