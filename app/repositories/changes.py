@@ -13,16 +13,18 @@ waits on another writer's rows: it cannot deadlock, and it serializes only the e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db import fetch_row
+from app.db import SerializedSession, fetch_row
 from app.models import Change, ChangeFeedState
 from app.repositories.json_reads.dialects import DIALECTS
 from app.repositories.upsert import dialect_insert
@@ -153,12 +155,30 @@ def count_statement(d: str, include_protected: bool) -> tuple[str, list[str]]:
     return sql, ["after", *names]
 
 
-class ChangeFeed:
-    """Reads of the feed, each one statement on its own (no transaction)."""
+Run = Callable[[str, list[Any]], Awaitable[tuple[Any, ...]]]
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+
+async def _in_session(session: AsyncSession, sql: str, params: list[Any]) -> tuple[Any, ...]:
+    turn = session.turn if isinstance(session, SerializedSession) else nullcontext()
+    async with turn:
+        connection = await session.connection()
+        return tuple((await connection.exec_driver_sql(sql, tuple(params))).one())
+
+
+class ChangeFeed:
+    """Reads of the feed, one statement each: on its own (an engine), or in a session."""
+
+    def __init__(self, engine: AsyncEngine, session: AsyncSession | None = None) -> None:
         self.dialect = engine.dialect.name
+        self._run: Run = (
+            partial(fetch_row, engine) if session is None else partial(_in_session, session)
+        )
+
+    @classmethod
+    def of_session(cls, session: AsyncSession) -> ChangeFeed:
+        bind = session.bind
+        assert isinstance(bind, AsyncEngine)
+        return cls(bind, session)
 
     async def page(
         self,
@@ -171,8 +191,8 @@ class ChangeFeed:
     ) -> Page:
         sql, slots = page_statement(self.dialect, include_protected)
         values = {"after": after, "limit": limit, "kind": kind, "netid": netid}
-        entries, shown, count, last, head, expired = await fetch_row(
-            self.engine, sql, [values[s] for s in slots]
+        entries, shown, count, last, head, expired = await self._run(
+            sql, [values[s] for s in slots]
         )
         # A full page continues after its last entry; a short one after everything written so
         # far, past the entries this caller may not see or did not ask for.
@@ -185,5 +205,5 @@ class ChangeFeed:
     ) -> tuple[int, bool]:
         sql, slots = count_statement(self.dialect, include_protected)
         values = {"after": after, "kind": kind, "netid": netid}
-        count, expired = await fetch_row(self.engine, sql, [values[s] for s in slots])
+        count, expired = await self._run(sql, [values[s] for s in slots])
         return int(count), bool(expired)

@@ -30,6 +30,7 @@ from app.services import disclosures as disclosures_service
 from app.services import retention
 from app.services.retention import PRUNE_BATCH
 
+__all__ = ["Capture", "ChangeFeed", "Query", "page", "prune", "read_page", "remaining"]
 PAGE_MAX = 1000
 RECORD_TYPES = {"student": STUDENT, "term": TERMS, "plan": PLANS, "dplan": DPLANS}
 # The kinds of entry a load table's rows are.
@@ -122,20 +123,13 @@ def shown_of(page: Page) -> Disclosed:
     return shown
 
 
-async def page(
-    engine: AsyncEngine,
-    principal: Principal,
-    query: Query,
-    limit: int,
-    *,
-    now: datetime,
-    to: Recipient | None,
-) -> Page:
+async def read_page(feed: ChangeFeed, principal: Principal, query: Query, limit: int) -> Page:
     """Up to `limit` entries after `query.after` the caller may see, in position order, and
-    where to continue. ChangesExpired when `after` is older than what is kept."""
+    where to continue. ChangesExpired when `after` is older than what is kept. The caller
+    records what the page shows (`shown_of`) before it answers."""
     require_scopes(principal, STUDENTS_READ)
     check(query.after, query.kind, limit)
-    found = await ChangeFeed(engine).page(
+    found = await feed.page(
         query.after,
         limit,
         kind=query.kind,
@@ -147,15 +141,42 @@ async def page(
             f"entries after position {query.after} are no longer kept: read the collections "
             "again, then follow the changes from the position read before them"
         )
+    return found
+
+
+async def page(
+    engine: AsyncEngine,
+    principal: Principal,
+    query: Query,
+    limit: int,
+    *,
+    now: datetime,
+    to: Recipient | None,
+) -> Page:
+    """`read_page` on its own statement, what it shows recorded as disclosed to `to`."""
+    found = await read_page(ChangeFeed(engine), principal, query, limit)
     await disclosures_service.record(engine, to, shown_of(found), now)
     return found
 
 
+async def page_in(session: AsyncSession, principal: Principal, query: Query, limit: int) -> Page:
+    """`read_page` in the session (a GraphQL operation's): its caller records what it shows."""
+    return await read_page(ChangeFeed.of_session(session), principal, query, limit)
+
+
+async def remaining_in(session: AsyncSession, principal: Principal, query: Query) -> int:
+    return await _remaining(ChangeFeed.of_session(session), principal, query)
+
+
 async def remaining(engine: AsyncEngine, principal: Principal, query: Query) -> int:
     """How many entries after `query.after` the caller may see (ChangesExpired as `page`)."""
+    return await _remaining(ChangeFeed(engine), principal, query)
+
+
+async def _remaining(feed: ChangeFeed, principal: Principal, query: Query) -> int:
     require_scopes(principal, STUDENTS_READ)
     check(query.after, query.kind)
-    count, expired = await ChangeFeed(engine).remaining(
+    count, expired = await feed.remaining(
         query.after,
         kind=query.kind,
         netid=query.netid,

@@ -29,6 +29,7 @@ from app.metrics import (
     TASKS,
 )
 from app.observability import info_line
+from app.services import changes as changes_service
 from app.services import disclosures as disclosures_service
 from app.services import task_runs
 from app.services import tasks as tasks_service
@@ -89,8 +90,8 @@ class Worker:
                         await helper
 
     async def _retention(self, stop: asyncio.Event) -> None:
-        """Disclosure records past DISCLOSURE_RETENTION_DAYS and tasks finished more than
-        TASKS_RETENTION_DAYS ago deleted at start and hourly, by `studentgraph worker`
+        """Disclosure records past DISCLOSURE_RETENTION_DAYS, tasks finished more than
+        TASKS_RETENTION_DAYS ago and change entries past CHANGES_RETENTION_DAYS deleted at start and hourly, by `studentgraph worker`
         processes (not by every API process's embedded worker on PostgreSQL; on SQLite the
         embedded worker is the only one)."""
         if not self.prunes:
@@ -99,6 +100,7 @@ class Worker:
         prunes = [
             ("disclosure records", settings.disclosure_retention_days, disclosures_service.prune),
             ("finished tasks", settings.tasks_retention_days, tasks_service.prune),
+            ("change entries", settings.changes_retention_days, changes_service.prune),
         ]
         prunes = [p for p in prunes if p[1] > 0]
         while prunes and not stop.is_set():
