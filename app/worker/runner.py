@@ -91,9 +91,9 @@ class Worker:
 
     async def _retention(self, stop: asyncio.Event) -> None:
         """Disclosure records past DISCLOSURE_RETENTION_DAYS, tasks finished more than
-        TASKS_RETENTION_DAYS ago and change entries past CHANGES_RETENTION_DAYS deleted at start and hourly, by `studentgraph worker`
-        processes (not by every API process's embedded worker on PostgreSQL; on SQLite the
-        embedded worker is the only one)."""
+        TASKS_RETENTION_DAYS ago and change entries past CHANGES_RETENTION_DAYS deleted at
+        start and hourly, by `studentgraph worker` processes (not by every API process's
+        embedded worker on PostgreSQL; on SQLite the embedded worker is the only one)."""
         if not self.prunes:
             return
         settings = self.settings

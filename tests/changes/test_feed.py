@@ -200,3 +200,37 @@ class TestNothingSkipped:
         entries, _ = await feed(client, auth(*READER), after)
         assert [e["record"]["last_name"] for e in entries] == ["Slow"]
         assert entries[0]["position"] > read[0]["position"]
+
+
+class TestRetention:
+    async def test_a_pruning_worker_deletes_entries_past_retention(
+        self, settings, engine, sessions, client, auth
+    ):
+        from datetime import UTC, datetime, timedelta
+
+        from app.db import transaction
+        from app.services import importer
+        from app.worker import Worker
+
+        old = importer.read_document(importer.orjson.dumps(document()))
+        async with transaction(sessions) as session:
+            await importer.load(session, old, now=datetime.now(UTC) - timedelta(days=31))
+        await load(sessions, {"students": [changed(STUDENT, last_name="New")]})
+        keeping = settings.model_copy(update={"changes_retention_days": 30})
+        stop = asyncio.Event()
+        running = asyncio.create_task(Worker(keeping, engine, sessions, prunes=True).run(stop))
+        try:
+            for _ in range(100):
+                answer = await client.get("/api/changes?after=0", headers=auth(*READER))
+                if answer.status_code == 410:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await running
+        assert answer.status_code == 410, answer.text
+        head = await client.head("/api/changes?after=0", headers=auth(*READER))
+        assert head.status_code == 410
+        async with sessions() as session:
+            kept = (await session.execute(select(Change.record))).scalars().all()
+        assert len(kept) == 1 and '"last_name":"New"' in kept[0]
