@@ -24,13 +24,17 @@ import orjson
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db import SerializedSession, fetch_row
+from app.db import SerializedSession, fetch_all, fetch_row
 from app.models import Change, ChangeFeedState
 from app.repositories.json_reads.dialects import DIALECTS
+from app.repositories.notify import CHANGES_CHANNEL, notify
 from app.repositories.upsert import dialect_insert
 
 # pg_advisory_xact_lock's key: "sgchange" in ASCII, so no other lock of ours shares it.
 CAPTURE_LOCK = 0x7367636861_6E6765 & 0x7FFFFFFFFFFFFFFF
+
+
+_LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{CHANGES_CHANNEL}', '')")
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,11 @@ class ChangeRepository:
         """Insert entries (their columns but `position`) under the capture lock (see above)."""
         if not entries:
             return
+        # Subscribers and webhook deliverers wake when (and only if) this commits.
         if self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": CAPTURE_LOCK}
-            )
+            await fetch_all(self.session, _LOCK_AND_NOTIFY, {"key": CAPTURE_LOCK})
+        else:
+            await notify(self.session, (CHANGES_CHANNEL, ""))
         await self.session.execute(insert(Change), list(entries))
 
     async def prune(self, before: datetime, limit: int) -> int:
