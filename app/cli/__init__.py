@@ -15,12 +15,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import accounts, audit, data, persisted, server, worker
+from app.cli import accounts, audit, data, persisted, server, webhooks, worker
 from app.config import Settings
 from app.db import is_database_unavailable
 from app.errors import DomainError
 
-COMMAND_MODULES = [server, worker, data, accounts, audit, persisted]
+COMMAND_MODULES = [server, worker, data, accounts, audit, persisted, webhooks]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -205,6 +205,11 @@ class ChangeFeed:
         pairs = [(str(n), str(k)) for n, k in orjson.loads(shown)] if int(count) else []
         return Page(str(entries).encode(), pairs, next_after, bool(expired))
 
+    async def head(self) -> int:
+        """The highest position written (0: none)."""
+        (head,) = await self._run("SELECT coalesce(max(position), 0) FROM changes", [])
+        return int(head)
+
     async def remaining(
         self, after: int, *, kind: str | None, netid: str | None, include_protected: bool
     ) -> tuple[int, bool]:

@@ -36,6 +36,7 @@ from app.services import tasks as tasks_service
 from app.services.task_runs import RetryPolicy
 from app.services.tasks import ACCEPTED, COMPLETE, ERROR, TaskRow
 from app.worker.faults import Faults
+from app.worker.webhooks import Deliverer
 
 log = logging.getLogger("app.worker")
 RETENTION_INTERVAL_SECONDS = 3600.0
@@ -80,11 +81,15 @@ class Worker:
         with notifications.new_work(self.engine) as announcements:
             relay = asyncio.create_task(self._relay(announcements))
             retention = asyncio.create_task(self._retention(stop))
+            helpers = [relay, retention]
+            if self.prunes:  # a worker process (or SQLite's embedded one) delivers webhooks too
+                deliverer = Deliverer(self.settings, self.engine, self.sessions, self.name)
+                helpers.append(asyncio.create_task(deliverer.run(stop)))
             try:
                 slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
                 await asyncio.gather(*slots)
             finally:
-                for helper in (relay, retention):
+                for helper in helpers:
                     helper.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await helper
