@@ -82,12 +82,18 @@ class Worker:
             relay = asyncio.create_task(self._relay(announcements))
             retention = asyncio.create_task(self._retention(stop))
             helpers = [relay, retention]
+            delivering = None
             if self.prunes:  # a worker process (or SQLite's embedded one) delivers webhooks too
                 deliverer = Deliverer(self.settings, self.engine, self.sessions, self.name)
-                helpers.append(asyncio.create_task(deliverer.run(stop)))
+                delivering = asyncio.create_task(deliverer.run(stop))
+                helpers.append(delivering)
             try:
                 slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
                 await asyncio.gather(*slots)
+                if delivering is not None:  # its round in hand finished, its leases given back
+                    await asyncio.wait(
+                        {delivering}, timeout=self.settings.webhook_timeout_seconds * 3
+                    )
             finally:
                 for helper in helpers:
                     helper.cancel()
