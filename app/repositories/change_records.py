@@ -94,8 +94,8 @@ async def records(session: AsyncSession, kind: str, keys: Collection[str], now: 
         result = await connection.exec_driver_sql(compiled.sql, tuple(compiled.params(values)))
         rows = result.all()
     wanted = keys if kind == "dplan" else None
-    return {
-        str(key): (str(netid), str(record))
-        for key, netid, record in rows
-        if wanted is None or key in wanted
-    }
+    found: Found = {}
+    for key, netid, record in (tuple(r) for r in rows):
+        if wanted is None or key in wanted:
+            found[str(key)] = (str(netid), str(record))
+    return found

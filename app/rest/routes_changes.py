@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -30,7 +30,7 @@ Kind = Annotated[
     str | None, Query(description="Only entries of this kind: student, term, plan, dplan.")
 ]
 Netid = Annotated[str | None, Query(description="Only entries of this student.")]
-EXPIRED = {
+EXPIRED: dict[int | str, dict[str, Any]] = {
     410: {
         "model": ErrorOut,
         "description": "`after` is older than the entries kept (`CHANGES_EXPIRED`): read the "

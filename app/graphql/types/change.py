@@ -103,7 +103,7 @@ def position_of(cursor: str | None) -> int:
 
 
 def query_of(after: str | None, filter: ChangeFilter | None) -> Query:
-    kind = filter.kind.value if filter is not None and filter.kind is not None else None
+    kind = str(filter.kind.value) if filter is not None and filter.kind is not None else None
     netid = filter.netid if filter is not None else None
     return Query(after=position_of(after), kind=kind, netid=netid)
 
