@@ -155,7 +155,8 @@ def count_statement(d: str, include_protected: bool) -> tuple[str, list[str]]:
     sql = (
         f"SELECT (SELECT count(*) FROM changes c WHERE c.position > {p(1)}{filters}"
         f"{_visible(include_protected)}), "
-        f"(SELECT f.pruned_through > {p(1)} FROM change_feed_state f WHERE f.id = 1)"
+        f"(SELECT f.pruned_through > {p(1)} FROM change_feed_state f WHERE f.id = 1), "
+        "(SELECT coalesce(max(h.position), 0) FROM changes h)"
     )
     return sql, ["after", *names]
 
@@ -212,8 +213,9 @@ class ChangeFeed:
 
     async def remaining(
         self, after: int, *, kind: str | None, netid: str | None, include_protected: bool
-    ) -> tuple[int, bool]:
+    ) -> tuple[int, bool, int]:
+        """(entries remaining, `after` expired, the highest position written)."""
         sql, slots = count_statement(self.dialect, include_protected)
         values = {"after": after, "kind": kind, "netid": netid}
-        count, expired = await self._run(sql, [values[s] for s in slots])
-        return int(count), bool(expired)
+        count, expired, head = await self._run(sql, [values[s] for s in slots])
+        return int(count), bool(expired), int(head)

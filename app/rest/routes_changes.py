@@ -17,6 +17,7 @@ router = APIRouter(tags=["changes"], route_class=TranslatedRoute)
 
 NEXT_AFTER = "Changes-Next-After"
 REMAINING = "Changes-Remaining"
+HEAD = "Changes-Head"
 
 After = Annotated[
     int,
@@ -84,7 +85,9 @@ async def get_changes(
 @router.head(
     "/changes",
     summary="How many entries remain after a position",
-    description=f"`{REMAINING}`: how many entries after `after` this token may see.",
+    description=f"`{REMAINING}`: how many entries after `after` this token may see; "
+    f"`{HEAD}`: the highest position written (note it before reading the collections, then "
+    "follow the changes after it).",
     responses={**COMMON_ERRORS, **EXPIRED},
 )
 async def head_changes(
@@ -94,5 +97,7 @@ async def head_changes(
     principal = await authenticate(request)
     await spend(request, principal, 1)
     state = state_of(request)
-    count = await changes_service.remaining(state.engine, principal, _query(after, kind, netid))
-    return Response(None, 200, {REMAINING: str(count), "Cache-Control": "no-store"})
+    query = _query(after, kind, netid)
+    count, head = await changes_service.remaining(state.engine, principal, query)
+    headers = {REMAINING: str(count), HEAD: str(head), "Cache-Control": "no-store"}
+    return Response(None, 200, headers)

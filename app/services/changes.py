@@ -165,18 +165,21 @@ async def page_in(session: AsyncSession, principal: Principal, query: Query, lim
 
 
 async def remaining_in(session: AsyncSession, principal: Principal, query: Query) -> int:
-    return await _remaining(ChangeFeed.of_session(session), principal, query)
+    count, _head = await _remaining(ChangeFeed.of_session(session), principal, query)
+    return count
 
 
-async def remaining(engine: AsyncEngine, principal: Principal, query: Query) -> int:
-    """How many entries after `query.after` the caller may see (ChangesExpired as `page`)."""
+async def remaining(engine: AsyncEngine, principal: Principal, query: Query) -> tuple[int, int]:
+    """How many entries after `query.after` the caller may see (ChangesExpired as `page`),
+    and the feed's head (the highest position written: where a consumer that is about to
+    read the collections starts following from)."""
     return await _remaining(ChangeFeed(engine), principal, query)
 
 
-async def _remaining(feed: ChangeFeed, principal: Principal, query: Query) -> int:
+async def _remaining(feed: ChangeFeed, principal: Principal, query: Query) -> tuple[int, int]:
     require_scopes(principal, STUDENTS_READ)
     check(query.after, query.kind)
-    count, expired = await feed.remaining(
+    count, expired, head = await feed.remaining(
         query.after,
         kind=query.kind,
         netid=query.netid,
@@ -184,7 +187,7 @@ async def _remaining(feed: ChangeFeed, principal: Principal, query: Query) -> in
     )
     if expired:
         raise ChangesExpired(f"entries after position {query.after} are no longer kept")
-    return count
+    return count, head
 
 
 async def prune(

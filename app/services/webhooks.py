@@ -123,7 +123,7 @@ async def lag(engine: AsyncEngine, session: AsyncSession, hook: Record) -> int |
         return None
     feed, total = ChangeFeed(engine), 0
     for kind in hook.kinds.split(",") if hook.kinds else [None]:
-        count, _ = await feed.remaining(
+        count, _, _ = await feed.remaining(
             hook.after, kind=kind, netid=None, include_protected=sees_protected(principal)
         )
         total += count

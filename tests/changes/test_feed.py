@@ -106,6 +106,8 @@ class TestReading:
         await load(sessions, document())
         answer = await client.head("/api/changes?after=0", headers=auth(*READER))
         assert answer.status_code == 200 and answer.headers["Changes-Remaining"] == "4"
+        _, head = await feed(client, auth(*READER))
+        assert answer.headers["Changes-Head"] == str(head)
         answer = await client.head("/api/changes?after=0&kind=dplan", headers=auth(*READER))
         assert answer.headers["Changes-Remaining"] == "1"
 
