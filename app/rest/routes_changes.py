@@ -31,6 +31,10 @@ Kind = Annotated[
     str | None, Query(description="Only entries of this kind: student, term, plan, dplan.")
 ]
 Netid = Annotated[str | None, Query(description="Only entries of this student.")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **{k: v for k, v in COMMON_ERRORS.items() if k != 304},
+    400: {"model": ErrorOut, "description": "The query string cannot be read (a NUL, say)."},
+}
 EXPIRED: dict[int | str, dict[str, Any]] = {
     410: {
         "model": ErrorOut,
@@ -57,7 +61,7 @@ def _query(after: int, kind: str | None, netid: str | None) -> changes_service.Q
     "/changes",
     summary="Changes to students' records, after a position",
     description=DESCRIPTION,
-    responses={**COMMON_ERRORS, **EXPIRED},
+    responses={**ERRORS, **EXPIRED},
 )
 async def get_changes(
     request: Request,
@@ -88,7 +92,12 @@ async def get_changes(
     description=f"`{REMAINING}`: how many entries after `after` this token may see; "
     f"`{HEAD}`: the highest position written (note it before reading the collections, then "
     "follow the changes after it).",
-    responses={**COMMON_ERRORS, **EXPIRED},
+    response_class=Response,
+    responses={
+        200: {"description": "No body: the headers answer.", "content": None},
+        **ERRORS,
+        **EXPIRED,
+    },
 )
 async def head_changes(
     request: Request, after: After = 0, kind: Kind = None, netid: Netid = None
