@@ -512,6 +512,43 @@ class Settings(BaseSettings):
             "finished, by the workers; 0 keeps them forever."
         ),
     )
+    changes_capture: bool = Field(
+        default=True,
+        description="Write a change entry with every change to a student, term, plan or "
+        "D-plan (GET /api/changes, recordsChanged, webhooks). Off only to measure its cost.",
+    )
+    changes_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="Change entries older than this are deleted by the workers (0: kept "
+        "forever); a consumer further behind gets 410 CHANGES_EXPIRED and reads again.",
+    )
+    webhook_timeout_seconds: FiniteFloat = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long a webhook delivery waits for the endpoint's answer before it "
+        "counts as a failure (and is sent again after a backoff).",
+    )
+    webhook_max_failures: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Deliveries failed in a row after which a webhook is paused (shown as "
+        "paused, with the last error, by `studentgraph webhook list`) until resumed.",
+    )
+    webhook_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=1000,
+        description="At most this many entries in one webhook delivery.",
+    )
+    webhooks_allow_private_addresses: bool = Field(
+        default=False,
+        description="Allow webhook URLs naming loopback, link-local or cloud metadata "
+        "addresses (refused by default: a webhook must not reach the service's own host).",
+    )
     # Only persisted operations run (a safelist; README: Persisted queries). Off by default,
     # on by choice in production.
     graphql_persisted_only: bool = Field(

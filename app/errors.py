@@ -98,6 +98,14 @@ class BadRequest(DomainError):
     http_status = 400
 
 
+class ChangesExpired(DomainError):
+    """`after` is older than the change feed keeps (CHANGES_RETENTION_DAYS): entries after it
+    were deleted, so the caller reads the collections again and follows from a fresh head."""
+
+    code = "CHANGES_EXPIRED"
+    http_status = 410
+
+
 class PersistedQueryNotFound(DomainError):
     """Apollo's automatic persisted queries: the hash is unknown, so the client sends the text.
     Apollo's link recognises the message and the code, and retries only on an answer that is

@@ -21,6 +21,9 @@ TASKS_CHANNEL = "studentgraph_tasks"  # payload: the resource id of a task that 
 # payload: "<task id>[,<task id>...]:<status>", the tasks that reached it in one transaction
 TASK_UPDATES_CHANNEL = "studentgraph_task_updates"
 TASK_CHANNELS = (TASKS_CHANNEL, TASK_UPDATES_CHANNEL)
+# payload: the highest position a committed transaction wrote (app/repositories/changes.py)
+CHANGES_CHANNEL = "studentgraph_changes"
+API_CHANNELS = (*TASK_CHANNELS, CHANGES_CHANNEL)  # what an API process listens to
 
 
 class Hub:
@@ -108,7 +111,7 @@ class PgListener:
 
 @contextlib.asynccontextmanager
 async def listening(
-    engine: AsyncEngine, channels: tuple[str, ...] = TASK_CHANNELS, *, url: str | None = None
+    engine: AsyncEngine, channels: tuple[str, ...] = API_CHANNELS, *, url: str | None = None
 ) -> AsyncIterator[None]:
     """Forward PostgreSQL notifications into `engine`'s hub while inside, LISTENing on a
     connection of its own to `url` (Settings.listen_url; default: the engine's own database).
@@ -139,3 +142,8 @@ def new_work(engine: AsyncEngine) -> contextlib.AbstractContextManager[asyncio.Q
 def task_changes(engine: AsyncEngine) -> contextlib.AbstractContextManager[asyncio.Queue[str]]:
     """A queue that receives `<task id>:<status>` whenever a task changes status."""
     return hub_for(engine).subscribe(TASK_UPDATES_CHANNEL)
+
+
+def record_changes(engine: AsyncEngine) -> contextlib.AbstractContextManager[asyncio.Queue[str]]:
+    """A queue that receives a position whenever change entries up to it were committed."""
+    return hub_for(engine).subscribe(CHANGES_CHANNEL)

@@ -19,12 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import accounts, audit, data, persisted, server, worker
+from app.cli import accounts, audit, data, persisted, server, webhooks, worker
 from app.config import Settings
 from app.db import is_database_unavailable
 from app.errors import DomainError
 
-COMMAND_MODULES = [server, worker, data, accounts, audit, persisted]
+COMMAND_MODULES = [server, worker, data, accounts, audit, persisted, webhooks]
 
 
 # A closed pipe ends a command as SIGPIPE would have ended it (128 + 13), without a word.

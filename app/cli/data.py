@@ -84,7 +84,12 @@ def _load(source: str, document: LoadDocument) -> int:
     settings = _settings()
     now = Clock(settings.clock_now).now()
     try:
-        counts = _run(settings, lambda s: importer.load(s, document, now=now))
+        made_by = "demo" if source == "demo" else "load"
+        capture = settings.changes_capture
+        counts = _run(
+            settings,
+            lambda s: importer.load(s, document, now=now, source=made_by, capture=capture),
+        )
     except Invalid as exc:
         return _report(source, exc)
     print(f"loaded {source}: {_summary(counts)}")
@@ -134,7 +139,13 @@ def generate(args: argparse.Namespace) -> int:
 
     counts = _run(
         settings,
-        lambda s: generator.generate(s, students=args.students, seed=args.seed, progress=progress),
+        lambda s: generator.generate(
+            s,
+            students=args.students,
+            seed=args.seed,
+            progress=progress,
+            capture=settings.changes_capture,
+        ),
     )
     print(f"generated {_summary(counts)} in {time.monotonic() - started:.1f}s")
     return 0

@@ -59,7 +59,7 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
     worker = Worker(settings, engine, sessions, concurrency=concurrency, prunes=True)
     log.info("worker started", extra={"worker": worker.name, "slots": worker.concurrency})
     try:
-        channels = (notifications.TASKS_CHANNEL,)
+        channels = (notifications.TASKS_CHANNEL, notifications.CHANGES_CHANNEL)
         async with notifications.listening(engine, channels, url=settings.listen_url):
             working = asyncio.create_task(worker.run(stop))
             try:

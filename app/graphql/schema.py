@@ -28,6 +28,7 @@ from app.graphql.federation import (
 from app.graphql.limits import PAGE_DEFAULT, Limits, Prepare, limits_from
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
+from app.graphql.types.change import ChangeConnection, resolve_changes
 from app.graphql.types.connections import (
     AcademicPlanConnection,
     Edge,
@@ -249,6 +250,12 @@ class Query:
         rows = await reference_service.dplan_sources(info.context.session, info.context.principal)
         return [DplanSource(id=r.id, description=r.description) for r in rows]
 
+    changes: ChangeConnection = strawberry.field(
+        resolver=resolve_changes,
+        description="Committed changes to students' records after a position, oldest first "
+        "(as GET /api/changes). Needs `urn:dartmouth:students:read.sensitive`; a FERPA-protected "
+        "student's entries also `urn:dartmouth:people:private`.",
+    )
     task: Task | None = strawberry.field(
         resolver=resolve_task,
         description="One task by id; null when unknown or not yours (its requester, or a holder "

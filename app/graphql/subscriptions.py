@@ -16,6 +16,8 @@ from app.auth.principal import Principal
 from app.db import reading
 from app.domain.disclosures import Disclosed
 from app.errors import BadRequest, NotFound
+from app.graphql.change_stream import watch_changes
+from app.graphql.types.change import ChangeEntry, ChangeFilter
 from app.graphql.types.task import Task, TaskStatus
 from app.ratelimit import Slot
 from app.services import disclosures as disclosures_service
@@ -119,3 +121,29 @@ class Subscription:
         # formats every streamed result as HTTP answers are formatted).
         async for task in watch_task(ctx, task_id):
             yield task
+
+    @strawberry.subscription(
+        description="Committed changes to students' records: every entry after `after` (from "
+        "the oldest kept when absent), then each as it commits, in position order. Reconnect "
+        "with the last `position` received to miss nothing and receive nothing twice. Needs "
+        "`urn:dartmouth:students:read.sensitive`; a FERPA-protected student's entries also "
+        "`urn:dartmouth:people:private`."
+    )
+    async def records_changed(
+        self,
+        info: strawberry.Info[SubscriptionContext, None],
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A position (its digits) or a cursor of `changes`: entries after it."
+            ),
+        ] = None,
+        filter: Annotated[
+            ChangeFilter | None, strawberry.argument(description="Which entries; all when absent.")
+        ] = None,
+    ) -> AsyncGenerator[ChangeEntry, None]:
+        ctx = info.context
+        if not isinstance(ctx, SubscriptionContext) or ctx.principal is None:
+            raise BadRequest("subscribe over WebSocket (graphql-transport-ws) at /graphql")
+        async for entry in watch_changes(ctx.state, ctx.principal, ctx.request_id, after, filter):
+            yield entry

@@ -3,6 +3,7 @@ dataloader or an explicit load, never a hidden query."""
 
 from app.models.account import ApiKey, ServiceAccount
 from app.models.base import Base, UtcDateTime
+from app.models.change import Change, ChangeFeedState, Webhook
 from app.models.disclosure import Disclosure
 from app.models.persisted import PersistedQuery
 from app.models.reference import DplanCode, DplanSource, LmsTerm, SisTerm, TermDescription
@@ -13,6 +14,8 @@ __all__ = [
     "AcademicPlan",
     "ApiKey",
     "Base",
+    "Change",
+    "ChangeFeedState",
     "Disclosure",
     "DplanCode",
     "DplanSource",
@@ -27,4 +30,5 @@ __all__ = [
     "Task",
     "TermDescription",
     "UtcDateTime",
+    "Webhook",
 ]

@@ -13,9 +13,9 @@ from sqlalchemy import TextClause, event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fetch_all
-from app.notifications import TASK_UPDATES_CHANNEL, TASKS_CHANNEL, hub_for
+from app.notifications import CHANGES_CHANNEL, TASK_UPDATES_CHANNEL, TASKS_CHANNEL, hub_for
 
-__all__ = ["TASKS_CHANNEL", "TASK_UPDATES_CHANNEL", "notify"]
+__all__ = ["CHANGES_CHANNEL", "TASKS_CHANNEL", "TASK_UPDATES_CHANNEL", "notify"]
 _PENDING = "studentgraph_pending_notifications"
 
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Security
 from fastapi.security import HTTPBearer
 
-from app.rest import openapi, routes_jwt, routes_plans, routes_students, routes_tasks
+from app.rest import (
+    openapi,
+    routes_changes,
+    routes_jwt,
+    routes_plans,
+    routes_students,
+    routes_tasks,
+)
 from app.rest.schemas import SAMPLES
 from app.state import refuse_nul_in_url
 
@@ -31,5 +38,6 @@ def build_router() -> APIRouter:
     router.include_router(routes_students.router, dependencies=bearer)
     router.include_router(routes_plans.router, dependencies=bearer)
     router.include_router(routes_tasks.router, dependencies=bearer)
+    router.include_router(routes_changes.router, dependencies=bearer)
     router.include_router(routes_jwt.router)
     return router

@@ -27,6 +27,8 @@ from app.domain.synthetic import (
 )
 from app.repositories.importer import ImportRepository
 from app.repositories.reference import seed_missing_reference_data
+from app.services.changes import TABLE_KINDS, Capture, key_of
+from app.services.tasks import utcnow
 
 NETID_PREFIX = "sg"
 FIRST_PLAN_ID = 10_000_000
@@ -102,18 +104,26 @@ async def generate(
     seed: int = 0,
     chunk: int = 2000,
     progress: Callable[[int], None] | None = None,
+    capture: bool = True,
 ) -> dict[str, int]:
     """Upsert `students` synthetic students with their terms, plans and D-plans (after making
-    sure the reference data they name exists). Returns the row counts. Never commits."""
+    sure the reference data they name exists), each record changed a change entry (`generate`)
+    with `capture`. Returns the row counts. Never commits."""
     await seed_missing_reference_data(session)
     rng = random.Random(seed)  # noqa: S311 (made-up data; seeded so runs repeat)
     repo = ImportRepository(session)
     totals: Counter[str] = Counter()
     for first in range(0, students, chunk):
         tables = build_chunk(rng, first, min(chunk, students - first))
+        changes = Capture(session, utcnow(), enabled=capture)
         for name in WRITE_ORDER:  # parents first: a chunk's plans list each parent first
+            kind = TABLE_KINDS[name]
+            keys = {key_of(kind, row) for row in tables[name]}
+            before = await changes.before(kind, keys)
             await repo.upsert(name, tables[name])
+            await changes.after(kind, keys, before, lambda _key: "generate")
             totals[name] += len(tables[name])
+        await changes.flush()  # a chunk's entries at a time: memory stays flat
         if progress:
             progress(first + len(tables["students"]))
     return dict(totals)

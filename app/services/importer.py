@@ -18,6 +18,7 @@ from app.domain.load_format import LoadDocument, Row, parse_document
 from app.errors import Invalid, Problem
 from app.repositories.importer import TABLES, ImportRepository
 from app.services import reference as reference_service
+from app.services.changes import TABLE_KINDS, Capture, key_of
 
 
 @dataclass(frozen=True)
@@ -105,20 +106,36 @@ async def _dplans_with_dates(
     return out
 
 
-async def load(session: AsyncSession, document: LoadDocument, *, now: datetime) -> dict[str, int]:
+async def load(
+    session: AsyncSession,
+    document: LoadDocument,
+    *,
+    now: datetime,
+    source: str = "load",
+    capture: bool = True,
+) -> dict[str, int]:
     """Upsert a checked document, first making sure every term, student, code, source and parent
     plan it names exists in the database or in the document itself (Invalid otherwise, before
-    anything is written). Returns how many rows of each table the document held. Never commits."""
+    anything is written). Returns how many rows of each table the document held. With
+    `capture`, each student, term, plan and D-plan it changed is a change entry made by
+    `source` (`load`, `demo`), in this transaction. Never commits."""
     problems = await _missing_references(session, document)
     if problems:
         raise _problems("the file refers to rows that do not exist", problems)
     repo = ImportRepository(session)
+    changes = Capture(session, now, enabled=capture)
     for table in TABLES:
         rows: list[Row] = getattr(document, table)
+        values = [r.values for r in rows]
         if table == "dplans":
-            await repo.upsert(table, await _dplans_with_dates(repo, rows, now))
-        else:
-            await repo.upsert(table, [r.values for r in rows])
+            values = await _dplans_with_dates(repo, rows, now)
+        kind = TABLE_KINDS.get(table)
+        keys = {key_of(kind, v) for v in values} if kind else set()
+        before = await changes.before(kind, keys) if kind else {}
+        await repo.upsert(table, values)
+        if kind:
+            await changes.after(kind, keys, before, lambda _key: source)
+    await changes.flush()
     if document.sis_terms:
         reference_service.forget_current_term()
     return document.counts()

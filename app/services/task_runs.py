@@ -19,6 +19,7 @@ from app.errors import Invalid
 from app.repositories.disclosures import DisclosureRepository
 from app.repositories.dplans_write import DplanWriteRepository
 from app.repositories.tasks import ACCEPTED, ERROR, TaskRepository, TaskRow
+from app.services.changes import Capture
 from app.services.dplans import known_ids
 from app.services.tasks import utcnow
 
@@ -49,10 +50,13 @@ async def take(session: AsyncSession, tasks: Sequence[TaskRow], owner: str) -> l
     return await TaskRepository(session).lock_held([t.id for t in tasks], owner)
 
 
-async def apply(session: AsyncSession, tasks: Sequence[TaskRow]) -> dict[str, TaskRejected]:
+async def apply(
+    session: AsyncSession, tasks: Sequence[TaskRow], *, capture: bool = True
+) -> dict[str, TaskRejected]:
     """Write what the tasks ask for, all in one statement; the ones that can no longer succeed
     (re-validated against today's reference data, which may have changed since they were
-    accepted) are left out and returned, by task id, with the reason."""
+    accepted) are left out and returned, by task id, with the reason. With `capture`, each
+    D-plan the write changed is a change entry (`task <id>`), in this transaction."""
     term_codes = {code for t in tasks for code in term_codes_in(t.payload)}
     known, students = await known_ids(session, term_codes, {t.resource_id for t in tasks})
     rejected: dict[str, TaskRejected] = {}
@@ -66,10 +70,20 @@ async def apply(session: AsyncSession, tasks: Sequence[TaskRow]) -> dict[str, Ta
         except TaskRejected as exc:
             rejected[task.id] = exc
     now = utcnow()
+    changes = Capture(session, now, enabled=capture)
+    # The task whose write a D-plan ends with: the newest (DplanWriteRepository.upsert).
+    writer = {f"{w['netid']}/{w['term_code']}": w["task_id"] for w in sorted(writes, key=_task)}
+    before = await changes.before("dplan", writer)
     await DplanWriteRepository(session).upsert(writes, now)
+    await changes.after("dplan", writer, before, lambda key: f"task {writer[key]}")
     applied = [t for t in tasks if t.id not in rejected]
     await DisclosureRepository(session).add([_applied_write(t, now) for t in applied])
+    await changes.flush()
     return rejected
+
+
+def _task(write: dict[str, str]) -> str:
+    return write["task_id"]
 
 
 def _applied_write(task: TaskRow, now: datetime) -> dict[str, Any]:

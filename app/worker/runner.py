@@ -29,12 +29,14 @@ from app.metrics import (
     TASKS,
 )
 from app.observability import info_line
+from app.services import changes as changes_service
 from app.services import disclosures as disclosures_service
 from app.services import task_runs
 from app.services import tasks as tasks_service
 from app.services.task_runs import RetryPolicy
 from app.services.tasks import ACCEPTED, COMPLETE, ERROR, TaskRow
 from app.worker.faults import Faults
+from app.worker.webhooks import Deliverer
 
 log = logging.getLogger("app.worker")
 RETENTION_INTERVAL_SECONDS = 3600.0
@@ -79,26 +81,37 @@ class Worker:
         with notifications.new_work(self.engine) as announcements:
             relay = asyncio.create_task(self._relay(announcements))
             retention = asyncio.create_task(self._retention(stop))
+            helpers = [relay, retention]
+            delivering = None
+            if self.prunes:  # a worker process (or SQLite's embedded one) delivers webhooks too
+                deliverer = Deliverer(self.settings, self.engine, self.sessions, self.name)
+                delivering = asyncio.create_task(deliverer.run(stop))
+                helpers.append(delivering)
             try:
                 slots = [self._slot(f"{self.name}/{i}", stop) for i in range(self.concurrency)]
                 await asyncio.gather(*slots)
+                if delivering is not None:  # its round in hand finished, its leases given back
+                    await asyncio.wait(
+                        {delivering}, timeout=self.settings.webhook_timeout_seconds * 3
+                    )
             finally:
-                for helper in (relay, retention):
+                for helper in helpers:
                     helper.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await helper
 
     async def _retention(self, stop: asyncio.Event) -> None:
-        """Disclosure records past DISCLOSURE_RETENTION_DAYS and tasks finished more than
-        TASKS_RETENTION_DAYS ago deleted at start and hourly, by `studentgraph worker`
-        processes (not by every API process's embedded worker on PostgreSQL; on SQLite the
-        embedded worker is the only one)."""
+        """Disclosure records past DISCLOSURE_RETENTION_DAYS, tasks finished more than
+        TASKS_RETENTION_DAYS ago and change entries past CHANGES_RETENTION_DAYS deleted at
+        start and hourly, by `studentgraph worker` processes (not by every API process's
+        embedded worker on PostgreSQL; on SQLite the embedded worker is the only one)."""
         if not self.prunes:
             return
         settings = self.settings
         prunes = [
             ("disclosure records", settings.disclosure_retention_days, disclosures_service.prune),
             ("finished tasks", settings.tasks_retention_days, tasks_service.prune),
+            ("change entries", settings.changes_retention_days, changes_service.prune),
         ]
         prunes = [p for p in prunes if p[1] > 0]
         while prunes and not stop.is_set():
@@ -214,7 +227,7 @@ class Worker:
             held = await task_runs.take(session, tasks, owner)
             if len(held) < len(tasks):
                 log.warning("lease lost before apply", extra={"tasks": len(tasks) - len(held)})
-            rejected = await task_runs.apply(session, held)
+            rejected = await task_runs.apply(session, held, capture=self.settings.changes_capture)
             await self.faults.during_apply(held)
             applied = [t for t in held if t.id not in rejected]
             if not await task_runs.complete(session, applied, owner):

@@ -34,6 +34,7 @@ CACHES = {
     "rest_first_page_statements",
     "rest_statements",
     "rest_found_set_statements",
+    "change_record_statements",
 }
 
 

@@ -225,9 +225,10 @@ class TestApply:
                 assert await task_runs.apply(session, batch) == {}
                 assert await task_runs.complete(session, batch, "w1")
             counts.append(len(statements))
-        # The lookup, the upsert, the disclosure records, the completion and (PostgreSQL) its
-        # one notification.
-        assert counts[0] == counts[1] == (5 if engine.dialect.name == "postgresql" else 4)
+        # The lookup, the D-plans' records before, the upsert, their records after, the
+        # disclosure records, (PostgreSQL) the capture lock and notification, the change
+        # entries, the completion and (PostgreSQL) its one notification.
+        assert counts[0] == counts[1] == (9 if engine.dialect.name == "postgresql" else 7)
 
 
 class TestComplete:

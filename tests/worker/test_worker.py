@@ -298,10 +298,11 @@ class TestBatches:
             counts.append(len(trips))
             assert {(await task_row(sessions, i)).status for i in ids} == {"complete"}
         assert counts[0] == counts[1]
-        # Claim: BEGIN, UPDATE, (notify), COMMIT; apply: BEGIN, lock, lookup, upsert, the
-        # disclosure records, complete, (notify), COMMIT. PostgreSQL sends the notifications;
-        # SQLite's are in process.
-        assert counts[0] == (12 if engine.dialect.name == "postgresql" else 10)
+        # Claim: BEGIN, UPDATE, (notify), COMMIT; apply: BEGIN, lock, lookup, the D-plans'
+        # records before, upsert, their records after, the disclosure records, (the capture
+        # lock and notify), the change entries, complete, (notify), COMMIT. PostgreSQL sends the
+        # notifications; SQLite's are in process.
+        assert counts[0] == (16 if engine.dialect.name == "postgresql" else 13)
 
     async def test_a_failing_batch_is_retried_task_by_task(
         self, settings, engine, sessions, session, monkeypatch

@@ -232,6 +232,12 @@ def terms(st: Statement, where: Where, picks: tuple[Pick, ...]) -> Rows:
 
 
 def dplans_array(st: Statement, where: Where, picks: tuple[Pick, ...]) -> str:
+    rows = dplan_rows(st, where, picks)
+    return st.d.array(rows.item, rows.source, rows.order)
+
+
+def dplan_rows(st: Statement, where: Where, picks: tuple[Pick, ...]) -> Rows:
+    """D-plans matching `where`, by term code (a student's are `dplans_array`)."""
     d = st.d
     x, code, src, q = st.alias("x"), st.alias("c"), st.alias("o"), st.alias("q")
     item = st.obj(
@@ -252,7 +258,7 @@ def dplans_array(st: Statement, where: Where, picks: tuple[Pick, ...]) -> str:
         f"JOIN dplan_sources {src} ON {src}.id = {x}.dplan_source_id "
         f"JOIN sis_terms {q} ON {q}.id = {x}.term_code WHERE {where(x)}"
     )
-    return d.array(item, source, f"{x}.term_code")
+    return Rows(item, source, f"{x}.term_code")
 
 
 # --- students and academic plans ------------------------------------------------------------------
