@@ -78,6 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds waited for PostgreSQL's statistics before and after the reads (11)",
     )
     p.add_argument("--output", default=str(ROOT / "var" / "bench" / "sizing.json"))
+    # bench.peer's context carries the walk's page size; sizing runs no walk
+    p.set_defaults(page_size=scenarios.Context.page_size)
     return p.parse_args(argv)
 
 
@@ -118,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     context = scenarios.Context.create(url, args)
     logs = Path(tempfile.mkdtemp(prefix="bench-sizing-"))
     script = lua_script(
-        SCENARIOS[args.scenario].requests(context)["project"], context.keys_file, logs / "r.lua"
+        SCENARIOS[args.scenario].requests(context, ("project",))["project"],
+        context.keys_file,
+        logs / "r.lua",
     )
     most = max(processes)
     reads: dict[tuple[str, int], list[measure.Run]] = {}

@@ -106,7 +106,9 @@ async def test_2000_directive_combinations_leave_every_cache_within_its_bounds(
     prober.assert_no_stall()
     assert planner.answered == 1 + COMBINATIONS  # every one planned: the path that grew
     caches = _caches(exposition)
-    assert caches.keys() == CACHES
+    # every cache the app keeps is exposed (a process that also ran tests/test_caches.py under
+    # xdist exposes that file's caches too: the registry is the process's)
+    assert CACHES <= caches.keys()
     for name, held in caches.items():
         assert 0 <= held["entries"] <= held["max_entries"], (name, held)
         assert 0 <= held["bytes"] <= held["max_bytes"], (name, held)
