@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.cli.accounts import _iso, tsv
+from app.cli.commands import command, group
 from app.cli.data import _run, _run_sessions, _settings
 from app.services import webhooks
 
@@ -19,6 +20,9 @@ def _kinds(text: str | None) -> list[str] | None:
 
 
 def webhook_create(args: argparse.Namespace) -> int:
+    """Create a webhook: the workers deliver it every change entry the account's scopes may read
+    (a FERPA-protected student's only with people:private), from --after on. Prints the webhook's
+    signing secret on its last line, once: the receiver verifies each delivery with it."""
     settings = _settings()
     allow = settings.webhooks_allow_private_addresses
 
@@ -77,37 +81,55 @@ def webhook_list(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _act(action: Any, done: str) -> Any:
+def _act(action: Any, done: str, doc: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
         _run(_settings(), lambda s: action(s, args.id))
         print(f"webhook {args.id} {done}")
         return 0
 
+    handler.__doc__ = doc  # its --help description (commands.command reads the docstring)
     return handler
 
 
 def register(commands: Any) -> None:
-    webhook = commands.add_parser(
+    actions = group(
+        commands,
         "webhook",
-        help="webhooks the change feed is delivered to: create, list, pause, resume, delete",
+        "webhooks the change feed is delivered to: create, list, pause, resume, delete",
+        "Endpoints the workers POST the change feed to, in position order, at least once, "
+        "signed with a secret of each webhook's own (docs/integrations/changes.md).",
     )
-    sub = webhook.add_subparsers(dest="webhook_command", required=True, metavar="ACTION")
-    p = sub.add_parser("create", help="deliver the change feed to a URL (secret printed once)")
+    p = command(actions, "create", webhook_create, "deliver the change feed to a URL")
     p.add_argument("--url", required=True, help="http(s) URL the batches are POSTed to")
     p.add_argument("--account", required=True, help="the service account whose scopes decide")
-    p.add_argument("--kinds", help="comma-separated: student,term,plan,dplan (default: all)")
-    p.add_argument(
-        "--after", type=int, default=None, help="start after this position (default: now)"
-    )
-    p.set_defaults(handler=webhook_create)
-    sub.add_parser("list", help="webhooks, their lag and last error").set_defaults(
-        handler=webhook_list
-    )
-    for name, action, done, helptext in (
-        ("pause", webhooks.pause, "paused", "stop delivering (the position is kept)"),
-        ("resume", webhooks.resume, "resumed", "deliver again, from where it stopped"),
-        ("delete", webhooks.delete, "deleted", "forget a webhook"),
+    kinds = "comma-separated: student,term,plan,dplan (default: all)"
+    p.add_argument("--kinds", default=None, help=kinds)
+    start = "start after this position (default: the newest entry, now)"
+    p.add_argument("--after", type=int, default=None, help=start)
+    command(actions, "list", webhook_list, "webhooks, their lag and last error")
+    for name, action, done, summary, doc in (
+        (
+            "pause",
+            webhooks.pause,
+            "paused",
+            "stop delivering (the position is kept)",
+            "Stop delivering to a webhook; its position is kept, and `resume` goes on from it.",
+        ),
+        (
+            "resume",
+            webhooks.resume,
+            "resumed",
+            "deliver again, from where it stopped",
+            "Deliver again to a paused webhook (paused by hand or after WEBHOOK_MAX_FAILURES "
+            "failures in a row), from its kept position; its failure count starts again.",
+        ),
+        (
+            "delete",
+            webhooks.delete,
+            "deleted",
+            "forget a webhook",
+            "Forget a webhook: nothing more is delivered to it, and its secret is gone.",
+        ),
     ):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("id", type=int)
-        p.set_defaults(handler=_act(action, done))
+        p = command(actions, name, _act(action, done, doc), summary)
+        p.add_argument("id", type=int, metavar="ID", help="the webhook's id (`webhook list`)")

@@ -73,13 +73,16 @@ NOT_A_SCOPE = _not_a_scope()
 NOT_MINTING = NotConfigured(signing.NOT_MINTING)
 PAGE_WITHOUT_KEY = page_without_key()
 UNSUPPORTED_MEDIA_TYPE = error_body(415, "UNSUPPORTED_MEDIA_TYPE", MEDIA_TYPE_MESSAGE, [])
-# FastAPI's validation of a parameter, as app/rest/errors.py (validation_error) answers it.
-PAGESIZE_TOO_SMALL = error_body(
-    422,
-    "BAD_USER_INPUT",
-    VALIDATION_MESSAGE,
-    [{"loc": "query.pagesize", "message": "Input should be greater than or equal to 1"}],
-)
+
+
+def parameter_refused(name: str, message: str) -> dict[str, object]:
+    """FastAPI's validation of a query parameter, as app/rest/errors.py (validation_error)
+    answers it."""
+    problems = [{"loc": f"query.{name}", "message": message}]
+    return error_body(422, "BAD_USER_INPUT", VALIDATION_MESSAGE, problems)
+
+
+PAGESIZE_TOO_SMALL = parameter_refused("pagesize", "Input should be greater than or equal to 1")
 NOT_JSON = BadRequest(
     "the body is not valid JSON: Expecting property name enclosed in double quotes: "
     "line 1 column 2 (char 1)"

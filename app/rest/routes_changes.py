@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app.rest import error_docs
 from app.rest.errors import TranslatedRoute
 from app.rest.pages import recipient_of
-from app.rest.schemas import COMMON_ERRORS, ErrorOut
+from app.rest.schemas import COMMON_ERRORS, error
 from app.services import changes as changes_service
 from app.state import authenticate, spend, state_of
 
@@ -23,6 +24,7 @@ After = Annotated[
     int,
     Query(
         ge=0,
+        le=changes_service.POSITION_MAX,  # past it a 422 naming `after`, not a driver error
         description="The position to read after: 0 for the oldest kept, then the last "
         f"response's `{NEXT_AFTER}`.",
     ),
@@ -33,14 +35,18 @@ Kind = Annotated[
 Netid = Annotated[str | None, Query(description="Only entries of this student.")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     **{k: v for k, v in COMMON_ERRORS.items() if k != 304},
-    400: {"model": ErrorOut, "description": "The query string cannot be read (a NUL, say)."},
+    400: error("The query string cannot be read (a NUL, say).", error_docs.NUL_IN_QUERY),
+    422: error(
+        "A parameter cannot be used (`limit` outside 1..1000, `after` below 0).",
+        error_docs.parameter_refused("limit", "Input should be greater than or equal to 1"),
+    ),
 }
 EXPIRED: dict[int | str, dict[str, Any]] = {
-    410: {
-        "model": ErrorOut,
-        "description": "`after` is older than the entries kept (`CHANGES_EXPIRED`): read the "
-        "collections again, then follow from the position read before them.",
-    }
+    410: error(
+        "`after` is older than the entries kept (`CHANGES_EXPIRED`): read the collections "
+        "again, then follow from the position read before them.",
+        changes_service.expired(0),
+    )
 }
 DESCRIPTION = f"""Entries after `after`, in position order, as a JSON array: `position`,
 `committed_at`, `kind` (student, term, plan, dplan), `key`, `netid`, `op` (insert, update,

@@ -104,10 +104,13 @@ class Query:
     netid: str | None = None
 
 
+POSITION_MAX = 2**63 - 1  # positions are BIGINT
+
+
 def check(after: int, kind: str | None, limit: int | None = None) -> None:
     problems = []
-    if after < 0:
-        problems.append(Problem("after", "must be a position, 0 or more"))
+    if not 0 <= after <= POSITION_MAX:
+        problems.append(Problem("after", f"must be a position, from 0 to {POSITION_MAX}"))
     if kind is not None and kind not in KINDS:
         problems.append(Problem("kind", f"must be one of {', '.join(KINDS)}"))
     if limit is not None and not 1 <= limit <= PAGE_MAX:
@@ -121,6 +124,14 @@ def shown_of(page: Page) -> Disclosed:
     for netid, kind in page.shown:
         shown.add(netid, RECORD_TYPES[kind])
     return shown
+
+
+def expired(after: int) -> ChangesExpired:
+    """The 410 of a position older than the entries kept (REST documents this very answer)."""
+    return ChangesExpired(
+        f"entries after position {after} are no longer kept: read the collections again, then "
+        "follow the changes from the position read before them"
+    )
 
 
 async def read_page(feed: ChangeFeed, principal: Principal, query: Query, limit: int) -> Page:
@@ -137,10 +148,7 @@ async def read_page(feed: ChangeFeed, principal: Principal, query: Query, limit:
         include_protected=sees_protected(principal),
     )
     if found.expired:
-        raise ChangesExpired(
-            f"entries after position {query.after} are no longer kept: read the collections "
-            "again, then follow the changes from the position read before them"
-        )
+        raise expired(query.after)
     return found
 
 
@@ -179,14 +187,14 @@ async def remaining(engine: AsyncEngine, principal: Principal, query: Query) -> 
 async def _remaining(feed: ChangeFeed, principal: Principal, query: Query) -> tuple[int, int]:
     require_scopes(principal, STUDENTS_READ)
     check(query.after, query.kind)
-    count, expired, head = await feed.remaining(
+    count, too_old, head = await feed.remaining(
         query.after,
         kind=query.kind,
         netid=query.netid,
         include_protected=sees_protected(principal),
     )
-    if expired:
-        raise ChangesExpired(f"entries after position {query.after} are no longer kept")
+    if too_old:
+        raise expired(query.after)
     return count, head
 
 

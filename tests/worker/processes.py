@@ -148,9 +148,10 @@ async def uncommitted_dplan_writes(sessions: async_sessionmaker[AsyncSession]) -
 
 
 async def listeners(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """How many connections are LISTENing for new tasks."""
+    """How many connections are LISTENing for new tasks (the last of a listener's channels is
+    what pg_stat_activity shows: the tasks' or the change feed's)."""
     stmt = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %studentgraph_tasks%' "
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %studentgraph_%' "
         "AND datname = current_database()"  # not other xdist workers' listeners
     )
     async with sessions() as session:
